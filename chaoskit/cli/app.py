@@ -1,0 +1,28 @@
+"""The typer application: the only layer that prints or exits."""
+
+from __future__ import annotations
+
+import typer
+
+from chaoskit import __version__
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Resilience experiments, measured.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chaoskit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """chaoskit runs experiments against services on Kubernetes and measures what users saw."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,228 @@
+"""The Cluster protocol: the one seam between chaoskit and a cluster backend.
+
+Both backends (``local``: embedded processes on loopback; ``kube``: a real cluster through the official
+client) implement it and pass the same contract tests in ``tests/contract``.
+All timestamps are wall-clock nanoseconds (``time.time_ns()``) on the chaoskit host.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+Manifest = Mapping[str, Any]
+"""One Kubernetes object as parsed from YAML (``apiVersion``, ``kind``, ``metadata``, ...)."""
+
+
+class PodPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+
+class ServiceKind(enum.StrEnum):
+    """How a client reaches a Service."""
+
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    HEADLESS = "Headless"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    name: str
+    ready: bool
+    running: bool
+    restart_count: int
+    mounts: Mapping[str, str] = field(default_factory=dict)
+    """volume name -> mountPath inside the container."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    namespace: str
+    name: str
+    uid: str
+    ip: str | None
+    node: str | None
+    phase: PodPhase
+    ready: bool
+    terminating: bool
+    labels: Mapping[str, str]
+    containers: tuple[ContainerInfo, ...]
+    owner: str | None
+    """Name of the controlling workload (Deployment), if any."""
+    created_ns: int
+
+    @property
+    def restart_count(self) -> int:
+        return sum(c.restart_count for c in self.containers)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    name: str
+    address: str
+    """The address clients outside the cluster use for NodePort (InternalIP or an override)."""
+    ready: bool
+    schedulable: bool
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAddress:
+    """A host:port the load agent can open a TCP connection to."""
+
+    kind: ServiceKind
+    host: str
+    port: int
+    node: str | None = None
+    """For NodePort: the node whose address this is."""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class EventKind(enum.StrEnum):
+    POD_ADDED = "pod_added"
+    POD_SCHEDULED = "pod_scheduled"
+    POD_RUNNING = "pod_running"
+    POD_READY = "pod_ready"
+    POD_NOT_READY = "pod_not_ready"
+    POD_TERMINATING = "pod_terminating"
+    POD_DELETED = "pod_deleted"
+    CONTAINER_DIED = "container_died"
+    CONTAINER_RESTARTED = "container_restarted"
+    ENDPOINT_ADDED = "endpoint_added"
+    """A pod became a ready endpoint of a Service (control plane: EndpointSlice)."""
+    ENDPOINT_REMOVED = "endpoint_removed"
+    PROXY_SYNCED = "proxy_synced"
+    """The data path (local proxy / kube-proxy) now forwards to exactly ``detail``'s endpoint set."""
+    NODE_READY = "node_ready"
+    NODE_NOT_READY = "node_not_ready"
+    NODE_CORDONED = "node_cordoned"
+    NODE_UNCORDONED = "node_uncordoned"
+    FAULT_BEGIN = "fault_begin"
+    FAULT_END = "fault_end"
+    PHASE = "phase"
+    MARKER = "marker"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterEvent:
+    """One state change. Flat on purpose: a list of these is one events.parquet table."""
+
+    ts_ns: int
+    kind: EventKind
+    namespace: str = ""
+    name: str = ""
+    """Pod, node, fault or phase name, depending on ``kind``."""
+    node: str = ""
+    ip: str = ""
+    service: str = ""
+    detail: str = ""
+    source_ts_ns: int | None = None
+    """The cluster's own timestamp (API server), when it has one: clock skew stays visible."""
+
+
+class ClusterError(Exception):
+    """A backend operation failed; ``hint`` says what the user can do."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class ManifestError(ClusterError):
+    """A manifest is malformed or uses something this backend cannot honour (bad input: exit 2)."""
+
+
+class NotFoundError(ClusterError):
+    """A named pod, node or service does not exist."""
+
+
+class WaitTimeout(ClusterError):
+    """A watch-based wait ran out of time; the message says what was still missing."""
+
+
+class EventStream(Protocol):
+    """Events since the moment ``Cluster.subscribe()`` returned (nothing before is lost after)."""
+
+    def __aiter__(self) -> AsyncIterator[ClusterEvent]: ...
+
+    def drain(self) -> list[ClusterEvent]:
+        """Every event buffered so far, without waiting."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """What an experiment needs from a cluster. Every wait watches, with a timeout; none sleeps blindly."""
+
+    backend: str
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None:
+        """Release everything this object started. Safe to call twice."""
+        ...
+
+    def subscribe(self) -> EventStream: ...
+
+    def record(self, event: ClusterEvent) -> None:
+        """Publish an event that chaoskit itself produced (fault begin/end, phase) on the same stream."""
+        ...
+
+    async def apply(self, manifests: Sequence[Manifest]) -> None: ...
+
+    async def remove(self, manifests: Sequence[Manifest]) -> None: ...
+
+    async def list_nodes(self) -> list[NodeInfo]: ...
+
+    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[PodInfo]: ...
+
+    async def wait_pods_ready(
+        self, namespace: str, selector: Mapping[str, str], *, count: int, timeout_s: float
+    ) -> list[PodInfo]:
+        """Wait until exactly ``count`` non-terminating matching pods are Ready."""
+        ...
+
+    async def delete_pod(self, namespace: str, name: str, *, grace_seconds: float | None) -> None:
+        """Graceful delete (``None`` = the pod's own grace period); ``0`` is a force delete."""
+        ...
+
+    async def kill_container(self, namespace: str, pod: str, container: str) -> None:
+        """Kill the container's main process; the kubelet restarts it in place."""
+        ...
+
+    async def cordon(self, node: str) -> None: ...
+
+    async def uncordon(self, node: str) -> None: ...
+
+    async def drain(self, node: str, *, grace_seconds: float | None, timeout_s: float) -> list[str]:
+        """Cordon, then evict every evictable pod on ``node``; returns the evicted pod names."""
+        ...
+
+    async def service_addresses(
+        self, namespace: str, name: str, kind: ServiceKind
+    ) -> list[ServiceAddress]: ...
+
+    async def write_marker(
+        self, namespace: str, pod: str, container: str, mount_path: str, marker: str
+    ) -> None:
+        """Write a file named ``marker`` into the volume mounted at ``mount_path`` in ``container``."""
+        ...
+
+    async def read_marker(
+        self, namespace: str, pod: str, container: str, mount_path: str, marker: str
+    ) -> bool:
+        """Whether the file named ``marker`` exists in the volume mounted at ``mount_path``."""
+        ...

@@ -1,0 +1,47 @@
+"""The request record: what the load agent measures for every request, and its compact wire form.
+
+Wire form (little endian, 24 bytes): scheduled start ns (int64), actual start ns (int64),
+latency µs (uint32), service index (uint8), outcome code (uint8), HTTP status (uint16; 0 when none).
+The agent writes records in batches to its stdout; ``decode`` turns a buffer into columns.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import Final
+
+RECORD: Final = struct.Struct("<qqIBBH")
+
+
+class Outcome(enum.IntEnum):
+    """How one request ended. Only OK counts as available."""
+
+    OK = 0
+    HTTP_5XX = 1
+    HTTP_4XX = 2
+    REFUSED = 3
+    RESET = 4
+    TIMEOUT = 5
+    CONNECT_TIMEOUT = 6
+    ERROR = 7
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+OUTCOME_LABELS: Final = tuple(o.label for o in Outcome)
+
+# requests.parquet columns (one row per request):
+#   scheduled_ns int64  when the constant-arrival schedule wanted the request to start (wall clock)
+#   start_ns     int64  when it actually started (wall clock); start_ns - scheduled_ns = agent lag
+#   latency_ns   int64  start to last byte of the response, or to the failure
+#   service      category  Service name
+#   service_type category  ClusterIP | NodePort | Headless | LoadBalancer
+#   outcome      category  one of OUTCOME_LABELS
+#   status       int16  HTTP status, 0 when no response
+#   ok           bool   outcome == ok
+REQUEST_COLUMNS: Final = (
+    "scheduled_ns", "start_ns", "latency_ns", "service", "service_type", "outcome", "status", "ok",
+)
