@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from chaoskit import __version__
+from chaoskit.cli import run, validate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Resilience experiments, measured.")
 
@@ -22,6 +23,10 @@ def root(
     ),
 ) -> None:
     """chaoskit runs experiments against services on Kubernetes and measures what users saw."""
+
+
+validate.register(app)
+run.register(app)
 
 
 def main() -> None:

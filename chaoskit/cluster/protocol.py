@@ -58,6 +58,8 @@ class PodInfo:
     owner: str | None
     """Name of the controlling workload (Deployment), if any."""
     created_ns: int
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    """volume name -> volume type (``emptyDir``, ``hostPath``, ...), from the pod spec."""
 
     @property
     def restart_count(self) -> int:
@@ -158,6 +160,10 @@ class EventStream(Protocol):
 
     def drain(self) -> list[ClusterEvent]:
         """Every event buffered so far, without waiting."""
+        ...
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait until at least one event is buffered (consuming none); False on timeout."""
         ...
 
     def close(self) -> None: ...

@@ -2,7 +2,8 @@
 
 Wire form (little endian, 24 bytes): scheduled start ns (int64), actual start ns (int64),
 latency µs (uint32), service index (uint8), outcome code (uint8), HTTP status (uint16; 0 when none).
-The agent writes records in batches to its stdout; ``decode`` turns a buffer into columns.
+The agent writes records in batches to a pipe; ``chaoskit.load.decode.decode`` turns a buffer into
+columns. This module stays stdlib-only: the agent process (gevent) imports it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Outcome(enum.IntEnum):
     TIMEOUT = 5
     CONNECT_TIMEOUT = 6
     ERROR = 7
+    AGENT_SATURATED = 8
+    """The agent could not start the request on time (in-flight cap reached): a load-side failure."""
 
     @property
     def label(self) -> str:

@@ -1,1 +1,59 @@
-"""spec."""
+"""Experiment specs: frozen pydantic models, a YAML loader with located errors, and the JSON schema."""
+
+from chaoskit.spec.errors import SpecError, SpecIssue
+from chaoskit.spec.experiment import Experiment
+from chaoskit.spec.faults import (
+    FAULT_KINDS,
+    NODE_OF_VICTIM,
+    ContainerRestart,
+    Fault,
+    NodeDrain,
+    NodePick,
+    PodDelete,
+    PodKill,
+    PodPick,
+    Schedule,
+)
+from chaoskit.spec.loader import (
+    default_experiments_dir,
+    list_experiments,
+    load_experiment,
+    load_experiment_text,
+    resolve_experiment,
+)
+from chaoskit.spec.models import DataCheck, DataExpectation, Load, LoadedService, Phases, Slo, Target
+from chaoskit.spec.schema import json_schema
+from chaoskit.spec.units import Duration, Percent, parse_duration, parse_percent
+
+__all__ = [
+    "FAULT_KINDS",
+    "NODE_OF_VICTIM",
+    "ContainerRestart",
+    "DataCheck",
+    "DataExpectation",
+    "Duration",
+    "Experiment",
+    "Fault",
+    "Load",
+    "LoadedService",
+    "NodeDrain",
+    "NodePick",
+    "Percent",
+    "Phases",
+    "PodDelete",
+    "PodKill",
+    "PodPick",
+    "Schedule",
+    "Slo",
+    "SpecError",
+    "SpecIssue",
+    "Target",
+    "default_experiments_dir",
+    "json_schema",
+    "list_experiments",
+    "load_experiment",
+    "load_experiment_text",
+    "parse_duration",
+    "parse_percent",
+    "resolve_experiment",
+]

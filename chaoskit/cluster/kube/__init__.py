@@ -1,1 +1,7 @@
-"""cluster/kube."""
+"""The kube backend: the Cluster protocol on a real Kubernetes cluster through the official client."""
+
+from chaoskit.cluster.kube.api import PlannedAction
+from chaoskit.cluster.kube.cluster import KubeCluster
+from chaoskit.cluster.kube.config import KubeOptions, LoadFrom, UnsafeTargetError
+
+__all__ = ["KubeCluster", "KubeOptions", "LoadFrom", "PlannedAction", "UnsafeTargetError"]

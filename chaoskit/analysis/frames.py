@@ -1,0 +1,155 @@
+"""Shared helpers of the analysis: input column contracts, category codes, phases, rounding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from chaoskit.cluster.protocol import EventKind
+from chaoskit.load.records import REQUEST_COLUMNS
+
+EVENT_COLUMNS: Final = ("ts_ns", "kind", "namespace", "name", "node", "ip", "service", "detail")
+OUTSIDE: Final = "outside"
+"""Phase label of requests scheduled outside every recorded phase."""
+NS_PER_S: Final = 1_000_000_000
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+class AnalysisError(ValueError):
+    """The input tables do not follow the documented contract (missing columns, bad values)."""
+
+
+def check_columns(frame: pd.DataFrame, required: tuple[str, ...], *, table: str) -> None:
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise AnalysisError(f"{table} table lacks columns {missing}; expected at least {list(required)}")
+
+
+def check_requests(requests: pd.DataFrame) -> None:
+    check_columns(requests, REQUEST_COLUMNS, table="requests")
+
+
+def check_events(events: pd.DataFrame) -> None:
+    check_columns(events, EVENT_COLUMNS, table="events")
+
+
+def codes(series: pd.Series) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Integer codes and labels of a categorical (or string) column; missing values get -1."""
+    cat = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
+    labels = tuple(str(c) for c in cat.cat.categories)
+    return np.asarray(cat.cat.codes, dtype=np.int64), labels
+
+
+def int_column(frame: pd.DataFrame, name: str) -> IntArray:
+    return frame[name].to_numpy(dtype=np.int64, copy=False)
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    """One experiment phase on the wall clock."""
+
+    name: str
+    begin_ns: int
+    end_ns: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.begin_ns) / NS_PER_S
+
+
+def phases_from_events(events: pd.DataFrame) -> tuple[PhaseSpan, ...]:
+    """Phases from PHASE events (``detail`` begin/end), in time order.
+
+    A phase without an end (an aborted run) ends where the next phase begins, or at the last event.
+    """
+    rows = events.loc[events["kind"] == EventKind.PHASE.value, ["ts_ns", "name", "detail"]]
+    rows = rows.sort_values("ts_ns", kind="stable")
+    begins: dict[str, int] = {}
+    ends: dict[str, int] = {}
+    for ts, name, detail in rows.itertuples(index=False, name=None):
+        target = begins if detail == "begin" else ends if detail == "end" else None
+        if target is not None and str(name) not in target:
+            target[str(name)] = int(ts)
+    last_ts = int(events["ts_ns"].max()) if len(events) else 0
+    ordered = sorted(begins.items(), key=lambda item: item[1])
+    spans = []
+    for i, (name, begin) in enumerate(ordered):
+        fallback = ordered[i + 1][1] if i + 1 < len(ordered) else max(last_ts, begin)
+        spans.append(PhaseSpan(name=name, begin_ns=begin, end_ns=ends.get(name, fallback)))
+    return tuple(spans)
+
+
+def phase_codes(scheduled_ns: IntArray, phases: tuple[PhaseSpan, ...]) -> IntArray:
+    """Index into ``phases`` per request (by scheduled start); ``len(phases)`` when outside all."""
+    outside = len(phases)
+    if not phases:
+        return np.full(len(scheduled_ns), outside, dtype=np.int64)
+    begins = np.array([p.begin_ns for p in phases], dtype=np.int64)
+    ends = np.array([p.end_ns for p in phases], dtype=np.int64)
+    idx = np.searchsorted(begins, scheduled_ns, side="right").astype(np.int64) - 1
+    inside = idx >= 0
+    clipped = np.where(inside, idx, 0)
+    inside &= scheduled_ns < ends[clipped]
+    return np.where(inside, idx, outside)
+
+
+def seconds(ns: float | int) -> float:
+    """Nanoseconds to seconds, rounded to the microsecond (what the report can honestly show)."""
+    return round(float(ns) / NS_PER_S, 6)
+
+
+def millis(ns: float | int) -> float:
+    return round(float(ns) / 1e6, 3)
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """``part / whole`` to 9 decimals (1 failure in 10M must not round to 1.0); None if empty."""
+    return round(part / whole, 9) if whole else None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The request table as numpy arrays, categories turned into codes once for every analysis."""
+
+    type_code: IntArray
+    types: tuple[str, ...]
+    phase_code: IntArray
+    phases: tuple[str, ...]
+    """Phase names in time order, then :data:`OUTSIDE`."""
+    outcome_code: IntArray
+    outcomes: tuple[str, ...]
+    ok: BoolArray
+    scheduled_ns: IntArray
+    start_ns: IntArray
+    latency_ns: IntArray
+
+    def __len__(self) -> int:
+        return len(self.ok)
+
+
+def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
+    check_requests(requests)
+    type_code, types = codes(requests["service_type"])
+    outcome_code, outcomes = codes(requests["outcome"])
+    scheduled = int_column(requests, "scheduled_ns")
+    for name, column in (("service_type", type_code), ("outcome", outcome_code)):
+        if len(column) and column.min() < 0:
+            raise AnalysisError(f"requests.{name} has missing values; every request needs one")
+    return Columns(
+        type_code=type_code,
+        types=types,
+        phase_code=phase_codes(scheduled, phases),
+        phases=(*(p.name for p in phases), OUTSIDE),
+        outcome_code=outcome_code,
+        outcomes=outcomes,
+        ok=requests["ok"].to_numpy(dtype=np.bool_),
+        scheduled_ns=scheduled,
+        start_ns=int_column(requests, "start_ns"),
+        latency_ns=int_column(requests, "latency_ns"),
+    )

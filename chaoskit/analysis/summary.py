@@ -1,0 +1,122 @@
+"""The run summary: every measurement of one run in one frozen tree, and its JSON form (summary.json)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pandas as pd
+
+from chaoskit.analysis.availability import ALL_PHASES, AvailabilityRow, availability
+from chaoskit.analysis.churn import ChurnStats, churn
+from chaoskit.analysis.codec import from_jsonable, to_jsonable
+from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare
+from chaoskit.analysis.health import AgentHealth, agent_health
+from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
+from chaoskit.analysis.recovery import FaultRecovery, recovery
+from chaoskit.analysis.timeline import read_timeline
+from chaoskit.analysis.verdict import LATENCY_PHASES, SloTargets, Verdict, judge
+from chaoskit.analysis.windows import WindowStats, error_windows, window_stats
+from chaoskit.checks.results import DataCheckResult
+
+SCHEMA_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Everything the report, the metrics and the exit code need, computed once from the raw tables."""
+
+    experiment: str
+    backend: str
+    run_id: str
+    aborted: bool
+    verdict: Verdict
+    slo: SloTargets
+    gap_tolerance_s: float
+    requests: int
+    phases: tuple[PhaseSpan, ...]
+    availability: tuple[AvailabilityRow, ...]
+    windows: tuple[WindowStats, ...]
+    recovery: tuple[FaultRecovery, ...]
+    unattributed_failures: int
+    """Failed requests that started before the first fault (baseline noise, or no fault at all)."""
+    latency: tuple[LatencyRow, ...]
+    slo_p99_ms: dict[str, float | None]
+    """p99 latency per service type over the phases the latency SLO is judged on."""
+    data: tuple[DataCheckResult, ...]
+    churn: ChurnStats
+    agent: AgentHealth
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def service_types(self) -> tuple[str, ...]:
+        return tuple(r.service_type for r in self.availability if r.phase == ALL_PHASES)
+
+    def overall(self, service_type: str) -> AvailabilityRow:
+        """The whole-run availability row of one service type."""
+        return next(r for r in self.availability if r.service_type == service_type and r.phase == ALL_PHASES)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: key names are the field names; floats are already rounded by the analysis."""
+        data: dict[str, Any] = to_jsonable(self)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        """Rebuild from :meth:`to_dict` output (e.g. summary.json) so a report can be re-rendered."""
+        return from_jsonable(cls, data)
+
+
+def summarize(
+    requests: pd.DataFrame,
+    events: pd.DataFrame,
+    data_checks: Sequence[DataCheckResult],
+    slo: SloTargets,
+    *,
+    experiment: str,
+    backend: str,
+    run_id: str,
+    aborted: bool,
+    agent: Mapping[str, object] | None,
+    gap_tolerance_s: float = 0.1,
+) -> RunSummary:
+    """Analyse one run: requests (records.py columns) and events (ClusterEvent columns) in, summary out."""
+    phases = phases_from_events(events)
+    cols = prepare(requests, phases)
+    timeline = read_timeline(events)
+    index = LatencyIndex(cols)
+    judged = [p.name for p in phases if p.name in LATENCY_PHASES] or [p.name for p in phases]
+    slo_p99 = p99_over(cols, judged or cols.phases, index=index)
+    avail = availability(cols)
+    faults, unattributed = recovery(timeline, cols)
+    health = agent_health(cols, agent)
+    verdict = judge(
+        slo,
+        availability=avail,
+        p99_ms=slo_p99,
+        recovery=faults,
+        data=data_checks,
+        agent=health,
+        aborted=aborted,
+    )
+    return RunSummary(
+        experiment=experiment,
+        backend=backend,
+        run_id=run_id,
+        aborted=aborted,
+        verdict=verdict,
+        slo=slo,
+        gap_tolerance_s=gap_tolerance_s,
+        requests=len(cols),
+        phases=phases,
+        availability=avail,
+        windows=window_stats(error_windows(cols, gap_tolerance_s=gap_tolerance_s), cols.types),
+        recovery=faults,
+        unattributed_failures=unattributed,
+        latency=latency(cols, index=index),
+        slo_p99_ms=slo_p99,
+        data=tuple(data_checks),
+        churn=churn(events, phases),
+        agent=health,
+    )

@@ -1,0 +1,41 @@
+"""Data-survival check results: did a marker file written before a fault still exist afterwards?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+TRIGGERS: Final = ("pod-replaced", "container-restart")
+PLACEMENTS: Final = ("same-node", "other-node", "same-pod")
+EXPECTATIONS: Final = ("survives", "lost", "any")
+
+
+@dataclass(frozen=True)
+class DataCheckResult:
+    """One marker check on one volume after one fault."""
+
+    volume: str
+    """Volume name in the pod template."""
+    volume_type: str
+    """``emptyDir``, ``hostPath``, ``persistentVolumeClaim``, ..."""
+    fault: str
+    """Fault kind, e.g. ``pod-delete``."""
+    trigger: str
+    """What happened to the pod: ``pod-replaced`` or ``container-restart``."""
+    placement: str
+    """Where it was read relative to where written: ``same-node``, ``other-node``, ``same-pod``."""
+    survived: bool
+    """Whether the marker was found after the fault."""
+    expected: str
+    """The spec's expectation: ``survives``, ``lost`` or ``any``."""
+    victim: str
+    replacement: str
+    victim_node: str
+    replacement_node: str
+
+    @property
+    def as_expected(self) -> bool:
+        """True when the observation matches the expectation (``any`` accepts both)."""
+        if self.expected == "any":
+            return True
+        return self.survived == (self.expected == "survives")

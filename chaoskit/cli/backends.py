@@ -1,0 +1,33 @@
+"""Builds the Cluster a command asked for: the embedded local cluster, or a real one through kubeconfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaoskit.cluster.local.cluster import LocalCluster
+from chaoskit.cluster.local.config import LocalClusterConfig
+from chaoskit.cluster.protocol import Cluster
+from chaoskit.spec import Experiment
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubeFlags:
+    context: str | None = None
+    kubeconfig: Path | None = None
+    allow_contexts: tuple[str, ...] = ()
+    yes: bool = False
+    dry_run: bool = False
+
+
+def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int | None) -> Cluster:
+    if backend == "local":
+        return LocalCluster(LocalClusterConfig(), seed=seed)
+    from chaoskit.cluster.kube.cluster import KubeCluster
+    from chaoskit.cluster.kube.config import KubeOptions
+
+    options = KubeOptions(
+        context=flags.context, kubeconfig=flags.kubeconfig, allow_contexts=flags.allow_contexts, yes=flags.yes,
+        dry_run=flags.dry_run, namespaces=frozenset({spec.target.namespace}), load_from=spec.load.from_,
+    )
+    return KubeCluster(options)

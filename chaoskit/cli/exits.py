@@ -1,0 +1,20 @@
+"""Exit codes (DESIGN.md) and the one way the CLI reports an error: one line, a hint, the right code."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+
+PASSED = 0
+SLO_VIOLATED = 1
+BAD_INPUT = 2
+INFRASTRUCTURE = 3
+ABORTED = 130
+
+
+def fail(message: str, *, hint: str = "", code: int = BAD_INPUT) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    if hint:
+        typer.echo(f"  hint: {hint}", err=True)
+    raise typer.Exit(code)

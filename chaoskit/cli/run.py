@@ -1,0 +1,121 @@
+"""`chaoskit run NAME|FILE`: run an experiment and print its verdict (exit code per DESIGN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from chaoskit.cli import exits
+from chaoskit.cli.backends import KubeFlags, make_cluster
+from chaoskit.cli.live import LiveView
+from chaoskit.cluster.protocol import ClusterError, ManifestError
+from chaoskit.engine.observer import Observers
+from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
+from chaoskit.engine.save import load_summary
+from chaoskit.load.agent import AgentError
+from chaoskit.report.terminal import render as render_terminal
+from chaoskit.spec import Experiment, SpecError, default_experiments_dir, load_experiment, parse_duration
+from chaoskit.spec.loader import resolve_experiment
+
+
+class Backend(StrEnum):
+    local = "local"
+    kube = "kube"
+
+
+def _duration(value: str | None, flag: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        exits.fail(f"{flag} {value!r}: {exc}", hint="use a duration like 5s, 500ms or 1m")
+
+
+def load_spec(name: str, overrides: dict[str, float | None]) -> Experiment:
+    try:
+        experiment = load_experiment(resolve_experiment(name, default_experiments_dir()))
+        if any(v is not None for v in overrides.values()):
+            experiment = experiment.with_overrides(**overrides)
+    except SpecError as err:
+        for issue in err.issues:
+            typer.echo(f"{issue.location}: {issue.message}", err=True)
+            if issue.hint:
+                typer.echo(f"    hint: {issue.hint}", err=True)
+        raise typer.Exit(exits.BAD_INPUT) from None
+    return experiment
+
+
+def run(
+    experiment: Annotated[str, typer.Argument(help="An experiment name (see `chaoskit list`) or a YAML file.")],
+    backend: Annotated[Backend, typer.Option(help="local: the embedded cluster; kube: a real cluster.")] = (
+        Backend.local),
+    out: Annotated[Path, typer.Option(help="Parent directory of run directories.")] = Path("runs"),
+    seed: Annotated[int | None, typer.Option(help="Seed for victim choice and local placement.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="Override the baseline phase length (e.g. 5s).")] = None,
+    chaos: Annotated[str | None, typer.Option(help="Override the chaos phase length.")] = None,
+    recovery: Annotated[str | None, typer.Option(help="Override the recovery phase length.")] = None,
+    rate: Annotated[float | None, typer.Option(help="Override the load rate (requests/s per address).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict line.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout, nothing else.")] = False,
+    context: Annotated[str | None, typer.Option(help="kube: kubeconfig context.")] = None,
+    kubeconfig: Annotated[Path | None, typer.Option(help="kube: kubeconfig file.")] = None,
+    allow_context: Annotated[list[str] | None, typer.Option(help="kube: allow this context.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="kube: skip the context allowlist.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="kube: print what would be touched.")] = False,
+) -> None:
+    """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
+    overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
+                 "recovery": _duration(recovery, "--recovery"), "rate": rate}
+    spec = load_spec(experiment, overrides)
+    flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
+                      yes=yes, dry_run=dry_run)
+    console = Console(stderr=as_json, quiet=as_json)
+    outcome = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet)
+    _finish(outcome, console, quiet=quiet, as_json=as_json)
+
+
+def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptions, console: Console, *,
+             quiet: bool) -> RunOutcome:
+    try:
+        cluster = make_cluster(backend, spec, flags, seed=options.seed)
+    except ClusterError as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+    view = LiveView(console, spec.name)
+    engine = Engine(spec, cluster, options=options, observers=Observers() if quiet else Observers(view))
+    try:
+        with view if not quiet else contextlib.nullcontext():
+            return asyncio.run(engine.run())
+    except ManifestError as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+    except (ClusterError, AgentError) as exc:
+        exits.fail(f"infrastructure failure: {exc}", hint=getattr(exc, "hint", ""), code=exits.INFRASTRUCTURE)
+    except KeyboardInterrupt:
+        raise typer.Exit(exits.ABORTED) from None
+
+
+def _finish(outcome: RunOutcome, console: Console, *, quiet: bool, as_json: bool) -> None:
+    summary, notes = load_summary(outcome.run_dir)
+    if as_json:
+        typer.echo((outcome.run_dir / "summary.json").read_text(encoding="utf-8"))
+    elif quiet:
+        word = "ABORTED" if outcome.aborted else "PASS" if summary.verdict.passed else "FAIL"
+        typer.echo(f"{summary.experiment}: {word} ({outcome.run_dir})")
+    else:
+        render_terminal(summary, console)
+        for note in notes:
+            console.print(f"[yellow]note:[/] {note}")
+        console.print(f"Run directory: {outcome.run_dir} (report.md, requests.parquet, events.parquet)")
+    if outcome.aborted:
+        raise typer.Exit(exits.ABORTED)
+    raise typer.Exit(exits.PASSED if summary.verdict.passed else exits.SLO_VIOLATED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

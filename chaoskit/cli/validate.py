@@ -1,0 +1,53 @@
+"""`chaoskit validate` and `chaoskit schema`: check experiment files without touching a cluster."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from chaoskit.spec import SpecError, SpecIssue, default_experiments_dir, json_schema, load_experiment
+from chaoskit.spec.loader import resolve_experiment
+
+EXIT_BAD_INPUT = 2
+
+
+def validate(
+    files: Annotated[list[str], typer.Argument(help="Experiment files or names.")],
+) -> None:
+    """Validate experiment files; print every problem as file:line:column with a hint."""
+    search_dir = default_experiments_dir()
+    failed = False
+    for name in files:
+        try:
+            path = resolve_experiment(name, search_dir)
+            experiment = load_experiment(path)
+        except SpecError as err:
+            failed = True
+            _print_issues(err.issues)
+            continue
+        typer.echo(
+            f"ok: {path} ({experiment.name}: {len(experiment.faults)} faults, "
+            f"duration {experiment.total_duration_s:g} s)"
+        )
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def schema() -> None:
+    """Print the JSON schema of experiment files."""
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
+def _print_issues(issues: tuple[SpecIssue, ...]) -> None:
+    for issue in issues:
+        typer.echo(f"{issue.location}: {issue.message}", err=True)
+        if issue.hint:
+            typer.echo(f"    hint: {issue.hint}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `validate` and `schema` to the chaoskit app."""
+    app.command("validate")(validate)
+    app.command("schema")(schema)

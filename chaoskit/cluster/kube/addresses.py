@@ -1,0 +1,98 @@
+"""How a client reaches a Service on a real cluster (pure selection from API objects) and where ClusterIP
+load should run from (``load.from: auto`` probes a TCP connect to the ClusterIP).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from chaoskit.cluster.kube.config import LoadFrom
+from chaoskit.cluster.kube.translate import Obj, node_address, ready_endpoints
+from chaoskit.cluster.protocol import ClusterError, ServiceAddress, ServiceKind
+
+
+def service_port(service: Obj, *, name: str | None = None) -> Obj:
+    """The port named ``name``, else the one named ``http``, else the first."""
+    ports = list(service.get("spec", {}).get("ports") or [])
+    if not ports:
+        raise ClusterError(f"service {service.get('metadata', {}).get('name')} has no ports")
+    for wanted in (name, "http"):
+        for port in ports:
+            if wanted and port.get("name") == wanted:
+                return dict(port)
+    return dict(ports[0])
+
+
+def cluster_ip_address(service: Obj) -> ServiceAddress:
+    ip = service.get("spec", {}).get("clusterIP")
+    if not ip or ip == "None":
+        raise ClusterError(f"service {service.get('metadata', {}).get('name')} is headless",
+                           hint="ask for Headless addresses (ready pod IPs) instead")
+    return ServiceAddress(ServiceKind.CLUSTER_IP, str(ip), int(service_port(service)["port"]))
+
+
+def node_port_addresses(service: Obj, nodes: Sequence[Obj], *, types: Sequence[str],
+                        node_addresses: Mapping[str, str],
+                        node_ports: Mapping[int, int]) -> list[ServiceAddress]:
+    """One address per node: its override host or preferred address, and the nodePort (or its mapping)."""
+    node_port = service_port(service).get("nodePort")
+    if not node_port:
+        raise ClusterError(f"service {service.get('metadata', {}).get('name')} has no nodePort",
+                           hint="use a Service of type NodePort (or LoadBalancer)")
+    out = []
+    for node in sorted(nodes, key=lambda n: str(n.get("metadata", {}).get("name"))):
+        name = str(node.get("metadata", {}).get("name", ""))
+        override = node_addresses.get(name)
+        host = node_address(node, types=types, override=override)
+        if not host:
+            continue
+        port = node_ports.get(int(node_port), int(node_port)) if override else int(node_port)
+        out.append(ServiceAddress(ServiceKind.NODE_PORT, host, port, node=name))
+    if not out:
+        raise ClusterError("no node has a usable address for NodePort",
+                           hint="set node address overrides (kind/minikube port mappings)")
+    return out
+
+
+def headless_addresses(service: Obj, slices: Sequence[Obj]) -> list[ServiceAddress]:
+    """Ready pod IPs with the target port, as a headless Service's DNS would return them."""
+    wanted = service_port(service).get("name")
+    out: dict[str, ServiceAddress] = {}
+    for sl in slices:
+        ports = [p for p in sl.get("ports") or [] if p.get("name") == wanted] or sl.get("ports") or []
+        if not ports:
+            continue
+        for ip, ep in ready_endpoints(sl).items():
+            out[ip] = ServiceAddress(ServiceKind.HEADLESS, ip, int(ports[0]["port"]),
+                                     node=ep.node or None)
+    return [out[ip] for ip in sorted(out)]
+
+
+def load_balancer_addresses(service: Obj) -> list[ServiceAddress]:
+    port = int(service_port(service)["port"])
+    ingress = service.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+    hosts = [str(i.get("ip") or i.get("hostname")) for i in ingress if i.get("ip") or i.get("hostname")]
+    if not hosts:
+        raise ClusterError(f"service {service.get('metadata', {}).get('name')} has no "
+                           "load-balancer ingress yet", hint="is a load-balancer controller installed?")
+    return [ServiceAddress(ServiceKind.LOAD_BALANCER, h, port) for h in hosts]
+
+
+def tcp_reachable(host: str, port: int, *, timeout_s: float) -> bool:
+    """Whether a TCP connect to host:port succeeds within ``timeout_s``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def choose_load_origin(load_from: LoadFrom, cluster_ip: ServiceAddress, *,
+                       probe_timeout_s: float) -> Literal["local", "in-cluster"]:
+    """``auto``: run ClusterIP load from this process when the ClusterIP answers here, else in-cluster."""
+    if load_from != "auto":
+        return load_from
+    reachable = tcp_reachable(cluster_ip.host, cluster_ip.port, timeout_s=probe_timeout_s)
+    return "local" if reachable else "in-cluster"

@@ -1,0 +1,355 @@
+"""``KubeCluster``: the Cluster protocol on a real Kubernetes cluster through the official client.
+
+Blocking API calls run in worker threads (``asyncio.to_thread``); watches run in informer threads that feed
+the event hub and wake waits. Every change is journalled and undone by ``close`` (nodes always uncordoned;
+created objects deleted unless ``keep_objects``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, TypeVar
+
+from chaoskit.cluster.events import EventBus, Subscription
+from chaoskit.cluster.kube import addresses, faults, loadjob, markers
+from chaoskit.cluster.kube import apply as applying
+from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
+from chaoskit.cluster.kube.config import (
+    KubeOptions,
+    check_context,
+    check_namespace,
+    load_configuration,
+    read_allowed_contexts,
+)
+from chaoskit.cluster.kube.loadjob import AgentJobSpec, AgentLog
+from chaoskit.cluster.kube.translate import node_info, pod_info
+from chaoskit.cluster.kube.watch import Notifier, ThreadsafePublisher
+from chaoskit.cluster.kube.watchers import Watchers
+from chaoskit.cluster.protocol import (
+    ClusterError,
+    ClusterEvent,
+    Manifest,
+    NodeInfo,
+    PodInfo,
+    ServiceAddress,
+    ServiceKind,
+    WaitTimeout,
+)
+
+T = TypeVar("T")
+EXEC_TIMEOUT_S = 30.0
+REMOVE_TIMEOUT_S = 180.0
+
+
+def selector_text(selector: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def matches(obj: JsonObj, selector: Mapping[str, str]) -> bool:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+class KubeCluster:
+    """A real cluster. Construct, ``await start()``, use, ``await close()`` (also on errors)."""
+
+    backend = "kube"
+
+    def __init__(self, options: KubeOptions | None = None) -> None:
+        self.options = options or KubeOptions()
+        self.context = ""
+        self._allowed: set[str] = set(self.options.namespaces)
+        self._api: KubeApi | None = None
+        self._bus: EventBus | None = None
+        self._notifier: Notifier | None = None
+        self._watchers: Watchers | None = None
+        self._created: list[applying.ObjectRef] = []
+        self._cordoned: list[str] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        loaded = await asyncio.to_thread(load_configuration, self.options)
+        self.context = loaded.context
+        allowed = (*read_allowed_contexts(self.options.config_file), *self.options.allow_contexts)
+        check_context(loaded.context, allowed=allowed, yes=self.options.yes)
+        for ns in self._allowed:
+            check_namespace(ns, allowed=self._allowed)
+        loop = asyncio.get_running_loop()
+        self._api = KubeApi(loaded.configuration, request_timeout_s=self.options.request_timeout_s,
+                            dry_run=self.options.dry_run)
+        self._bus, self._notifier = EventBus(), Notifier(loop)
+        self._watchers = Watchers(self._api, ThreadsafePublisher(loop, self._bus), self._notifier,
+                                  window_s=self.options.watch_window_s)
+        await asyncio.to_thread(self._api.request, "GET", "/version")
+        await asyncio.to_thread(self._watchers.start_nodes)
+        for ns in sorted(self._allowed):
+            await asyncio.to_thread(self._watchers.ensure_namespace, ns)
+
+    async def close(self) -> None:
+        if self._api is None:
+            return
+        errors: list[Exception] = []
+        for node in list(self._cordoned):
+            try:
+                await self.uncordon(node)
+            except ClusterError as exc:
+                errors.append(exc)
+        if not self.options.keep_objects:
+            try:
+                await self._remove_refs(list(reversed(self._created)))
+            except ClusterError as exc:
+                errors.append(exc)
+        if self._watchers is not None:
+            await asyncio.to_thread(self._watchers.stop)
+        if self._bus is not None:
+            self._bus.close()
+        api, self._api = self._api, None
+        api.close()
+        if errors:
+            raise ClusterError(f"teardown left changes behind: {'; '.join(map(str, errors))}",
+                               hint="run `chaoskit cleanup` with the same context")
+
+    def subscribe(self) -> Subscription:
+        return self._require_bus().subscribe()
+
+    def record(self, event: ClusterEvent) -> None:
+        self._require_bus().publish(event)
+
+    def planned_actions(self) -> list[PlannedAction]:
+        """Every change a dry run would have made, in order."""
+        return list(self._require_api().planned)
+
+    # -- manifests ---------------------------------------------------------------------------------
+    async def apply(self, manifests: Sequence[Manifest]) -> None:
+        api = self._require_api()
+        objs = applying.ordered([applying.labelled(m, run_id=self.options.run_id) for m in manifests])
+        names = applying.namespaces_of(objs)
+        if not self.options.namespaces:
+            self._allowed |= names  # no experiment list: the manifests name the namespaces
+        for ns in sorted(names):
+            check_namespace(ns, allowed=self._allowed)
+        declared = {o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"}
+        for ns in sorted(names - declared):
+            if await asyncio.to_thread(applying.require_namespace, api, ns,
+                                       create=self.options.create_namespaces,
+                                       run_id=self.options.run_id):
+                self._created.append(applying.ObjectRef("v1", "Namespace", "", ns))
+        for obj in objs:
+            if await asyncio.to_thread(applying.apply_object, api, obj):
+                self._created.append(applying.ref_of(obj))
+            if obj["kind"] == "Namespace" and not api.dry_run:
+                await asyncio.to_thread(self._require_watchers().ensure_namespace,
+                                        obj["metadata"]["name"])
+        for ns in sorted(names):
+            if not api.dry_run:
+                await asyncio.to_thread(self._require_watchers().ensure_namespace, ns)
+
+    async def remove(self, manifests: Sequence[Manifest]) -> None:
+        """Delete the manifests' objects chaoskit created (and namespaces it created); pre-existing
+        objects are left in place. Waits (watching) until they are gone."""
+        refs = {applying.ref_of(applying.labelled(m, run_id="")) for m in manifests}
+        namespaces = applying.namespaces_of(manifests)
+        doomed = [r for r in reversed(self._created)
+                  if r in refs or (r.kind == "Namespace" and r.name in namespaces)]
+        await self._remove_refs(doomed)
+
+    async def _remove_refs(self, refs: list[applying.ObjectRef]) -> None:
+        api = self._require_api()
+        # Namespaced objects first: deleting a namespace would take them anyway, but slower and unseen.
+        refs = sorted(refs, key=lambda r: r.kind == "Namespace")
+        for ref in refs:
+            scope = ref.name if ref.kind == "Namespace" else ref.namespace
+            if scope:  # cluster-scoped objects (e.g. a ClusterRole) live in no namespace
+                check_namespace(scope, allowed=self._allowed)
+            await asyncio.to_thread(applying.delete_object, api, ref)
+        for ref in refs:
+            await asyncio.to_thread(applying.wait_gone, api, ref, timeout_s=REMOVE_TIMEOUT_S)
+            self._created.remove(ref)
+
+    # -- reads and waits ---------------------------------------------------------------------------
+    async def list_nodes(self) -> list[NodeInfo]:
+        listing = await self._get("/api/v1/nodes")
+        return [node_info(n, types=self.options.address_types,
+                          override=self.options.node_addresses.get(n["metadata"]["name"]))
+                for n in listing.get("items", [])]
+
+    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[PodInfo]:
+        check_namespace(namespace, allowed=self._allowed)
+        listing = await self._get(f"/api/v1/namespaces/{namespace}/pods",
+                                  query=[("labelSelector", selector_text(selector))])
+        return sorted((pod_info(p) for p in listing.get("items", [])), key=lambda p: p.name)
+
+    async def wait_pods_ready(self, namespace: str, selector: Mapping[str, str], *, count: int,
+                              timeout_s: float) -> list[PodInfo]:
+        check_namespace(namespace, allowed=self._allowed)
+        watchers = self._require_watchers()
+        await asyncio.to_thread(watchers.ensure_namespace, namespace)
+
+        def ready() -> list[PodInfo] | None:
+            pods = [p for p in watchers.pods(namespace) if matches(p, selector)]
+            watchers.raise_if_failing(pods)
+            infos = [pod_info(p) for p in pods]
+            live = [i for i in infos if not i.terminating]
+            if len(live) == count and all(i.ready for i in live):
+                return sorted(live, key=lambda i: i.name)
+            return None
+
+        def missing() -> str:
+            infos = [pod_info(p) for p in watchers.pods(namespace) if matches(p, selector)]
+            state = ", ".join(f"{i.name}(ready={i.ready},terminating={i.terminating})" for i in infos)
+            return (f"{count} ready pods matching {selector_text(selector)} in {namespace} "
+                    f"not reached in {timeout_s:g}s; have: {state or 'none'}")
+
+        return await self._wait_for(ready, timeout_s=timeout_s, what=missing)
+
+    async def _wait_for(self, check: Callable[[], T | None], *, timeout_s: float,
+                        what: Callable[[], str]) -> T:
+        """Re-check ``check`` whenever a watch reports a change, until it yields a value or time's up."""
+        if self._require_api().dry_run:
+            raise ClusterError("dry run: waits need the changes that were not made")
+        notifier = self._notifier
+        assert notifier is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            waiter = notifier.waiter()  # registered before the check: no change slips between
+            result = check()
+            remaining = deadline - time.monotonic()
+            if result is not None or remaining <= 0:
+                waiter.cancel()
+                if result is None:
+                    raise WaitTimeout(what())
+                return result
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, remaining)
+
+    # -- faults --------------------------------------------------------------------------------------
+    async def delete_pod(self, namespace: str, name: str, *, grace_seconds: float | None) -> None:
+        check_namespace(namespace, allowed=self._allowed)
+        await asyncio.to_thread(faults.delete_pod, self._require_api(), namespace, name,
+                                grace_seconds=grace_seconds)
+
+    async def kill_container(self, namespace: str, pod: str, container: str) -> None:
+        check_namespace(namespace, allowed=self._allowed)
+        api, watchers = self._require_api(), self._require_watchers()
+        await asyncio.to_thread(watchers.ensure_namespace, namespace)
+        before = await self._get(f"/api/v1/namespaces/{namespace}/pods/{pod}")
+        faults.check_killable(before, container)
+        result = await asyncio.to_thread(faults.send_kill, api, namespace, pod, container,
+                                         timeout_s=EXEC_TIMEOUT_S)
+        if api.dry_run:
+            return
+
+        def died() -> bool | None:
+            return True if faults.died_since(before, watchers.pod(namespace, pod), container) else None
+
+        def why() -> str:
+            return (f"container {container} of {namespace}/{pod} still runs "
+                    f"{self.options.kill_confirm_timeout_s:g}s after SIGTERM to its PID 1 "
+                    f"(kill exit={result.exit_code} {result.stderr.strip()}); its main process "
+                    "installs no SIGTERM handler, so the kernel ignores the signal (docs/kube.md)")
+
+        await self._wait_for(died, timeout_s=self.options.kill_confirm_timeout_s, what=why)
+
+    async def cordon(self, node: str) -> None:
+        changed = await asyncio.to_thread(faults.cordon, self._require_api(), node,
+                                          run_id=self.options.run_id)
+        if changed and node not in self._cordoned:
+            self._cordoned.append(node)
+
+    async def uncordon(self, node: str) -> None:
+        await asyncio.to_thread(faults.uncordon, self._require_api(), node)
+        if node in self._cordoned:
+            self._cordoned.remove(node)
+
+    async def drain(self, node: str, *, grace_seconds: float | None, timeout_s: float) -> list[str]:
+        from chaoskit.cluster.kube.drain import drain_node
+
+        await self.cordon(node)
+        scope = None if self.options.drain_all_namespaces else frozenset(self._allowed)
+        return await drain_node(self._require_api(), self._require_watchers(), node, scope=scope,
+                                grace_seconds=grace_seconds, timeout_s=timeout_s,
+                                wait_for=self._wait_for)
+
+    # -- addresses, markers, load ----------------------------------------------------------------
+    async def service_addresses(self, namespace: str, name: str,
+                                kind: ServiceKind) -> list[ServiceAddress]:
+        check_namespace(namespace, allowed=self._allowed)
+        svc = await self._get(f"/api/v1/namespaces/{namespace}/services/{name}")
+        if kind is ServiceKind.CLUSTER_IP:
+            return [addresses.cluster_ip_address(svc)]
+        if kind is ServiceKind.LOAD_BALANCER:
+            return addresses.load_balancer_addresses(svc)
+        if kind is ServiceKind.NODE_PORT:
+            nodes = (await self._get("/api/v1/nodes")).get("items", [])
+            return addresses.node_port_addresses(
+                svc, nodes, types=self.options.address_types,
+                node_addresses=self.options.node_addresses, node_ports=self.options.node_ports)
+        slices = await self._get(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+                                 query=[("labelSelector", f"kubernetes.io/service-name={name}")])
+        return addresses.headless_addresses(svc, slices.get("items", []))
+
+    async def load_origin(self, namespace: str, service: str) -> Literal["local", "in-cluster"]:
+        """Where ClusterIP load for ``service`` runs (``options.load_from``; auto probes TCP)."""
+        (addr,) = await self.service_addresses(namespace, service, ServiceKind.CLUSTER_IP)
+        return await asyncio.to_thread(addresses.choose_load_origin, self.options.load_from, addr,
+                                       probe_timeout_s=self.options.probe_timeout_s)
+
+    async def run_agent_job(self, spec: AgentJobSpec, *, timeout_s: float) -> AgentLog:
+        """Run the in-cluster load agent Job and return its decoded log (records + control messages).
+        The Job's objects are removed afterwards, also on failure."""
+        check_namespace(spec.namespace, allowed=self._allowed)
+        objects = loadjob.render(spec)
+        await self.apply(objects)
+        try:
+            watchers = self._require_watchers()
+            selector = loadjob.job_pod_selector(spec)
+
+            def started() -> str | None:
+                for pod in watchers.pods(spec.namespace):
+                    watchers.raise_if_failing([pod])
+                    if matches(pod, selector) and pod.get("status", {}).get("phase") != "Pending":
+                        return str(pod["metadata"]["name"])
+                return None
+
+            pod = await self._wait_for(started, timeout_s=timeout_s,
+                                       what=lambda: f"load agent pod of run {spec.run_id} never started")
+            lines = await asyncio.to_thread(loadjob.follow_log, self._require_api(), spec.namespace,
+                                            pod, timeout_s=timeout_s)
+        finally:
+            await self.remove(objects)
+        return loadjob.split_log(lines)
+
+    async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                           marker: str) -> None:
+        check_namespace(namespace, allowed=self._allowed)
+        await asyncio.to_thread(markers.write_marker, self._require_api(), namespace, pod, container,
+                                mount_path=mount_path, marker=marker, timeout_s=EXEC_TIMEOUT_S)
+
+    async def read_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                          marker: str) -> bool:
+        check_namespace(namespace, allowed=self._allowed)
+        return await asyncio.to_thread(markers.read_marker, self._require_api(), namespace, pod,
+                                       container, mount_path=mount_path, marker=marker,
+                                       timeout_s=EXEC_TIMEOUT_S)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    async def _get(self, path: str, *, query: list[tuple[str, str]] | None = None) -> JsonObj:
+        return await asyncio.to_thread(self._require_api().request, "GET", path, query=query)
+
+    def _require_api(self) -> KubeApi:
+        if self._api is None:
+            raise ClusterError("KubeCluster is not started (or already closed)")
+        return self._api
+
+    def _require_bus(self) -> EventBus:
+        if self._bus is None:
+            raise ClusterError("KubeCluster is not started (or already closed)")
+        return self._bus
+
+    def _require_watchers(self) -> Watchers:
+        if self._watchers is None:
+            raise ClusterError("KubeCluster is not started (or already closed)")
+        return self._watchers

@@ -1,0 +1,279 @@
+"""The embedded local cluster: the Cluster protocol on real processes, loopback IPs and TCP proxies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from chaoskit.cluster.events import EventBus, Subscription
+from chaoskit.cluster.local.addresses import AddressPlan, pick_free_subnet
+from chaoskit.cluster.local.config import LocalClusterConfig
+from chaoskit.cluster.local.controllers import ControlPlane
+from chaoskit.cluster.local.nodes import LocalNode
+from chaoskit.cluster.local.objects import ServiceSpec, Workload
+from chaoskit.cluster.local.parse import parse_service, parse_workload
+from chaoskit.cluster.local.pod import LocalPod
+from chaoskit.cluster.local.proxyctl import ProxyClient
+from chaoskit.cluster.local.services import ServiceController
+from chaoskit.cluster.manifests import describe
+from chaoskit.cluster.protocol import (
+    ClusterError,
+    ClusterEvent,
+    EventKind,
+    Manifest,
+    ManifestError,
+    NodeInfo,
+    NotFoundError,
+    PodInfo,
+    ServiceAddress,
+    ServiceKind,
+    WaitTimeout,
+)
+
+log = logging.getLogger(__name__)
+IGNORED_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
+                           "ClusterRoleBinding", "ConfigMap", "PodDisruptionBudget"})
+
+
+class LocalCluster:
+    """Implements ``chaoskit.cluster.protocol.Cluster`` without Kubernetes. Use ``async with``."""
+
+    backend = "local"
+
+    def __init__(self, config: LocalClusterConfig | None = None, *, seed: int | None = None) -> None:
+        self.config = config or LocalClusterConfig()
+        self._rng = random.Random(seed)
+        self.bus = EventBus()
+        self.warnings: list[str] = []
+        self._own_state_dir = self.config.state_dir is None
+        self.state_dir = self.config.state_dir or Path(tempfile.mkdtemp(prefix="chaoskit-local-"))
+        self.plan = AddressPlan(self.config.subnet or pick_free_subnet(self._rng))
+        self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced)
+        self.control = ControlPlane(config=self.config, plan=self.plan, bus=self.bus,
+                                    state_dir=self.state_dir, rng=self._rng,
+                                    on_pods_changed=self._pods_changed)
+        self.services = ServiceController(config=self.config, plan=self.plan, bus=self.bus,
+                                          proxy=self._proxy, rng=self._rng)
+        self.services.watch_pods(self.control.pods.values)
+        self._started = False
+        self._closed = False
+
+    async def __aenter__(self) -> LocalCluster:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await self._proxy.start()
+        for index in range(self.config.nodes):
+            name = f"node-{index + 1}"
+            root = self.state_dir / "nodes" / name
+            root.mkdir(parents=True, exist_ok=True)
+            node = LocalNode(name, self.plan.node_ip(index), root,
+                             labels={"kubernetes.io/hostname": name})
+            self.control.nodes[name] = node
+            self.bus.emit(EventKind.NODE_READY, name=name, node=name, ip=node.ip)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.control.close()
+        await self.services.close()
+        await self._proxy.stop()
+        self.bus.close()
+        if self._own_state_dir:
+            await asyncio.to_thread(shutil.rmtree, self.state_dir, True)
+
+    # --- events ------------------------------------------------------------------------------
+    def subscribe(self) -> Subscription:
+        return self.bus.subscribe()
+
+    def record(self, event: ClusterEvent) -> None:
+        self.bus.publish(event)
+
+    def _pods_changed(self) -> None:
+        self.services.refresh()
+
+    def _on_synced(self, listener: str, seq: int, ts_ns: int) -> None:
+        self.services.on_synced(listener, seq, ts_ns)
+
+    # --- objects -----------------------------------------------------------------------------
+    def _parse(self, manifests: Sequence[Manifest]) -> tuple[list[Workload], list[ServiceSpec]]:
+        workloads, services = [], []
+        for manifest in manifests:
+            kind = manifest.get("kind")
+            if kind in ("Deployment", "Pod"):
+                workloads.append(parse_workload(manifest))
+            elif kind == "Service":
+                services.append(parse_service(manifest))
+            elif kind not in IGNORED_KINDS:
+                self.warnings.append(f"{describe(manifest)}: kind {kind} is ignored by the local backend")
+                log.warning(self.warnings[-1])
+        return workloads, services
+
+    def _check(self, workloads: list[Workload], services: list[ServiceSpec],
+               manifests: Sequence[Manifest]) -> None:
+        """Validate everything before touching anything: selectors must match, ports must not clash."""
+        known = list(self.control.workloads.values()) + workloads
+        by_name = {(m.get("kind"), (m.get("metadata") or {}).get("name")): m for m in manifests}
+        seen_ports = self.services.used_node_ports()
+        for service in services:
+            where = describe(by_name.get(("Service", service.name), {"kind": "Service"}))
+            if not service.selector or not any(
+                w.namespace == service.namespace
+                and all(w.template.labels.get(k) == v for k, v in service.selector.items())
+                for w in known
+            ):
+                raise ManifestError(f"{where}: spec.selector {dict(service.selector)} matches no pod template",
+                                    hint="make the selector match a Deployment's template labels")
+            for port in service.ports:
+                if port.node_port is not None and port.node_port in seen_ports:
+                    raise ManifestError(f"{where}: nodePort {port.node_port} is already allocated",
+                                        hint="pick another nodePort or omit it to get one allocated")
+                if port.node_port is not None:
+                    seen_ports.add(port.node_port)
+
+    async def apply(self, manifests: Sequence[Manifest]) -> None:
+        workloads, services = self._parse(manifests)
+        self._check(workloads, services, manifests)
+        nodes = [(n.name, n.ip) for n in self.control.nodes.values()]
+        for service in services:
+            await self.services.add(service, nodes)
+        for workload in workloads:
+            self.control.add_workload(workload)
+
+    async def remove(self, manifests: Sequence[Manifest]) -> None:
+        workloads, services = self._parse(manifests)
+        for workload in workloads:
+            self.control.remove_workload(workload.namespace, workload.name)
+        for service in services:
+            await self.services.remove(service.namespace, service.name)
+
+    # --- reads -------------------------------------------------------------------------------
+    async def list_nodes(self) -> list[NodeInfo]:
+        return [n.info() for n in self.control.nodes.values()]
+
+    def _matching(self, namespace: str, selector: Mapping[str, str]) -> list[LocalPod]:
+        return sorted(
+            (p for p in self.control.pods.values()
+             if p.namespace == namespace and not p.deleted
+             and all(p.template.labels.get(k) == v for k, v in selector.items())),
+            key=lambda p: p.created_ns,
+        )
+
+    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[PodInfo]:
+        return [p.info() for p in self._matching(namespace, selector)]
+
+    async def wait_pods_ready(self, namespace: str, selector: Mapping[str, str], *, count: int,
+                              timeout_s: float) -> list[PodInfo]:
+        subscription = self.subscribe()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                ready = [p for p in self._matching(namespace, selector) if p.ready and not p.terminating]
+                if len(ready) == count:
+                    return [p.info() for p in ready]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    states = ", ".join(f"{p.name}={p.phase}{'/ready' if p.ready else ''}"
+                                       for p in self._matching(namespace, selector))
+                    raise WaitTimeout(f"{len(ready)}/{count} pods ready in {namespace} after {timeout_s:g}s "
+                                      f"({states or 'no pods'})", hint="check the readiness probe and image")
+                await _next_event(subscription, remaining)
+        finally:
+            subscription.close()
+
+    # --- faults ------------------------------------------------------------------------------
+    async def delete_pod(self, namespace: str, name: str, *, grace_seconds: float | None) -> None:
+        pod = self.control.find_pod(namespace, name)
+        grace = pod.template.grace_s if grace_seconds is None else grace_seconds
+        self.control.delete_pod(pod, grace_s=grace)
+
+    async def kill_container(self, namespace: str, pod: str, container: str) -> None:
+        try:
+            self.control.find_pod(namespace, pod).kill_container(container)
+        except KeyError:
+            raise NotFoundError(f"pod {namespace}/{pod} has no container {container}") from None
+
+    async def cordon(self, node: str) -> None:
+        self._set_schedulable(node, False)
+
+    async def uncordon(self, node: str) -> None:
+        self._set_schedulable(node, True)
+        self.control.schedule_pending()
+
+    def _set_schedulable(self, name: str, schedulable: bool) -> None:
+        node = self.control.node(name)
+        if node.schedulable != schedulable:
+            node.schedulable = schedulable
+            kind = EventKind.NODE_UNCORDONED if schedulable else EventKind.NODE_CORDONED
+            self.bus.emit(kind, name=name, node=name, ip=node.ip)
+
+    async def drain(self, node: str, *, grace_seconds: float | None, timeout_s: float) -> list[str]:
+        await self.cordon(node)
+        victims = [p for p in self.control.pods_on(node) if not p.terminating]
+        for pod in victims:
+            grace = pod.template.grace_s if grace_seconds is None else grace_seconds
+            self.control.delete_pod(pod, grace_s=grace)
+        deadline = time.monotonic() + timeout_s
+        subscription = self.subscribe()
+        try:
+            while any(not p.deleted for p in victims):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout(f"drain of {node}: pods still terminating after {timeout_s:g}s")
+                await _next_event(subscription, remaining)
+        finally:
+            subscription.close()
+        return [p.name for p in victims]
+
+    async def fail_node(self, node: str) -> None:
+        """Power the node off (local backend only): its processes die at once."""
+        target = self.control.node(node)
+        if not target.powered:
+            raise ClusterError(f"node {node} has already failed")
+        self.control.background(self.control.fail_node(target))
+
+    # --- services and data -------------------------------------------------------------------
+    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind) -> list[ServiceAddress]:
+        if (namespace, name) not in self.services.services:
+            raise NotFoundError(f"service {namespace}/{name} not found")
+        return self.services.addresses(namespace, name, kind)
+
+    def _volume_path(self, namespace: str, pod: str, container: str, mount_path: str) -> Path:
+        target = self.control.find_pod(namespace, pod)
+        spec = next((c for c in target.template.containers if c.name == container), None)
+        if spec is None:
+            raise NotFoundError(f"pod {namespace}/{pod} has no container {container}")
+        volume = next((v for v, m in spec.mounts if m.rstrip("/") == mount_path.rstrip("/")), None)
+        if volume is None or target.placement is None:
+            raise NotFoundError(f"container {container} of {pod} mounts nothing at {mount_path}")
+        return target.volume_dir(volume)
+
+    async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                           marker: str) -> None:
+        path = self._volume_path(namespace, pod, container, mount_path) / marker
+        await asyncio.to_thread(path.write_text, marker + "\n")
+
+    async def read_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                          marker: str) -> bool:
+        path = self._volume_path(namespace, pod, container, mount_path) / marker
+        return await asyncio.to_thread(path.exists)
+
+
+async def _next_event(subscription: Subscription, timeout_s: float) -> None:
+    """Wait for the next event (or the timeout, at most 1 s so state is re-read regularly)."""
+    await subscription.wait(min(timeout_s, 1.0))
+    subscription.drain()

@@ -1,0 +1,160 @@
+"""Typed views of the Kubernetes objects the local cluster honours, parsed with located errors.
+
+Anything that would change behaviour but is not modelled is rejected (never silently ignored);
+fields with no effect on what an experiment measures (resources, labels on the Service, ...) are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaoskit.cluster.manifests import describe
+from chaoskit.cluster.protocol import ManifestError
+
+SUPPORTED_POD_FIELDS = frozenset(
+    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds",
+     "restartPolicy", "dnsPolicy", "schedulerName", "securityContext", "serviceAccountName",
+     "automountServiceAccountToken", "enableServiceLinks", "imagePullSecrets", "priority"}
+)
+SUPPORTED_CONTAINER_FIELDS = frozenset(
+    {"name", "image", "command", "args", "env", "ports", "readinessProbe", "livenessProbe",
+     "volumeMounts", "lifecycle", "resources", "imagePullPolicy", "securityContext",
+     "terminationMessagePath", "terminationMessagePolicy", "workingDir"}
+)
+COMMAND_ANNOTATION = "chaoskit.io/local-command"
+"""Annotation naming a local command for an image without a built-in stand-in (per container: `.../<name>`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    path: str
+    port: int
+    initial_delay_s: float
+    period_s: float
+    timeout_s: float
+    success_threshold: int
+    failure_threshold: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    name: str
+    image: str
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    ports: tuple[tuple[str, int], ...]
+    readiness: Probe | None
+    liveness: Probe | None
+    mounts: tuple[tuple[str, str], ...]
+    """(volume name, mountPath)"""
+    pre_stop_sleep_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeSpec:
+    name: str
+    kind: str
+    """emptyDir | hostPath"""
+    host_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PodTemplate:
+    labels: Mapping[str, str]
+    containers: tuple[ContainerSpec, ...]
+    volumes: tuple[VolumeSpec, ...]
+    node_name: str
+    node_selector: Mapping[str, str]
+    grace_s: float
+    restart_always: bool
+
+    def port_number(self, port: int | str) -> int | None:
+        """Resolve a numeric or named container port."""
+        if isinstance(port, int):
+            return port
+        for container in self.containers:
+            for name, number in container.ports:
+                if name == port:
+                    return number
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A Deployment (replicas kept) or a bare Pod (``controller=False``, never replaced)."""
+
+    namespace: str
+    name: str
+    replicas: int
+    selector: Mapping[str, str]
+    template: PodTemplate
+    controller: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    name: str
+    port: int
+    target_port: int | str
+    node_port: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    namespace: str
+    name: str
+    type: str
+    selector: Mapping[str, str]
+    ports: tuple[ServicePort, ...]
+    headless: bool
+    local_traffic: bool
+    """externalTrafficPolicy: Local"""
+
+
+class _Reader:
+    """Reads fields of one object; every error names the file, the object and the field path."""
+
+    def __init__(self, manifest: Mapping[str, Any]) -> None:
+        self.where = describe(manifest)
+
+    def fail(self, path: str, message: str, hint: str = "") -> ManifestError:
+        return ManifestError(f"{self.where}: {path}: {message}", hint=hint)
+
+    def mapping(self, value: Any, path: str) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def items(self, value: Any, path: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list, got {type(value).__name__}")
+        return value
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.fail(path, "expected a non-empty string")
+        return value
+
+    def number(self, value: Any, path: str, default: float) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.fail(path, f"expected a non-negative number, got {value!r}")
+        return float(value)
+
+    def labels(self, value: Any, path: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.mapping(value, path).items()}
+
+    def only(self, value: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
+        for key in value:
+            if key not in allowed:
+                raise self.fail(
+                    f"{path}.{key}", "is not supported by the local backend",
+                    hint="remove it, or run this experiment with --backend kube",
+                )

@@ -1,0 +1,195 @@
+"""A local pod and its kubelet: volumes, container processes, readiness, restarts, termination."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaoskit.cluster.local.addresses import local_port
+from chaoskit.cluster.local.config import LocalClusterConfig
+from chaoskit.cluster.local.container import Container, mount_env_name
+from chaoskit.cluster.local.objects import PodTemplate
+from chaoskit.cluster.protocol import ContainerInfo, EventKind, PodInfo, PodPhase
+
+PodListener = Callable[["LocalPod", EventKind, str], None]
+"""Called on every pod state change with the event kind and a detail string."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodPlacement:
+    node: str
+    ip: str
+    node_root: Path
+    pod_dir: Path
+
+
+class LocalPod:
+    """Pending -> Running -> Ready -> Terminating -> deleted, with real processes and directories."""
+
+    def __init__(self, *, namespace: str, name: str, owner: str | None, template: PodTemplate,
+                 config: LocalClusterConfig, listener: PodListener) -> None:
+        self.namespace = namespace
+        self.name = name
+        self.owner = owner
+        self.template = template
+        self.uid = str(uuid.uuid4())
+        self.created_ns = time.time_ns()
+        self._config = config
+        self._listener = listener
+        self.placement: PodPlacement | None = None
+        self.containers: list[Container] = []
+        self.phase = PodPhase.PENDING
+        self.ready = False
+        self.terminating = False
+        self.deleted = False
+        self.node_lost = False
+        """The node died: processes are gone but nobody has told the API yet."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- views -------------------------------------------------------------------------------
+    @property
+    def ip(self) -> str | None:
+        return self.placement.ip if self.placement else None
+
+    @property
+    def node(self) -> str | None:
+        return self.placement.node if self.placement else None
+
+    def info(self) -> PodInfo:
+        return PodInfo(
+            namespace=self.namespace, name=self.name, uid=self.uid, ip=self.ip, node=self.node,
+            phase=self.phase, ready=self.ready, terminating=self.terminating,
+            labels=dict(self.template.labels), owner=self.owner, created_ns=self.created_ns,
+            volumes={v.name: v.kind for v in self.template.volumes},
+            containers=tuple(
+                ContainerInfo(c.spec.name, c.ready, c.running, c.restart_count, dict(c.spec.mounts))
+                for c in self.containers
+            ),
+        )
+
+    def volume_dir(self, volume: str) -> Path:
+        """The host directory backing ``volume`` for this pod (emptyDir: per pod; hostPath: per node)."""
+        assert self.placement is not None
+        for spec in self.template.volumes:
+            if spec.name == volume:
+                if spec.kind == "emptyDir":
+                    return self.placement.pod_dir / "volumes" / volume
+                return self.placement.node_root / spec.host_path.lstrip("/")
+        raise KeyError(volume)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def _spawn_task(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[call-overload]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def bind(self, placement: PodPlacement) -> None:
+        """The scheduler chose a node and the kubelet an IP: start running."""
+        self.placement = placement
+        self._listener(self, EventKind.POD_SCHEDULED, placement.node)
+        self._spawn_task(self._run())
+
+    async def _run(self) -> None:
+        assert self.placement is not None
+        for volume in self.template.volumes:
+            self.volume_dir(volume.name).mkdir(parents=True, exist_ok=True)
+        for spec in self.template.containers:
+            container = Container(spec, env=self._env(spec.name), python=self._config.python,
+                                  ip=self.placement.ip, on_change=lambda _c, _what: self._refresh_ready())
+            self.containers.append(container)
+        for container in self.containers:
+            if self.terminating:
+                return
+            await container.start()
+            if self.terminating:  # deleted while this container was starting
+                await container.stop(grace_s=0)
+                return
+            self._spawn_task(self._watch(container))
+        if not self.terminating:
+            self.phase = PodPhase.RUNNING
+            self._listener(self, EventKind.POD_RUNNING, "")
+            self._refresh_ready()
+
+    def _env(self, container: str) -> dict[str, str]:
+        assert self.placement is not None
+        spec = next(c for c in self.template.containers if c.name == container)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "POD_NAME": self.name, "POD_NAMESPACE": self.namespace,
+               "POD_IP": self.placement.ip, "NODE_NAME": self.placement.node,
+               "HOSTNAME": self.name, "PYTHONDONTWRITEBYTECODE": "1"}
+        ports = [p for _, p in spec.ports] or [80]
+        env["CHAOSKIT_LISTEN"] = ",".join(f"{self.placement.ip}:{local_port(p)}" for p in ports)
+        for volume, mount_path in spec.mounts:
+            env[mount_env_name(mount_path)] = str(self.volume_dir(volume))
+        env.update(spec.env)
+        return env
+
+    def _refresh_ready(self) -> None:
+        ready = (self.phase is PodPhase.RUNNING and not self.terminating and not self.node_lost
+                 and all(c.ready for c in self.containers))
+        if ready != self.ready:
+            self.ready = ready
+            self._listener(self, EventKind.POD_READY if ready else EventKind.POD_NOT_READY, "")
+
+    async def _watch(self, container: Container) -> None:
+        """Restart the container in place when it dies (same IP, same emptyDir), with backoff."""
+        while container.process is not None:
+            code = await container.process.wait()
+            container.exited()
+            if container.stopping or self.terminating or self.node_lost:
+                return
+            self._refresh_ready()
+            self._listener(self, EventKind.CONTAINER_DIED, f"{container.spec.name} exit={code}")
+            if not self.template.restart_always:
+                return
+            await asyncio.sleep(self._backoff(container.restart_count))
+            if self.terminating or self.node_lost:
+                return
+            container.restart_count += 1
+            await container.start()
+            self._listener(self, EventKind.CONTAINER_RESTARTED,
+                           f"{container.spec.name} restarts={container.restart_count}")
+
+    def _backoff(self, restarts: int) -> float:
+        if restarts == 0:
+            return 0.0
+        delay = self._config.restart_backoff_initial_s * 2 ** (restarts - 1)
+        return float(min(delay, self._config.restart_backoff_max_s))
+
+    def kill_container(self, name: str) -> None:
+        container = next((c for c in self.containers if c.spec.name == name), None)
+        if container is None:
+            raise KeyError(name)
+        container.crash()
+
+    async def terminate(self, grace_s: float) -> None:
+        """Graceful: leave endpoints now, preStop, SIGTERM, SIGKILL after the grace period; then cleanup."""
+        self.terminating = True
+        self._refresh_ready()
+        deadline = time.monotonic() + grace_s
+        pre_stop = max((c.spec.pre_stop_sleep_s for c in self.containers), default=0.0)
+        if pre_stop > 0 and grace_s > 0:
+            await asyncio.sleep(min(pre_stop, grace_s))
+        remaining = max(0.0, deadline - time.monotonic())
+        await asyncio.gather(*(c.stop(grace_s=remaining if grace_s > 0 else 0) for c in self.containers))
+        await self._cleanup()
+
+    def power_off(self) -> None:
+        """The node died: every process gets SIGKILL at once; the API does not know yet."""
+        self.node_lost = True
+        for container in self.containers:
+            container.kill_now()
+
+    async def _cleanup(self) -> None:
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        if self.placement is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(shutil.rmtree, self.placement.pod_dir, True)
+        self.deleted = True

@@ -1,0 +1,127 @@
+"""One Service proxy listener (a ClusterIP or NodePort address): socket, endpoint set, connections.
+
+While the endpoint set is empty the address is bound but not listening, so clients get ECONNREFUSED
+as kube-proxy's REJECT rule for a Service without endpoints makes them; it listens again once
+endpoints exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Final
+
+from chaoskit.cluster.local.proxy_conn import ClientSide, Endpoint
+
+BACKLOG: Final = 4096
+"""Accept queue length (capped by net.core.somaxconn): large, so bursts are not dropped."""
+
+log = logging.getLogger("chaoskit.proxy")
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` but not listening: a connect to it is refused.
+
+    SO_REUSEADDR lets the address be bound again at once while accepted connections or TIME_WAIT
+    entries of the previous listening socket still exist.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Listener:
+    """Accepts on one address and relays each connection to an endpoint chosen at accept time."""
+
+    def __init__(self, listener_id: str, host: str, port: int) -> None:
+        self.id = listener_id
+        self.host = host
+        self.port = port
+        self.endpoints: tuple[Endpoint, ...] = ()
+        self.conns: set[ClientSide] = set()
+        self._sock: socket.socket | None = None
+        self._server: asyncio.Server | None = None
+
+    def bind(self) -> None:
+        """Reserve the address (raises OSError, e.g. address in use). No endpoints yet: refused."""
+        self._sock = bound_socket(self.host, self.port)
+
+    def _new_client(self) -> ClientSide:
+        # Called by the loop at accept time, so the endpoint set captured is the one in force then.
+        return ClientSide(self.endpoints, self.conns)
+
+    async def set_endpoints(self, endpoints: tuple[Endpoint, ...]) -> None:
+        """Replace the endpoint set; established connections keep their endpoint (like conntrack).
+
+        Raises OSError when the address cannot be bound again after an empty period.
+        """
+        old = self.endpoints
+        self.endpoints = endpoints
+        if endpoints and self._server is None:
+            await self._start_listening()
+        elif not endpoints and self._server is not None:
+            self._stop_listening(old)
+
+    async def _start_listening(self) -> None:
+        if self._sock is None:
+            self._sock = bound_socket(self.host, self.port)
+        self._sock.listen(BACKLOG)
+        # The loop takes ownership of the fd it is given; keeping our own duplicate lets
+        # _stop_listening drain the accept queue after the loop has stopped accepting.
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_client, sock=self._sock.dup(),
+                                                backlog=BACKLOG)
+
+    def _stop_listening(self, old: tuple[Endpoint, ...]) -> None:
+        """Stop accepting. Connections whose handshake already completed (in the accept queue) are
+        relayed to the old endpoint set: with iptables their DNAT happened at SYN time, before the
+        change. Anything arriving after the socket is closed is refused, as REJECT would do."""
+        assert self._server is not None and self._sock is not None
+        self._server.close()
+        self._server = None
+        sock, self._sock = self._sock, None
+        self._drain_accept_queue(sock, old)
+        sock.close()
+        self._sock = bound_socket(self.host, self.port)
+
+    def _drain_accept_queue(self, sock: socket.socket, old: tuple[Endpoint, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        sock.setblocking(False)
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("listener %s: accept while draining: %s", self.id, exc)
+                return
+            conn.setblocking(False)
+            coro = loop.connect_accepted_socket(
+                lambda: ClientSide(old, self.conns), conn)
+            asyncio.ensure_future(coro).add_done_callback(_log_failed_accept)
+
+    def close(self) -> None:
+        """Stop listening, release the address, and reset every connection this listener relays."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        for conn in list(self.conns):
+            conn.reset_both()
+        self.conns.clear()
+
+
+def _log_failed_accept(future: asyncio.Task[tuple[asyncio.Transport, ClientSide]]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        with contextlib.suppress(Exception):
+            log.warning("adopting a drained connection failed: %s", future.exception())

@@ -1,0 +1,86 @@
+"""Collects request records from the load agent and events from the cluster while a run goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+
+import pandas as pd
+
+from chaoskit.cluster.protocol import ClusterEvent, EventStream
+from chaoskit.engine.observer import Observers
+from chaoskit.load.agent import LoadAgent
+from chaoskit.load.records import REQUEST_COLUMNS
+
+PUMP_INTERVAL_S = 0.25
+EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(ClusterEvent))
+
+
+class Collector:
+    """Pulls records and events every ``PUMP_INTERVAL_S`` and hands them to the observers."""
+
+    def __init__(self, observers: Observers) -> None:
+        self._observers = observers
+        self._frames: list[pd.DataFrame] = []
+        self._events: list[ClusterEvent] = []
+        self._stream: EventStream | None = None
+        self._agent: LoadAgent | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    def watch(self, stream: EventStream) -> None:
+        self._stream = stream
+        self._pump = asyncio.create_task(self._pump_loop())
+
+    def start(self, agent: LoadAgent) -> None:
+        self._agent = agent
+
+    async def _pump_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PUMP_INTERVAL_S)
+            self.drain_events()
+            self._take_records()
+
+    def drain_events(self) -> None:
+        if self._stream is None:
+            return
+        for event in self._stream.drain():
+            self._events.append(event)
+            self._observers.on_event(event)
+
+    def _take_records(self) -> None:
+        if self._agent is None:
+            return
+        frame = self._agent.take_records()
+        if len(frame):
+            self._frames.append(frame)
+            self._observers.on_records(frame)
+
+    def stop(self) -> None:
+        """Take what is left; the pump stops."""
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(Exception):
+                self._pump.exception() if self._pump.done() else None
+        self.drain_events()
+        self._take_records()
+
+    def requests(self) -> pd.DataFrame:
+        frames = [f for f in self._frames if len(f)]
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in REQUEST_COLUMNS})
+        return pd.concat(frames, ignore_index=True)
+
+    def events(self) -> pd.DataFrame:
+        rows = [dataclasses.asdict(e) for e in sorted(self._events, key=lambda e: e.ts_ns)]
+        frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+        frame["kind"] = frame["kind"].astype(str)
+        frame["ts_ns"] = frame["ts_ns"].astype("int64")
+        frame["source_ts_ns"] = frame["source_ts_ns"].astype("Int64")
+        return frame
+
+
+def _dtype(column: str) -> str:
+    if column.endswith("_ns"):
+        return "int64"
+    return {"status": "int16", "ok": "bool"}.get(column, "category")

@@ -1,0 +1,203 @@
+"""The engine: setup -> baseline -> chaos -> recovery -> verify -> teardown, with undo on every exit path."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from chaoskit.checks.results import DataCheckResult
+from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
+from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
+from chaoskit.engine.collect import Collector
+from chaoskit.engine.observer import Observers
+from chaoskit.engine.rundir import RunDir
+from chaoskit.engine.save import save_run
+from chaoskit.engine.schedule import FaultScheduler
+from chaoskit.faults.base import FaultContext, UndoStack
+from chaoskit.faults.registry import FaultRegistry, default_registry
+from chaoskit.load.agent import AgentReport, LoadAgent
+from chaoskit.load.plan import LoadPlan, LoadTarget
+from chaoskit.spec import Experiment
+
+PHASES = ("baseline", "chaos", "recovery")
+LOAD_START_DELAY_S = 1.0
+"""The agent gets this long to start before its first scheduled request."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    out_dir: Path = Path("runs")
+    """Parent of the run directories."""
+    seed: int | None = None
+    """Seeds victim choice (and the local cluster's names and placement)."""
+    ready_timeout_s: float = 120.0
+    """How long setup and verify wait for the target's pods to be Ready."""
+    data_check_timeout_s: float = 60.0
+    """How long a data check waits for a victim's successor to be Ready."""
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    aborted: bool
+    agent: AgentReport | None
+    notes: list[str] = field(default_factory=list)
+    summary_path: Path | None = None
+
+
+class Engine:
+    """Runs one experiment against one cluster and saves everything into a run directory."""
+
+    def __init__(self, experiment: Experiment, cluster: Cluster, *, options: RunOptions | None = None,
+                 observers: Observers | None = None, registry: FaultRegistry | None = None) -> None:
+        self.experiment = experiment
+        self.cluster = cluster
+        self.options = options or RunOptions()
+        self.observers = observers or Observers()
+        self.registry = registry or default_registry()
+        self.rng = random.Random(self.options.seed)
+        self.undo = UndoStack()
+        self.run_dir = RunDir(self.options.out_dir, experiment.name)
+        self.collector = Collector(self.observers)
+        self.notes: list[str] = []
+        self._agent: LoadAgent | None = None
+        self._agent_report: AgentReport | None = None
+        self._scheduler: FaultScheduler | None = None
+
+    def collector_checks(self) -> list[DataCheckResult]:
+        return list(self._scheduler.checker.results) if self._scheduler else []
+
+    async def run(self) -> RunOutcome:
+        aborted = False
+        stream: EventStream | None = None
+        try:
+            await self.cluster.start()
+            stream = self.cluster.subscribe()  # the watcher starts before anything is applied or injected
+            self.collector.watch(stream)
+            await self._run_phases()
+        except asyncio.CancelledError:
+            aborted = True
+            self.notes.append("aborted by the user: partial results")
+        finally:
+            await asyncio.shield(self._teardown())
+            if stream is not None:
+                self.collector.drain_events()
+                stream.close()
+            summary_path = save_run(self, aborted=aborted)
+        return RunOutcome(self.run_dir.path, aborted, self._agent_report, self.notes, summary_path)
+
+    # --- phases ------------------------------------------------------------------------------
+    async def _run_phases(self) -> None:
+        spec = self.experiment
+        manifests = load_manifest_files(spec.target.manifests)
+        await self._setup(manifests)
+        plan = LoadPlan(targets=tuple(await self._load_targets()), rate=spec.load.rate,
+                        duration_s=spec.total_duration_s, connection=spec.load.connection,
+                        timeout_s=spec.load.timeout, start_at_ns=time.time_ns() + int(LOAD_START_DELAY_S * 1e9))
+        self._agent = LoadAgent(plan)
+        await self._agent.start()
+        self.collector.start(self._agent)
+        assert plan.start_at_ns is not None
+        bounds = self._phase_bounds(plan.start_at_ns)
+        scheduler = self._scheduler = FaultScheduler(self, FaultContext(
+            cluster=self.cluster, namespace=spec.target.namespace, selector=spec.target.selector,
+            rng=self.rng, undo=self.undo))
+        for phase, (begin_ns, end_ns) in zip(PHASES, bounds, strict=True):
+            self._phase_event(phase, "begin", begin_ns)
+            self.observers.on_phase(phase, end_ns)
+            if phase == "chaos":
+                scheduler.start(begin_ns)
+            await _sleep_until(end_ns)
+            self._phase_event(phase, "end", end_ns)
+        self._agent_report = await self._agent.wait(timeout_s=spec.load.timeout + 30)
+        self.observers.on_phase("verify", time.time_ns())
+        await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
+        self.notes.extend(scheduler.notes)
+        await self._verify()
+
+    def _phase_bounds(self, t0: int) -> list[tuple[int, int]]:
+        phases = self.experiment.phases
+        lengths = (phases.baseline, phases.chaos, phases.recovery)
+        bounds, begin = [], t0
+        for length in lengths:
+            end = begin + int(length * 1e9)
+            bounds.append((begin, end))
+            begin = end
+        return bounds
+
+    def _phase_event(self, phase: str, edge: str, ts_ns: int) -> None:
+        self.cluster.record(ClusterEvent(ts_ns, EventKind.PHASE, self.experiment.target.namespace, phase,
+                                         detail=edge))
+
+    async def _setup(self, manifests: list[SourcedManifest]) -> None:
+        target = self.experiment.target
+        cluster = self.cluster
+
+        async def remove() -> None:
+            await cluster.remove(manifests)
+
+        self.undo.push("remove the experiment's objects", remove)
+        await cluster.apply(manifests)
+        await cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
+                                      timeout_s=self.options.ready_timeout_s)
+
+    def _replicas(self, manifests: list[SourcedManifest]) -> int:
+        """The expected pod count: the spec's, else the replicas of Deployments the selector matches."""
+        target = self.experiment.target
+        if target.replicas is not None:
+            return target.replicas
+        total = 0
+        for manifest in manifests:
+            labels = (((manifest.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+            if manifest.get("kind") == "Deployment" and all(labels.get(k) == v for k, v in target.selector.items()):
+                total += int((manifest.get("spec") or {}).get("replicas", 1))
+        return total
+
+    async def _load_targets(self) -> list[LoadTarget]:
+        spec = self.experiment
+        targets: list[LoadTarget] = []
+        for service in spec.load.services:
+            for kind in service.types:
+                addresses = await self.cluster.service_addresses(spec.target.namespace, service.name, kind)
+                if not addresses:
+                    raise ClusterError(f"service {service.name} has no {kind} address",
+                                       hint=f"check that the Service is of type {kind} in the manifests")
+                chosen = addresses[:1] if kind.value == "ClusterIP" else addresses
+                targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, spec.load.path) for a in chosen)
+        return targets
+
+    async def _verify(self) -> None:
+        target = self.experiment.target
+        try:
+            manifests = load_manifest_files(target.manifests)
+            await self.cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
+                                               timeout_s=self.options.ready_timeout_s)
+        except ClusterError as exc:
+            self.notes.append(f"verify: the target did not return to its ready pod count: {exc}")
+
+    async def _teardown(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+        if self._agent is not None:
+            await self._agent.stop()
+            self.collector.stop()
+        for failure in await self.undo.run_all():
+            self.notes.append(f"undo failed: {failure}")
+        await self.cluster.close()
+
+    def requests_frame(self) -> pd.DataFrame:
+        return self.collector.requests()
+
+    def events_frame(self) -> pd.DataFrame:
+        return self.collector.events()
+
+
+async def _sleep_until(ts_ns: int) -> None:
+    delay = (ts_ns - time.time_ns()) / 1e9
+    if delay > 0:
+        await asyncio.sleep(delay)

@@ -1,0 +1,60 @@
+"""Turns a finished (or aborted) run into its files: parquet tables, summary.json, report.md, the spec."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from chaoskit.analysis.summary import RunSummary, summarize
+from chaoskit.analysis.verdict import SloTargets
+from chaoskit.spec import Experiment
+
+if TYPE_CHECKING:
+    from chaoskit.engine.runner import Engine
+
+
+def slo_targets(experiment: Experiment) -> SloTargets:
+    slo = experiment.slo
+    return SloTargets(availability=slo.availability, p99_latency_s=slo.p99_latency, recovery_s=slo.recovery,
+                      data=slo.data)
+
+
+def save_run(engine: Engine, *, aborted: bool) -> Path:
+    """Write every file of the run directory (each atomically); returns the summary.json path."""
+    run = engine.run_dir
+    spec = engine.experiment
+    run.write_text("experiment.yaml", yaml.safe_dump(spec.model_dump(mode="json", by_alias=True), sort_keys=False))
+    requests = engine.requests_frame()
+    events = engine.events_frame()
+    run.write_parquet("requests.parquet", requests)
+    run.write_parquet("events.parquet", events)
+    agent = dataclasses.asdict(engine._agent_report) if engine._agent_report else None
+    summary = summarize(requests, events, engine.collector_checks(), slo_targets(spec), experiment=spec.name,
+                        backend=engine.cluster.backend, run_id=run.run_id, aborted=aborted, agent=agent)
+    document: dict[str, Any] = summary.to_dict()
+    document["notes"] = list(engine.notes)
+    path = run.write_json("summary.json", document)
+    run.write_text("report.md", render_report(summary, engine.notes))
+    return path
+
+
+def render_report(summary: RunSummary, notes: list[str]) -> str:
+    """The Markdown report plus what the engine noticed along the way (failed undo, missing successors...)."""
+    from chaoskit.report.markdown import render
+
+    report = render(summary)
+    if notes:
+        report += "\n## Notes from the run\n\n" + "".join(f"- {note}\n" for note in notes)
+    return report
+
+
+def load_summary(run_dir: Path) -> tuple[RunSummary, list[str]]:
+    """Read a run directory's summary.json back (for `chaoskit report`)."""
+    import json
+
+    document = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    notes = [str(n) for n in document.pop("notes", [])]
+    return RunSummary.from_dict(document), notes

@@ -1,0 +1,80 @@
+"""Fires faults at their scheduled instants while load flows, with data checks around each firing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from chaoskit.checks.markers import DataChecker, Marker
+from chaoskit.cluster.protocol import ClusterError, PodInfo
+from chaoskit.faults.base import FaultContext
+
+if TYPE_CHECKING:
+    from chaoskit.engine.runner import Engine
+
+
+class FaultScheduler:
+    """One task sleeps to each instant and spawns that firing; firings never wait for each other."""
+
+    def __init__(self, engine: Engine, ctx: FaultContext) -> None:
+        self._engine = engine
+        self._ctx = ctx
+        spec = engine.experiment
+        self.checker = DataChecker(ctx.cluster, spec.data, run_id=engine.run_dir.run_id,
+                                   namespace=spec.target.namespace, selector=spec.target.selector,
+                                   timeout_s=engine.options.data_check_timeout_s)
+        self._loop: asyncio.Task[None] | None = None
+        self._firings: list[asyncio.Task[None]] = []
+        self.notes: list[str] = []
+
+    def start(self, chaos_begin_ns: int) -> None:
+        self._loop = asyncio.create_task(self._fire_all(chaos_begin_ns))
+
+    async def _fire_all(self, chaos_begin_ns: int) -> None:
+        counts: dict[str, int] = {}
+        for offset, fault in self._engine.experiment.fault_instants():
+            delay = (chaos_begin_ns + int(offset * 1e9) - time.time_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            name = fault.name or fault.kind
+            counts[name] = counts.get(name, 0) + 1
+            self._firings.append(asyncio.create_task(self._fire(fault, f"{name}#{counts[name]}")))
+
+    async def _fire(self, fault: object, instance: str) -> None:
+        plugin = self._engine.registry.create(fault)  # type: ignore[arg-type]
+        markers: list[Marker] = []
+        known: set[str] = set()
+
+        async def before(victims: list[PodInfo]) -> None:
+            pods = await self._ctx.cluster.list_pods(self._ctx.namespace, self._ctx.selector)
+            known.update(p.name for p in pods)
+            if self.checker.enabled:
+                markers.extend(await self.checker.before(instance, victims))
+
+        try:
+            injection = await plugin.inject(self._ctx, instance, before=before)
+        except ClusterError as exc:
+            self.notes.append(f"{instance}: injection failed: {exc}")
+            return
+        if not injection.victims:
+            self.notes.append(f"{instance}: no matching ready pod to hit")
+        if markers:
+            await self.checker.after(plugin.kind, markers, known=known, restart=plugin.kind == "container-restart")
+
+    async def finish(self, *, timeout_s: float) -> None:
+        """Wait for pending firings and data checks (bounded); cancel what is left."""
+        tasks = ([self._loop] if self._loop else []) + self._firings
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+                self.notes.append("a fault or data check did not finish in time and was cancelled")
+            for task in done:
+                if task.exception() is not None:
+                    self.notes.append(f"a fault firing failed: {task.exception()}")
+        self.notes.extend(self.checker.problems)
+
+    def cancel(self) -> None:
+        for task in ([self._loop] if self._loop else []) + self._firings:
+            task.cancel()

@@ -1,0 +1,19 @@
+"""pod-delete: graceful deletion, like `kubectl delete pod` (the pod's or the given grace period)."""
+
+from __future__ import annotations
+
+from chaoskit.cluster.protocol import PodInfo
+from chaoskit.faults.base import FaultContext, FaultPlugin, pick_pods
+from chaoskit.spec import PodDelete
+
+
+class PodDeleteFault(FaultPlugin):
+    kind = "pod-delete"
+    spec: PodDelete
+
+    async def choose(self, ctx: FaultContext) -> tuple[list[PodInfo], str]:
+        return await pick_pods(ctx, self.spec.target), ""
+
+    async def act(self, ctx: FaultContext, victims: list[PodInfo], node: str) -> None:
+        for pod in victims:
+            await ctx.cluster.delete_pod(pod.namespace, pod.name, grace_seconds=self.spec.grace)

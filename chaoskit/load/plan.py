@@ -1,0 +1,90 @@
+"""The load plan: which addresses to load, how hard and how; stdlib-only so the agent process can read it.
+
+The plan travels to the agent process as JSON (``to_json`` / ``from_json``); both sides use these classes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Literal
+
+ConnectionMode = Literal["keepalive", "new-connection"]
+CONNECTION_MODES: Final = ("keepalive", "new-connection")
+
+
+class PlanError(ValueError):
+    """A load plan is not runnable (bad rate, duration, mode or target); the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadTarget:
+    """One address the agent loads; records carry its index in ``LoadPlan.targets``."""
+
+    service: str
+    service_type: str
+    """ClusterIP | NodePort | Headless | LoadBalancer (how the address reaches the Service)."""
+    host: str
+    port: int
+    path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """Constant-arrival-rate load on every target for ``duration_s`` seconds."""
+
+    targets: tuple[LoadTarget, ...]
+    rate: float
+    """Requests per second, per target."""
+    duration_s: float
+    connection: ConnectionMode
+    timeout_s: float
+    """Per-request budget covering connect and the full response."""
+    start_at_ns: int | None = None
+    """Wall-clock instant (``time.time_ns()``) of the first request; ``None``: as soon as the agent is ready."""
+    records: bool = field(default=True, kw_only=True)
+    """False discards records in the agent (only to measure the capture overhead)."""
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def requests_per_target(self) -> int:
+        """Requests scheduled per target: at t0 + i/rate for every i with i/rate < duration."""
+        return math.ceil(self.rate * self.duration_s - 1e-9)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Cap on concurrent requests per target: a timeout's worth of arrivals plus slack."""
+        return math.ceil(self.rate * self.timeout_s) + max(16, math.ceil(self.rate * 0.1))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> LoadPlan:
+        try:
+            raw: dict[str, Any] = json.loads(text)
+            targets = tuple(LoadTarget(**t) for t in raw.pop("targets"))
+            return cls(targets=targets, **raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise PlanError(f"invalid load plan JSON: {exc}") from exc
+
+
+def _validate(plan: LoadPlan) -> None:
+    if not plan.targets:
+        raise PlanError("targets: at least one target is needed")
+    if len(plan.targets) > 255:
+        raise PlanError("targets: at most 255 (records carry the index in one byte)")
+    for name, value in (("rate", plan.rate), ("duration_s", plan.duration_s),
+                        ("timeout_s", plan.timeout_s)):
+        if not (math.isfinite(value) and value > 0):
+            raise PlanError(f"{name}: must be a positive number, got {value!r}")
+    if plan.connection not in CONNECTION_MODES:
+        raise PlanError(f"connection: one of {CONNECTION_MODES}, got {plan.connection!r}")
+    for i, t in enumerate(plan.targets):
+        if not 0 < t.port < 65536:
+            raise PlanError(f"targets[{i}].port: out of range: {t.port}")
+        if not t.path.startswith("/"):
+            raise PlanError(f"targets[{i}].path: must start with '/', got {t.path!r}")

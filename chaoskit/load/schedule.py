@@ -1,0 +1,154 @@
+"""Open-model (constant arrival rate) scheduling and the batched record sink of the agent process.
+
+Runs under gevent inside the agent process only; the chaoskit process never imports this module.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from typing import Any, Final
+
+import gevent
+import gevent.event
+import gevent.os
+
+from chaoskit.load import gclient
+from chaoskit.load.plan import LoadPlan
+from chaoskit.load.records import RECORD, Outcome
+
+_MAX_LATENCY_US: Final = 2**32 - 1
+
+
+class RecordSink:
+    """Packs one record per request and writes them in batches to a pipe without blocking the loop."""
+
+    def __init__(self, fd: int | None, *, flush_interval_s: float = 0.05,
+                 flush_bytes: int = 4096) -> None:
+        self._fd = fd
+        self._interval = flush_interval_s
+        self._flush_bytes = flush_bytes
+        self._buf = bytearray()
+        self._wake = gevent.event.Event()
+        self._closed = False
+        self.count = 0
+        self.lags_ns = array("q")
+        """start - scheduled for every request (kept even when records are discarded)."""
+        self._greenlet: Any = None
+        if fd is not None:
+            gevent.os.make_nonblocking(fd)
+            self._greenlet = gevent.spawn(self._run)
+
+    def add(self, scheduled_ns: int, start_ns: int, latency_us: int, *, service: int,
+            outcome: Outcome, status: int) -> None:
+        self.count += 1
+        self.lags_ns.append(start_ns - scheduled_ns)
+        if self._fd is None:
+            return
+        self._buf += RECORD.pack(scheduled_ns, start_ns, min(latency_us, _MAX_LATENCY_US),
+                                 service, outcome, status)
+        if len(self._buf) >= self._flush_bytes:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf or self._fd is None:
+            return
+        # Swap first: requests finishing while nb_write waits append to the next batch, in order.
+        data, self._buf = self._buf, bytearray()
+        view = memoryview(data)
+        while view:
+            view = view[gevent.os.nb_write(self._fd, view):]
+
+    def close(self) -> None:
+        """Write everything added so far; idempotent."""
+        self._closed = True
+        self._wake.set()
+        if self._greenlet is not None:
+            self._greenlet.join()
+            self._greenlet = None
+        self._flush()
+
+
+class TargetRunner:
+    """Schedules request i of one target at t0 + i/rate, each in its own greenlet, whatever the outcomes."""
+
+    def __init__(self, index: int, plan: LoadPlan, sink: RecordSink,
+                 stopping: gevent.event.Event) -> None:
+        target = plan.targets[index]
+        self.index = index
+        self.endpoint = gclient.Endpoint.resolve(
+            target.host, target.port, target.path, keepalive=plan.connection == "keepalive")
+        self._period_ns = 1e9 / plan.rate
+        self._count = plan.requests_per_target
+        self._cap = plan.max_in_flight
+        self._timeout_s = plan.timeout_s
+        self._sink = sink
+        self._stopping = stopping
+        self._in_flight = 0
+        self._idle = gevent.event.Event()
+        self._idle.set()
+        self.started = False
+        self.saturated = 0
+
+    def run(self, t0_ns: int) -> None:
+        """Run the whole schedule, then wait (bounded) for in-flight requests. Runs once."""
+        if self.started:
+            return
+        self.started = True
+        loop = gevent.get_hub().loop
+        for i in range(self._count):
+            scheduled = t0_ns + int(i * self._period_ns)
+            while (delay := scheduled - time.time_ns()) > 0:
+                # A stale loop clock makes timers fire early (FINDINGS): refresh it first.
+                loop.update_now()
+                if self._stopping.wait(delay / 1e9):
+                    return
+            if self._stopping.is_set():
+                return
+            if self._in_flight >= self._cap:
+                self.saturated += 1
+                self._sink.add(scheduled, time.time_ns(), 0, service=self.index,
+                               outcome=Outcome.AGENT_SATURATED, status=0)
+                continue
+            self._in_flight += 1
+            self._idle.clear()
+            gevent.spawn(self._one, scheduled)
+        # Every request has its own timeout, so this wait ends; the slack covers loop scheduling.
+        self._idle.wait(self._timeout_s + 1.0)
+
+    def _one(self, scheduled_ns: int) -> None:
+        start_ns = time.time_ns()
+        t = time.perf_counter_ns()
+        try:
+            outcome, status = gclient.get(self.endpoint, self._timeout_s)
+        except Exception:
+            # A bug in the client must still leave a record: a request is never silently dropped.
+            outcome, status = Outcome.ERROR, 0
+        latency_us = (time.perf_counter_ns() - t) // 1000
+        self._sink.add(scheduled_ns, start_ns, latency_us, service=self.index, outcome=outcome,
+                       status=status)
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    def close(self) -> None:
+        self.endpoint.close()
+
+
+def lag_summary(lags_ns: array[int]) -> dict[str, float | int]:
+    """Late starts (> 10 ms), max and p99 lag in ms, from every request's start - scheduled."""
+    if not lags_ns:
+        return {"late_starts": 0, "max_lag_ms": 0.0, "p99_lag_ms": 0.0}
+    ordered = sorted(lags_ns)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {
+        "late_starts": sum(1 for lag in ordered if lag > 10_000_000),
+        "max_lag_ms": max(0, ordered[-1]) / 1e6,
+        "p99_lag_ms": max(0, p99) / 1e6,
+    }

@@ -1,0 +1,102 @@
+"""The run summary as rich tables for the terminal (the CLI prints them at the end of a run)."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from chaoskit.analysis.availability import ALL_PHASES
+from chaoskit.analysis.recovery import ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
+from chaoskit.analysis.summary import RunSummary
+from chaoskit.report.fmt import DASH, clock, ms, pct, secs, verdict_word
+
+_STYLE = {"PASS": "bold green", "FAIL": "bold red", "ABORTED": "bold yellow"}
+
+
+def render(summary: RunSummary, console: Console) -> None:
+    """Print the verdict and the main tables to ``console`` (the caller owns the console)."""
+    console.print(renderable(summary))
+
+
+def renderable(summary: RunSummary) -> RenderableType:
+    """Everything :func:`render` prints, as one rich renderable (for tests and embedding)."""
+    parts: list[RenderableType] = [verdict(summary), availability_table(summary)]
+    if summary.recovery:
+        parts.append(recovery_table(summary))
+    parts.append(latency_table(summary))
+    if summary.data:
+        parts.append(data_table(summary))
+    return Group(*parts)
+
+
+def verdict(summary: RunSummary) -> Text:
+    word = verdict_word(summary)
+    text = Text.assemble((f"{summary.experiment}: ", "bold"), (word, _STYLE[word]), f"  ({summary.run_id})")
+    for reason in summary.verdict.reasons:
+        text.append(f"\n  - {reason}", style="red")
+    for warning in summary.verdict.warnings:
+        text.append(f"\n  ! {warning}", style="yellow")
+    return text
+
+
+def availability_table(summary: RunSummary) -> Table:
+    phases = [p.name for p in summary.phases] + [ALL_PHASES]
+    table = Table(title="Availability (failed/requests)", title_justify="left")
+    table.add_column("Service type")
+    for phase in phases:
+        table.add_column(phase, justify="right")
+    table.add_column("Longest window", justify="right")
+    cells = {(r.service_type, r.phase): r for r in summary.availability}
+    longest = {w.service_type: w.longest for w in summary.windows}
+    for service_type in summary.service_types:
+        row = [service_type]
+        for phase in phases:
+            r = cells.get((service_type, phase))
+            row.append(DASH if r is None else f"{pct(r.ratio, failed=r.failed)} ({r.failed}/{r.requests})")
+        window = longest.get(service_type)
+        row.append(secs(window.duration_s) if window else DASH)
+        table.add_row(*row)
+    return table
+
+
+def recovery_table(summary: RunSummary) -> Table:
+    table = Table(title="Recovery from the fault instant", title_justify="left")
+    for name in ("Fault", "Replacement ready", "Endpoints converged", "Last failure", "Failures"):
+        table.add_column(name, justify="left" if name == "Fault" else "right")
+    for f in summary.recovery:
+        never, unseen = f.never_recovered, f.unobserved
+        table.add_row(
+            f.name,
+            clock(f.replacement_ready_s, REPLACEMENT_READY, never, unseen),
+            clock(f.endpoints_converged_s, ENDPOINTS_CONVERGED, never, unseen),
+            clock(f.last_failure_s, LAST_FAILURE, never, unseen),
+            str(f.failures),
+            style="red" if never else None,
+        )
+    return table
+
+
+def latency_table(summary: RunSummary) -> Table:
+    table = Table(title="Latency of ok requests (ms)", title_justify="left")
+    for name in ("Service type", "Phase", "Ok", "Failed", "p50", "p95", "p99", "max"):
+        table.add_column(name, justify="left" if name in ("Service type", "Phase") else "right")
+    for r in summary.latency:
+        table.add_row(
+            r.service_type, r.phase, str(r.ok), str(r.failed),
+            ms(r.p50_ms), ms(r.p95_ms), ms(r.p99_ms), ms(r.max_ms),
+        )  # fmt: skip
+    return table
+
+
+def data_table(summary: RunSummary) -> Table:
+    table = Table(title="Data survival", title_justify="left")
+    for name in ("Volume", "Type", "Fault", "Placement", "Observed", "Expected", "Ok"):
+        table.add_column(name)
+    for d in summary.data:
+        table.add_row(
+            d.volume, d.volume_type, d.fault, d.placement,
+            "survived" if d.survived else "lost", d.expected,
+            Text("yes", "green") if d.as_expected else Text("NO", "bold red"),
+        )  # fmt: skip
+    return table

@@ -1,0 +1,136 @@
+"""The Experiment model: one validated, immutable experiment, plus the helpers the engine schedules from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from chaoskit.spec.diagnostics import diagnose
+from chaoskit.spec.errors import SpecError, SpecIssue
+from chaoskit.spec.faults import Fault, NodeDrain
+from chaoskit.spec.models import DNS_LABEL, DataCheck, Load, Phases, Slo, SpecModel, Target
+
+
+class Experiment(SpecModel):
+    """A resilience experiment: load a target, inject faults on a schedule, judge against SLOs."""
+
+    name: str = Field(pattern=DNS_LABEL, description="Short identifier (lowercase, digits, '-').")
+    description: str = Field(
+        min_length=1, description="First line: one-line summary; the rest: what to expect and why."
+    )
+    target: Target
+    load: Load
+    phases: Phases
+    faults: list[Fault] = Field(default_factory=list, description="Empty list: a no-fault control run.")
+    data: list[DataCheck] = Field(default_factory=list, description="Volumes checked for data survival.")
+    slo: Slo = Field(default_factory=Slo)
+    metadata: dict[str, str] = Field(default_factory=dict, description="Free labels, copied to the run.")
+
+    @field_validator("faults")
+    @classmethod
+    def _name_and_schedule(cls, faults: list[Fault], info: ValidationInfo) -> list[Fault]:
+        named = [f if f.name else f.model_copy(update={"name": f"{f.kind}-{i}"}) for i, f in enumerate(faults)]
+        problems = _duplicate_names(named)
+        phases = info.data.get("phases")
+        if isinstance(phases, Phases):  # absent when the phases themselves are invalid
+            problems += _outside_chaos(named, phases.chaos)
+        if problems:
+            raise ValidationError.from_exception_data("Experiment", problems)
+        return named
+
+    @field_validator("data")
+    @classmethod
+    def _unique_volumes(cls, data: list[DataCheck]) -> list[DataCheck]:
+        seen: set[tuple[str, str | None]] = set()
+        for check in data:
+            if (check.volume, check.container) in seen:
+                raise PydanticCustomError(
+                    "duplicate",
+                    "volume {volume} is checked twice",
+                    {"volume": check.volume, "hint": "keep one entry per volume and container"},
+                )
+            seen.add((check.volume, check.container))
+        return data
+
+    @property
+    def summary(self) -> str:
+        """The first line of the description (what `chaoskit list` shows)."""
+        lines = self.description.strip().splitlines()
+        return lines[0].strip() if lines else ""
+
+    @property
+    def total_duration_s(self) -> float:
+        """Baseline + chaos + recovery, in seconds."""
+        return self.phases.total_s
+
+    def fault_instants(self) -> list[tuple[float, Fault]]:
+        """Every firing of every fault as (seconds after chaos starts, fault), in time order."""
+        instants = [(t, i, f) for i, f in enumerate(self.faults) for t in f.schedule.offsets()]
+        return [(t, f) for t, _, f in sorted(instants, key=lambda item: (item[0], item[1]))]
+
+    def selector_for(self, fault: Fault) -> Mapping[str, str]:
+        """Labels of the pods a fault picks from (its own selector, else the target's)."""
+        own = fault.node.selector if isinstance(fault, NodeDrain) else fault.target.selector
+        return own if own is not None else self.target.selector
+
+    def with_overrides(
+        self,
+        *,
+        baseline: float | None = None,
+        chaos: float | None = None,
+        recovery: float | None = None,
+        rate: float | None = None,
+    ) -> Experiment:
+        """A new, re-validated experiment with phase lengths (seconds) or load rate replaced.
+
+        Raises SpecError when the result is invalid (e.g. a shorter chaos phase no longer fits the schedule).
+        """
+        data: dict[str, Any] = self.model_dump(by_alias=True)
+        for key, value in (("baseline", baseline), ("chaos", chaos), ("recovery", recovery)):
+            if value is not None:
+                data["phases"][key] = value
+        if rate is not None:
+            data["load"]["rate"] = rate
+        try:
+            return Experiment.model_validate(data)
+        except ValidationError as err:
+            found = [diagnose(e, Experiment) for e in err.errors()]
+            raise SpecError([SpecIssue("overrides", None, None, d.message, d.hint) for d in found]) from None
+
+
+def _duplicate_names(faults: list[Fault]) -> list[InitErrorDetails]:
+    seen: set[str] = set()
+    problems: list[InitErrorDetails] = []
+    for i, fault in enumerate(faults):
+        if fault.name in seen:
+            error = PydanticCustomError(
+                "duplicate",
+                "fault name {name} is used twice",
+                {"name": str(fault.name), "hint": "give each fault a unique `name`"},
+            )
+            problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, "name"), input=fault.name))
+        seen.add(str(fault.name))
+    return problems
+
+
+def _outside_chaos(faults: list[Fault], chaos_s: float) -> list[InitErrorDetails]:
+    problems: list[InitErrorDetails] = []
+    for i, fault in enumerate(faults):
+        last = fault.schedule.offsets()[-1]
+        if last < chaos_s:
+            continue
+        error = PydanticCustomError(
+            "schedule_outside_chaos",
+            "fault fires at {last} s after chaos starts, but the chaos phase lasts only {chaos} s",
+            {
+                "last": f"{last:g}",
+                "chaos": f"{chaos_s:g}",
+                "hint": "need at + every * (times - 1) < phases.chaos: lengthen phases.chaos, "
+                "or lower at / every / times",
+            },
+        )
+        problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, "schedule"), input=last))
+    return problems

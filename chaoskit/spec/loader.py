@@ -1,0 +1,162 @@
+"""Load experiment YAML into a validated Experiment, reporting every problem as file:line:column with a hint.
+
+ruamel's round-trip loader keeps the position of every key and value, so each pydantic error's ``loc`` can be
+pointed back at the YAML text that caused it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from chaoskit.spec.crosscheck import cross_check
+from chaoskit.spec.diagnostics import Loc, diagnose, path_of
+from chaoskit.spec.errors import SpecError, SpecIssue
+from chaoskit.spec.experiment import Experiment
+
+SUFFIXES: Final = (".yaml", ".yml")
+
+
+def default_experiments_dir() -> Path:
+    """``./experiments`` when it exists, else the experiments/ folder next to the installed package."""
+    local = Path.cwd() / "experiments"
+    return local if local.is_dir() else Path(__file__).resolve().parents[2] / "experiments"
+
+
+def list_experiments(search_dir: Path) -> list[Path]:
+    """Experiment files in ``search_dir``, sorted by name."""
+    if not search_dir.is_dir():
+        return []
+    return sorted(p for p in search_dir.iterdir() if p.suffix in SUFFIXES and p.is_file())
+
+
+def resolve_experiment(name_or_path: str, search_dir: Path) -> Path:
+    """A path to an existing file, or a name looked up as ``<search_dir>/<name>.yaml``."""
+    direct = Path(name_or_path).expanduser()
+    if direct.is_file():
+        return direct
+    for suffix in SUFFIXES:
+        candidate = search_dir / f"{name_or_path}{suffix}"
+        if candidate.is_file():
+            return candidate
+    known = [p.stem for p in list_experiments(search_dir)]
+    close = difflib.get_close_matches(name_or_path, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    hint += f"experiments in {search_dir}: {', '.join(known) or 'none'}"
+    raise SpecError([SpecIssue(name_or_path, None, None, "no such experiment file or name", hint)])
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read, validate and cross-check one experiment file. Raises SpecError with every issue found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError([SpecIssue(str(path), None, None, f"cannot read: {err}")]) from None
+    return load_experiment_text(text, str(path), base_dir=path.parent)
+
+
+def load_experiment_text(text: str, source: str, *, base_dir: Path | None = None) -> Experiment:
+    """Validate YAML ``text``; ``source`` names it in messages, manifests resolve against ``base_dir``.
+
+    ``base_dir`` defaults to the directory of ``source``.
+    """
+    tree = _parse(text, source)
+    base = (base_dir if base_dir is not None else Path(source).parent).resolve()
+    try:
+        experiment = Experiment.model_validate(_plain(tree), context={"base_dir": base}, by_name=False)
+    except ValidationError as err:
+        found = [diagnose(e, Experiment) for e in err.errors()]
+        issues = [
+            _issue(
+                source, tree, d.loc[:-1] if d.missing else d.loc, d.message, d.hint, key=d.points_at_key or d.missing
+            )
+            for d in found
+        ]
+        raise SpecError(sorted(issues, key=_order)) from None
+    problems = cross_check(experiment)
+    if problems:
+        issues = [
+            _issue(source, tree, p.loc, f"{path_of(Experiment, p.loc)}: {p.message}", p.hint, key=False)
+            for p in problems
+        ]
+        raise SpecError(sorted(issues, key=_order))
+    return experiment
+
+
+def _parse(text: str, source: str) -> CommentedMap:
+    try:
+        tree = YAML(typ="rt").load(text)
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        problem = getattr(err, "problem", None) or str(err)
+        hint = "check indentation (spaces, not tabs), quotes and the ':' after each key"
+        if type(err).__name__ == "DuplicateKeyError":
+            hint = "each key may appear once per mapping: remove or merge the repeated one"
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        raise SpecError([SpecIssue(source, line, col, f"YAML syntax error: {problem}", hint)]) from None
+    if not isinstance(tree, CommentedMap):
+        got = "an empty document" if tree is None else "a list" if isinstance(tree, list) else "a scalar"
+        raise SpecError(
+            [
+                SpecIssue(
+                    source,
+                    1,
+                    1,
+                    f"an experiment must be a mapping, got {got}",
+                    "start with `name: my-experiment` (see `chaoskit schema`)",
+                )
+            ]
+        )
+    return tree
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types -> plain Python values (so models never hold YAML objects)."""
+    if isinstance(node, dict):
+        return {_plain(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    for plain in (str, int, float):
+        if isinstance(node, plain):
+            return plain(node)
+    return node
+
+
+def _issue(source: str, tree: CommentedMap, loc: Loc, message: str, hint: str, *, key: bool) -> SpecIssue:
+    line, column = position(tree, loc, key=key)
+    return SpecIssue(source, line, column, message, hint)
+
+
+def position(tree: CommentedMap, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+    """1-based (line, column) of the YAML node at ``loc``, or of its deepest existing ancestor.
+
+    ``key=True`` points at the last key itself instead of its value. Discriminator tags in ``loc``
+    (e.g. ``faults[0].pod-delete``) are skipped: they name the fault's ``kind``, not a YAML key.
+    """
+    node: Any = tree
+    pos: tuple[int, int] = (tree.lc.line, tree.lc.col)
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            pos = node.lc.key(part) if (key and last) else node.lc.value(part)
+            node = node[part]
+        elif isinstance(node, CommentedMap) and node.get("kind") == part:
+            continue
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            pos = node.lc.item(part)
+            node = node[part]
+        else:
+            break
+    return pos[0] + 1, pos[1] + 1
+
+
+def _order(issue: SpecIssue) -> tuple[int, int]:
+    return (issue.line or 0, issue.column or 0)

@@ -1,0 +1,81 @@
+"""Process entry of the target service: env config, the started byte, startup delay, signals, exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from chaoskit.target.config import ConfigError, TargetConfig, from_env
+from chaoskit.target.server import TargetService
+
+EXIT_OK = 0
+EXIT_BIND_FAILED = 1
+EXIT_BAD_CONFIG = 2
+
+Runner = Callable[[Coroutine[Any, Any, int]], int]
+
+
+def _loop_runner() -> Runner:
+    try:
+        import uvloop
+    except ImportError:  # uvloop is a dependency on Linux; plain asyncio elsewhere
+        return asyncio.run
+    return uvloop.run
+
+
+run_loop = _loop_runner()
+"""Resolved at import, so importing uvloop counts as process start (before the started byte)."""
+
+
+def signal_started(fd: int | None) -> None:
+    """Tell the runtime the process has started (its container-start instant): one byte, then close."""
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):  # the runtime may have given up waiting; serve anyway
+        os.write(fd, b"s")
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def serve(config: TargetConfig) -> int:
+    """Wait the startup delay, bind, serve until SIGTERM/SIGINT, shut down gracefully."""
+    loop = asyncio.get_running_loop()
+    stop: asyncio.Future[None] = loop.create_future()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _resolve, stop)
+    if config.startup_delay_s > 0:
+        await asyncio.wait([stop], timeout=config.startup_delay_s)
+        if stop.done():
+            return EXIT_OK  # stopped before it ever listened
+    service = TargetService(config)
+    try:
+        await service.start()
+    except OSError as exc:
+        logging.getLogger("chaoskit.target").error("cannot bind %s: %s", config.listen, exc)
+        return EXIT_BIND_FAILED
+    await stop
+    await service.shutdown()
+    return EXIT_OK
+
+
+def main() -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="chaoskit-target %(levelname)s %(message)s")
+    try:
+        config = from_env(os.environ)
+    except ConfigError as exc:
+        logging.getLogger("chaoskit.target").error("%s", exc)
+        return EXIT_BAD_CONFIG
+    signal_started(config.started_fd)
+    return run_loop(serve(config))

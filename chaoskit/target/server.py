@@ -1,0 +1,204 @@
+"""The target service: routes, the timed listening outage (/chaos/refuse) and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from typing import Final
+
+from chaoskit.target.config import TargetConfig
+from chaoskit.target.conn import HttpConnection, Reply
+from chaoskit.target.http import Request, query_param, response
+
+BACKLOG: Final = 4096
+MAX_REFUSE_MS: Final = 600_000.0
+SPIN_S: Final = 0.005
+"""The end of a refuse window is waited for by spinning this long: loop timers are only ms-precise."""
+DRAIN_S: Final = 0.5
+"""After SIGTERM (and the shutdown delay), how long requests already begun get to finish."""
+
+_JSON: Final = b"application/json"
+log = logging.getLogger("chaoskit.target")
+
+
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` but not listening (connects to it are refused)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # Re-binding at once must work while accepted connections / TIME_WAIT entries remain.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class TargetService:
+    """Everything one target process serves. ``start`` binds; SIGTERM leads to ``shutdown``."""
+
+    def __init__(self, config: TargetConfig) -> None:
+        self.config = config
+        self.conns: set[HttpConnection] = set()
+        self.draining = False
+        self.chaos_log: list[tuple[int, int]] = []
+        """Refuse windows as (begin_ns, end_ns): listening sockets closed .. listening again."""
+        self._started = time.monotonic()
+        self._servers: list[asyncio.Server] = []
+        self._window: tuple[int, float, list[socket.socket]] | None = None
+        self._window_timer: asyncio.TimerHandle | None = None
+        self._all_gone: asyncio.Event | None = None
+
+    async def start(self) -> None:
+        """Bind every address, then listen on all (raises OSError; nothing stays bound then)."""
+        socks: list[socket.socket] = []
+        try:
+            for host, port in self.config.listen:
+                socks.append(bound_socket(host, port))
+        except OSError:
+            for sock in socks:
+                sock.close()
+            raise
+        await self._serve(socks)
+
+    async def _serve(self, socks: list[socket.socket]) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in socks:
+            sock.listen(BACKLOG)  # already listening here, so the refuse window ends exactly now
+        for sock in socks:
+            server = await loop.create_server(lambda: HttpConnection(self), sock=sock,
+                                              backlog=BACKLOG)
+            self._servers.append(server)
+
+    # --- requests -------------------------------------------------------------------------
+
+    def handle(self, request: Request, body: bytes, *, keep_alive: bool) -> Reply:
+        head_only = request.method == b"HEAD"
+        path = request.path
+        if path == "/healthz" and request.method != b"POST":
+            return response(200, b"ok", keep_alive=keep_alive, head_only=head_only), keep_alive, None
+        if path == "/" and request.method != b"POST":
+            return response(200, self._identity(), content_type=_JSON, keep_alive=keep_alive,
+                            head_only=head_only), keep_alive, None
+        if path == "/chaos/log" and request.method != b"POST":
+            payload = json.dumps([list(w) for w in self.chaos_log]).encode()
+            return response(200, payload, content_type=_JSON, keep_alive=keep_alive,
+                            head_only=head_only), keep_alive, None
+        if path == "/chaos/refuse":
+            return self._refuse_request(request, keep_alive=keep_alive)
+        if path in ("/", "/healthz", "/chaos/log"):
+            return response(405, b"method not allowed\n", keep_alive=keep_alive), keep_alive, None
+        return response(404, b"not found\n", keep_alive=keep_alive,
+                        head_only=head_only), keep_alive, None
+
+    def _identity(self) -> bytes:
+        return json.dumps({
+            "pod": self.config.pod, "ip": self.config.ip, "node": self.config.node,
+            "uptime_s": round(time.monotonic() - self._started, 6),
+        }).encode()
+
+    def _refuse_request(self, request: Request, *, keep_alive: bool) -> Reply:
+        if request.method != b"POST":
+            return response(405, b"POST /chaos/refuse?ms=N\n", keep_alive=keep_alive), keep_alive, None
+        raw = query_param(request.query, "ms")
+        try:
+            ms = float(raw) if raw is not None else -1.0
+        except ValueError:
+            ms = -1.0
+        if not 0 < ms <= MAX_REFUSE_MS:
+            message = f"ms must be a number in (0, {MAX_REFUSE_MS:.0f}]\n".encode()
+            return response(400, message, keep_alive=keep_alive), keep_alive, None
+        if self._window is not None or self.draining:
+            return response(409, b"busy: a refuse window or shutdown is under way\n",
+                            keep_alive=keep_alive), keep_alive, None
+        body = json.dumps({"refuse_ms": ms}).encode()
+        # This connection is closed with all the others when the window begins: say so.
+        return (response(202, body, content_type=_JSON, keep_alive=False), False,
+                lambda: self.begin_refuse(ms / 1000.0))
+
+    # --- the refuse window ----------------------------------------------------------------
+
+    def begin_refuse(self, seconds: float) -> None:
+        """Stop listening for exactly ``seconds`` and close established connections at the start."""
+        for server in self._servers:
+            server.close()  # closes the listening fd at once (measured, see the tests)
+        self._servers = []
+        begin_ns, begin = time.time_ns(), time.perf_counter()
+        for conn in list(self.conns):
+            conn.close()
+        # Bound now, listening only at the deadline: a bound socket that does not listen refuses,
+        # so the end instant is one listen() call, not a bind whose cost varies.
+        try:
+            socks = [bound_socket(host, port) for host, port in self.config.listen]
+        except OSError as exc:
+            log.error("refuse window: cannot bind again: %s", exc)
+            socks = []
+        self._window = (begin_ns, begin + seconds, socks)
+        loop = asyncio.get_running_loop()
+        self._window_timer = loop.call_later(max(0.0, seconds - SPIN_S), self._end_refuse)
+
+    def _end_refuse(self) -> None:
+        assert self._window is not None
+        begin_ns, deadline, socks = self._window
+        while time.perf_counter() < deadline:
+            pass  # at most SPIN_S of spinning: timer callbacks may fire a millisecond early or late
+        for sock in socks:
+            sock.listen(BACKLOG)
+        end_ns = time.time_ns()
+        self.chaos_log.append((begin_ns, end_ns))
+        self._window = None
+        self._window_timer = None
+        task = asyncio.get_running_loop().create_task(self._serve_listening(socks))
+        task.add_done_callback(_log_task_error)
+
+    async def _serve_listening(self, socks: list[socket.socket]) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in socks:
+            if self.draining:
+                sock.close()
+                continue
+            server = await loop.create_server(lambda: HttpConnection(self), sock=sock,
+                                              backlog=BACKLOG)
+            self._servers.append(server)
+
+    # --- shutdown -------------------------------------------------------------------------
+
+    def connection_gone(self, conn: HttpConnection) -> None:
+        self.conns.discard(conn)
+        if not self.conns and self._all_gone is not None:
+            self._all_gone.set()
+
+    async def shutdown(self) -> None:
+        """After SIGTERM: serve on for the shutdown delay, stop listening, let begun requests
+        finish, close idle keep-alive connections."""
+        if self.config.shutdown_delay_s > 0:
+            await asyncio.sleep(self.config.shutdown_delay_s)
+        self.draining = True
+        for server in self._servers:
+            server.close()
+        self._servers = []
+        if self._window_timer is not None:
+            self._window_timer.cancel()
+        if self._window is not None:
+            for sock in self._window[2]:
+                sock.close()
+            self._window = None
+        self._all_gone = asyncio.Event()
+        for conn in list(self.conns):
+            if conn.idle:
+                conn.close()
+        if self.conns:
+            try:
+                await asyncio.wait_for(self._all_gone.wait(), DRAIN_S)
+            except TimeoutError:
+                for conn in list(self.conns):
+                    conn.abort()
+        await asyncio.sleep(0)  # let the loop deliver the closes before the process exits
+
+
+def _log_task_error(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("listening again failed: %s", task.exception())

@@ -1,0 +1,135 @@
+"""Entry point: `python3 -m tb up|down|env` (wrapped by testbed/up, testbed/down, testbed/env)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import components, config, images, network, pki, procs, render, smoke, teardown
+from .config import Paths
+
+ENV_LINE = "export KUBECONFIG={kc}; export CHAOSKIT_KUBE_CONTEXT={ctx}"
+
+
+def say(text: str) -> None:
+    print(f"testbed: {text}", file=sys.stderr, flush=True)
+
+
+def is_up(p: Paths) -> int | None:
+    try:
+        pid = int(p.supervisor_pid.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if procs.alive(pid) and "tb.supervisor" in procs.cmdline(pid) else None
+
+
+def prepare(p: Paths) -> list[str]:
+    """Everything on disk and on the host before the first process starts."""
+    for d in (p.state, p.logs, p.pids):
+        d.mkdir(parents=True, exist_ok=True)
+    network.save_sysctls(p.state)
+    pki.make_pki(p.pki)
+    files = render.write_configs(p)
+    tars = images.build_all(p.images, p.bin / "pause")
+    network.setup()
+    (p.state / "components.json").write_text(json.dumps(components.spec(p, files, tars), indent=2))
+    return tars
+
+
+def start_supervisor(p: Paths, *, timeout_s: float) -> None:
+    sup = procs.spawn([sys.executable, "-m", "tb.supervisor", str(p.state)],
+                      log=p.logs / "supervisor.out", cwd=Path(__file__).parent.parent,
+                      die_with_parent=False)
+    p.supervisor_pid.write_text(f"{sup.pid}\n")
+    deadline = time.monotonic() + timeout_s
+    status = ""
+    while time.monotonic() < deadline:
+        status = (p.state / "status").read_text().strip() if (p.state / "status").exists() else ""
+        if status == "running":
+            return
+        if status.startswith("failed") or sup.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise smoke.NotReadyError(f"components did not start: {status or 'timeout'}")
+
+
+def _log_tail(p: Paths, lines: int = 15) -> str:
+    out = []
+    for log in sorted(p.logs.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {log.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+    return "\n".join(out)
+
+
+def up(p: Paths) -> int:
+    if os.geteuid() != 0:
+        say("must run as root (network namespaces, iptables, cgroups)")
+        return 2
+    if pid := is_up(p):
+        say(f"already up (supervisor pid {pid}, state {p.state}); run testbed/down first")
+        return 2
+    if p.state.exists():
+        say(f"stale state in {p.state} from an earlier run: cleaning it with down first")
+        down(p)
+    t0 = time.monotonic()
+    try:
+        prepare(p)
+        t1 = time.monotonic()
+        start_supervisor(p, timeout_s=300.0)
+        t2 = time.monotonic()
+        say(f"components up in {t2 - t1:.1f}s (prepare {t1 - t0:.1f}s); waiting for the node")
+        smoke.wait_node_ready(p, timeout_s=180.0)
+        t3 = time.monotonic()
+        urls = smoke.run_smoke(p, timeout_s=180.0)
+        t4 = time.monotonic()
+    except (smoke.NotReadyError, subprocess.SubprocessError, OSError) as exc:
+        say(f"FAILED: {exc}")
+        print(_log_tail(p), file=sys.stderr)
+        if os.environ.get("CHAOSKIT_TESTBED_KEEP") == "1":
+            say("left running for inspection (CHAOSKIT_TESTBED_KEEP=1); run testbed/down when done")
+        else:
+            say("tearing down (set CHAOSKIT_TESTBED_KEEP=1 to keep a failed test bed)")
+            down(p)
+        return 1
+    env_line = ENV_LINE.format(kc=p.kubeconfig, ctx=config.CONTEXT)
+    (p.state / "env").write_text(env_line + "\n")
+    say(f"node Ready {t3 - t2:.1f}s after start; smoke answered via {', '.join(urls)} in {t4 - t3:.1f}s")
+    say(f"timings: prepare {t1 - t0:.1f}s, start {t2 - t1:.1f}s, ready {t4 - t2:.1f}s, "
+        f"total {t4 - t0:.1f}s")
+    say(f"up: kube {config.K8S_VERSION}, context {config.CONTEXT}, node {config.NODE_NAME} "
+        f"({config.NODE_IP}); stop with testbed/down")
+    print(env_line)
+    return 0
+
+
+def down(p: Paths) -> int:
+    t0 = time.monotonic()
+    problems = teardown.down(p)
+    for problem in problems:
+        say(f"down: {problem}")
+    say(f"down in {time.monotonic() - t0:.1f}s" + (" with problems" if problems else ", clean"))
+    return 1 if problems else 0
+
+
+def env(p: Paths) -> int:
+    if not is_up(p) or not (p.state / "env").exists():
+        say(f"not up (no running test bed in {p.state}); run testbed/up")
+        return 1
+    print((p.state / "env").read_text().strip())
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    commands = {"up": up, "down": down, "env": env}
+    if len(argv) != 1 or argv[0] not in commands:
+        say("usage: python3 -m tb up|down|env")
+        return 2
+    return commands[argv[0]](config.paths())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

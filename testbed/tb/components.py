@@ -1,0 +1,122 @@
+"""The component list the supervisor runs: command line, readiness check and hooks, in start order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import config
+from .config import Paths
+
+
+def _etcd(p: Paths) -> dict[str, Any]:
+    client = f"http://127.0.0.1:{config.ETCD_CLIENT_PORT}"
+    peer = f"http://127.0.0.1:{config.ETCD_PEER_PORT}"
+    return {
+        "name": "etcd",
+        "argv": [p.exe("etcd"), "--name=testbed", f"--data-dir={p.state / 'etcd'}",
+                 f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
+                 f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                 f"--initial-cluster=testbed={peer}",
+                 # Throwaway data: skipping fsync keeps the shared disk quiet.
+                 "--unsafe-no-fsync=true", "--log-level=warn"],
+        "ready": {"kind": "http", "url": f"{client}/health"},
+    }
+
+
+def _apiserver(p: Paths) -> dict[str, Any]:
+    pki = p.pki
+    return {
+        "name": "kube-apiserver",
+        "argv": [
+            p.exe("kube-apiserver"),
+            f"--etcd-servers=http://127.0.0.1:{config.ETCD_CLIENT_PORT}",
+            "--bind-address=127.0.0.1", f"--secure-port={config.API_PORT}",
+            # A loopback advertise address is rejected for the `kubernetes` Endpoints; use the node IP.
+            f"--advertise-address={config.NODE_IP}",
+            f"--service-cluster-ip-range={config.SERVICE_CIDR}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+            "--allow-privileged=true", f"--cert-dir={p.state / 'apiserver'}", "--v=1",
+        ],
+        "ready": {"kind": "https", "url": f"https://127.0.0.1:{config.API_PORT}/readyz",
+                  "ca": str(pki / "ca.crt"), "cert": str(pki / "admin.crt"), "key": str(pki / "admin.key")},
+        "timeout_s": 180.0,
+    }
+
+
+def _containerd(p: Paths, images: list[str]) -> dict[str, Any]:
+    ctr = ["ctr", "--address", str(p.containerd_sock), "--namespace", "k8s.io"]
+    return {
+        "name": "containerd",
+        "argv": ["containerd", "--config", str(p.state / "containerd" / "config.toml")],
+        "ready": {"kind": "unix", "path": str(p.containerd_sock)},
+        # Images come only from local OCI tarballs; nothing is ever pulled.
+        "after_ready": [[*ctr, "images", "import", "--all-platforms", tar] for tar in images],
+    }
+
+
+def _controller_manager(p: Paths, files: dict[str, str]) -> dict[str, Any]:
+    kc = files["controller-manager"]
+    return {
+        "name": "kube-controller-manager",
+        "argv": [
+            p.exe("kube-controller-manager"), f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
+            "--bind-address=127.0.0.1", "--leader-elect=false",
+            f"--service-account-private-key-file={p.pki / 'sa.key'}",
+            f"--root-ca-file={p.pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={p.pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={p.pki / 'ca.key'}",
+            "--use-service-account-credentials=true",
+            f"--service-cluster-ip-range={config.SERVICE_CIDR}",
+            f"--cert-dir={p.state / 'controller-manager'}", "--v=1",
+        ],
+        "ready": {"kind": "https", "url": "https://127.0.0.1:10257/healthz"},
+    }
+
+
+def _scheduler(p: Paths, files: dict[str, str]) -> dict[str, Any]:
+    kc = files["scheduler"]
+    return {
+        "name": "kube-scheduler",
+        "argv": [p.exe("kube-scheduler"), f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
+                 f"--authorization-kubeconfig={kc}", "--bind-address=127.0.0.1",
+                 "--leader-elect=false", f"--cert-dir={p.state / 'scheduler'}", "--v=1"],
+        "ready": {"kind": "https", "url": "https://127.0.0.1:10259/healthz"},
+    }
+
+
+def _kubelet(p: Paths, files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": "kubelet",
+        "argv": [p.exe("kubelet"), f"--config={files['kubelet-config']}",
+                 f"--kubeconfig={files['kubelet']}", f"--root-dir={p.state / 'kubelet'}",
+                 f"--hostname-override={config.NODE_NAME}", f"--node-ip={config.NODE_IP}", "--v=1"],
+        "ready": {"kind": "http", "url": "http://127.0.0.1:10248/healthz"},
+    }
+
+
+def _kube_proxy(p: Paths, files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": "kube-proxy",
+        "argv": [p.exe("kube-proxy"), f"--config={files['kube-proxy-config']}", "--v=1"],
+        "ready": {"kind": "http", "url": "http://127.0.0.1:10256/healthz"},
+    }
+
+
+def spec(p: Paths, files: dict[str, str], images: list[str]) -> dict[str, Any]:
+    """Start order: storage, API, runtime (+ image import), controllers, node agents."""
+    return {
+        "env": {"PATH": f"{p.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        "components": [
+            _etcd(p), _apiserver(p), _containerd(p, images), _controller_manager(p, files),
+            _scheduler(p, files), _kubelet(p, files), _kube_proxy(p, files),
+        ],
+    }

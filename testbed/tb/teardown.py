@@ -1,0 +1,146 @@
+"""`down`: stop exactly the processes `up` started and remove the host state it created.
+
+Safe to run at any time: every step is idempotent and bounded, and it works from whatever is left
+(a live supervisor, only PID files, or nothing at all).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from . import network, procs
+from .config import Paths
+
+COMPONENT_ORDER = ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager",
+                   "containerd", "kube-apiserver", "etcd")
+
+
+def _pid_of(p: Paths, name: str, *, marker: str) -> int | None:
+    """The recorded PID, only if that PID still runs the program we started (no PID-reuse kills)."""
+    path = p.pids / f"{name}.pid" if name != "supervisor" else p.supervisor_pid
+    try:
+        pid = int(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if procs.alive(pid) and any(marker in a for a in procs.cmdline(pid)) else None
+
+
+def remove_containers(p: Paths) -> None:
+    """Kill every task containerd runs for us (pods and sandboxes) while containerd is still up."""
+    if not p.containerd_sock.exists():
+        return
+    ctr = ["ctr", "--address", str(p.containerd_sock), "--namespace", "k8s.io"]
+    listed = subprocess.run([*ctr, "tasks", "ls", "-q"], capture_output=True, text=True,
+                            timeout=30, check=False)
+    for task in listed.stdout.split():
+        subprocess.run([*ctr, "tasks", "kill", "-s", "SIGKILL", task], capture_output=True,
+                       timeout=30, check=False)
+    for task in listed.stdout.split():
+        subprocess.run([*ctr, "tasks", "delete", "--force", task], capture_output=True,
+                       timeout=30, check=False)
+
+
+def _our_strays(p: Paths) -> list[int]:
+    """Processes of ours that lost their supervisor: shims of our containerd, pod processes."""
+    found = []
+    sock = str(p.containerd_sock)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        args = procs.cmdline(int(entry.name))
+        try:
+            cgroup = (entry / "cgroup").read_text()
+        except OSError:
+            continue
+        if any(sock in a for a in args) or "/kubepods" in cgroup:
+            found.append(int(entry.name))
+    return found
+
+
+def stop_processes(p: Paths) -> None:
+    kubelet = _pid_of(p, "kubelet", marker="kubelet")
+    if kubelet:
+        # First, so it does not restart the containers we are about to kill.
+        procs.stop(kubelet, grace_s=10.0)
+    if _pid_of(p, "containerd", marker="containerd"):
+        remove_containers(p)
+    sup = _pid_of(p, "supervisor", marker="tb.supervisor")
+    if sup:
+        procs.stop(sup, grace_s=120.0)
+    for name in COMPONENT_ORDER:
+        pid = _pid_of(p, name, marker=name)
+        if pid:
+            procs.stop(pid, grace_s=10.0)
+    deadline = time.monotonic() + 20.0
+    while (strays := _our_strays(p)) and time.monotonic() < deadline:
+        for pid in strays:
+            procs.stop(pid, grace_s=1.0)
+
+
+def unmount_under(root: Path) -> list[str]:
+    """Unmount every mount point below `root`, deepest first; returns those that stay mounted."""
+    prefix = str(root) + "/"
+    for attempt in range(3):
+        mounts = []
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point.startswith(prefix):
+                mounts.append(point)
+        if not mounts:
+            return []
+        for point in sorted(set(mounts), key=lambda m: m.count("/"), reverse=True):
+            flags = ["-l"] if attempt else []
+            subprocess.run(["umount", *flags, point], capture_output=True, check=False)
+    return mounts
+
+
+def remove_cgroups() -> None:
+    """Delete the `kubepods` cgroup trees the kubelet created (empty once its pods are gone)."""
+    for ctrl in Path("/sys/fs/cgroup").iterdir():
+        top = ctrl / "kubepods"
+        if not top.is_dir() or top.is_symlink():
+            continue
+        dirs = sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
+                      reverse=True)
+        for d in [*dirs, top]:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+
+
+def _rmtree_no_mounts(path: Path) -> None:
+    """rm -rf that refuses to descend into mount points (a hostPath bind mount must never be emptied)."""
+    for dirpath, dirnames, _ in os.walk(path):
+        for d in dirnames:
+            if os.path.ismount(os.path.join(dirpath, d)):
+                raise OSError(f"{dirpath}/{d} is still a mount point; not deleting {path}")
+    shutil.rmtree(path)
+
+
+def down(p: Paths) -> list[str]:
+    """Tear everything down; returns problems that remain (empty when clean)."""
+    problems: list[str] = []
+    stop_processes(p)
+    if _our_strays(p):
+        problems.append(f"processes still running: {_our_strays(p)}")
+    problems += [f"still mounted: {m}" for m in unmount_under(p.state)]
+    remove_cgroups()
+    problems += network.teardown(p.state, str(p.bin / "kube-proxy"))
+    with contextlib.suppress(OSError):
+        for link in Path("/var/log/containers").iterdir():
+            if link.is_symlink() and str(p.state) in os.readlink(link):
+                link.unlink()
+    if p.state.exists():
+        if p.logs.exists():
+            keep = p.cache.parent / "last-logs"
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.copytree(p.logs, keep)
+        try:
+            _rmtree_no_mounts(p.state)
+        except OSError as exc:
+            problems.append(str(exc))
+    return problems

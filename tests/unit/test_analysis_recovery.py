@@ -1,0 +1,201 @@
+"""Recovery clocks and failure attribution on hand-built event timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from chaoskit.analysis.frames import prepare
+from chaoskit.analysis.recovery import (
+    ENDPOINTS_CONVERGED,
+    LAST_FAILURE,
+    REPLACEMENT_READY,
+    FaultRecovery,
+    recovery,
+)
+from chaoskit.analysis.synthetic import T0_NS, events_frame, requests_from
+from chaoskit.analysis.timeline import read_timeline
+from chaoskit.cluster.protocol import ClusterEvent, EventKind
+
+pytestmark = pytest.mark.unit
+MS = 1_000_000
+K = EventKind
+
+
+def ev(at_ms: float, kind: EventKind, **fields: str) -> ClusterEvent:
+    return ClusterEvent(T0_NS + int(at_ms * MS), kind, **fields)
+
+
+def synced(at_ms: float, service: str, ips: str, node: str = "") -> ClusterEvent:
+    return ev(at_ms, K.PROXY_SYNCED, service=service, detail=ips, node=node)
+
+
+def start() -> list[ClusterEvent]:
+    """Two ready pods behind two Services, both data paths forwarding to both."""
+    return [
+        ev(-900, K.POD_ADDED, name="web-5d8f-aaaaa", ip="10.0.0.1", node="n1"),
+        ev(-800, K.POD_READY, name="web-5d8f-aaaaa", ip="10.0.0.1", node="n1"),
+        ev(-900, K.POD_ADDED, name="web-5d8f-bbbbb", ip="10.0.0.2", node="n2"),
+        ev(-800, K.POD_READY, name="web-5d8f-bbbbb", ip="10.0.0.2", node="n2"),
+        ev(-700, K.ENDPOINT_ADDED, name="web-5d8f-aaaaa", ip="10.0.0.1", service="web"),
+        synced(-600, "web", "10.0.0.1,10.0.0.2"),
+        synced(-600, "web-np", "10.0.0.1,10.0.0.2"),
+    ]
+
+
+def delete(at_ms: float, n: int, pod: str, ip: str) -> ClusterEvent:
+    return ev(at_ms, K.FAULT_BEGIN, name=f"pod-delete-0#{n}", ip=ip, detail=f"pod-delete|{pod}")
+
+
+def run(events: list[ClusterEvent], fail_at_ms: Sequence[float] = ()) -> tuple[tuple[FaultRecovery, ...], int]:
+    starts = [T0_NS + int(t * MS) for t in [*fail_at_ms, 5000]]
+    frame = requests_from(starts, [False] * len(fail_at_ms) + [True], latency_ns=2 * MS)
+    return recovery(read_timeline(events_frame(events)), prepare(frame, ()))
+
+
+def test_pod_delete_clocks_on_a_known_timeline() -> None:
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        synced(300, "web", "10.0.0.2"),
+        synced(450, "web-np", "10.0.0.2"),
+        ev(1200, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
+        synced(1500, "web", "10.0.0.2,10.0.0.3"),
+        synced(1750, "web-np", "10.0.0.2,10.0.0.3"),
+        ev(2000, K.FAULT_END, name="pod-delete-0#0"),
+    ]
+    (fault,), unattributed = run(events, fail_at_ms=[-100, 10, 200, 400])
+    assert fault.kind == "pod-delete"
+    assert fault.victims == ("web-5d8f-aaaaa",)
+    assert fault.replacements == ("web-5d8f-ccccc",)
+    assert fault.replacement_ips == ("10.0.0.3",)
+    assert fault.replacement_ready_s == 1.2
+    assert fault.endpoints_converged_s == 1.75  # the later of the two Services' data paths
+    assert fault.last_failure_s == 0.402  # started at 400 ms, failed after 2 ms
+    assert fault.failures == 3
+    assert unattributed == 1
+    assert fault.never_recovered == ()
+    assert fault.recovery_s == 1.75
+
+
+def test_a_replacement_that_never_becomes_ready_is_reported_as_never_recovered() -> None:
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        synced(300, "web", "10.0.0.2"),
+        synced(300, "web-np", "10.0.0.2"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.replacement_ready_s is None
+    assert fault.endpoints_converged_s is None
+    assert fault.never_recovered == (REPLACEMENT_READY, ENDPOINTS_CONVERGED)
+    assert fault.last_failure_s == 0.0
+
+
+def test_data_path_still_sending_to_the_victim_is_not_converged() -> None:
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        ev(800, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
+        synced(900, "web", "10.0.0.2,10.0.0.3"),
+        synced(900, "web-np", "10.0.0.1,10.0.0.2,10.0.0.3"),  # stale: still has the victim
+        synced(2500, "web-np", "10.0.0.2,10.0.0.3"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.endpoints_converged_s == 2.5
+
+
+def test_failures_between_two_faults_belong_to_the_earlier_one_only() -> None:
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        ev(500, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
+        delete(1000, 1, "web-5d8f-bbbbb", "10.0.0.2"),
+        ev(1005, K.POD_ADDED, name="web-5d8f-ddddd", node="n2"),
+        ev(1700, K.POD_READY, name="web-5d8f-ddddd", ip="10.0.0.4", node="n2"),
+    ]
+    fail_at = [-50.0, 100, 200, 999, 1000, 1300]
+    (first, second), unattributed = run(events, fail_at_ms=fail_at)
+    assert (first.failures, second.failures, unattributed) == (3, 2, 1)
+    assert first.failures + second.failures + unattributed == len(fail_at)
+    assert first.last_failure_s == 1.001  # the failure at 999 ms, not the ones after the next fault
+    assert second.last_failure_s == 0.302
+    # Each new pod recovers exactly one fault: ddddd came after the second fault, so it is not the first's.
+    assert first.replacements == ("web-5d8f-ccccc",)
+    assert second.replacements == ("web-5d8f-ddddd",)
+    assert (first.replacement_ready_s, second.replacement_ready_s) == (0.5, 0.7)
+
+
+def test_container_restart_recovers_when_the_victim_is_ready_and_routed_again() -> None:
+    pod, ip = "web-5d8f-aaaaa", "10.0.0.1"
+    events = [
+        *start(),
+        ev(0, K.FAULT_BEGIN, name="container-restart-0#0", ip=ip, detail=f"container-restart|{pod}"),
+        ev(50, K.POD_NOT_READY, name=pod, ip=ip),
+        synced(200, "web", "10.0.0.2"),
+        synced(200, "web-np", "10.0.0.2"),
+        ev(900, K.CONTAINER_RESTARTED, name=pod, ip=ip),
+        ev(1400, K.POD_READY, name=pod, ip=ip),
+        synced(1600, "web", "10.0.0.1,10.0.0.2"),
+        synced(1650, "web-np", "10.0.0.1,10.0.0.2"),
+    ]
+    (fault,), _ = run(events, fail_at_ms=[20, 150])
+    assert fault.replacements == ()
+    assert fault.replacement_ready_s == 1.4
+    assert fault.endpoints_converged_s == 1.65
+    assert fault.last_failure_s == 0.152
+
+
+def test_without_data_path_events_the_endpoint_clock_is_unobserved_not_never() -> None:
+    events = [
+        e for e in start() if e.kind != K.PROXY_SYNCED
+    ] + [
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        ev(900, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
+    ]  # fmt: skip
+    (fault,), _ = run(events)
+    assert fault.replacement_ready_s == 0.9
+    assert fault.endpoints_converged_s is None
+    assert fault.unobserved == (ENDPOINTS_CONVERGED,)
+    assert fault.never_recovered == ()
+
+
+def test_per_node_listeners_converge_when_together_they_reach_the_replacement() -> None:
+    # externalTrafficPolicy Local: each node's listener only forwards to pods on that node.
+    events = [
+        *start()[:4],
+        synced(-600, "web-np", "10.0.0.1", node="n1"),
+        synced(-600, "web-np", "10.0.0.2", node="n2"),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n2"),
+        synced(300, "web-np", "", node="n1"),
+        ev(1000, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n2"),
+        synced(1300, "web-np", "10.0.0.2,10.0.0.3", node="n2"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.endpoints_converged_s == 1.3
+
+
+def test_fault_instance_is_its_earliest_begin_and_lists_every_victim() -> None:
+    events = [
+        *start(),
+        ev(0, K.FAULT_BEGIN, name="node-drain-0#0", ip="10.0.0.1", detail="node-drain|web-5d8f-aaaaa"),
+        ev(40, K.FAULT_BEGIN, name="node-drain-0#0", ip="10.0.0.2", detail="node-drain|web-5d8f-bbbbb"),
+        ev(100, K.POD_ADDED, name="web-5d8f-ccccc", node="n3"),
+        ev(100, K.POD_ADDED, name="web-5d8f-ddddd", node="n3"),
+        ev(700, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n3"),
+        ev(1100, K.POD_READY, name="web-5d8f-ddddd", ip="10.0.0.4", node="n3"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.kind == "node-drain"
+    assert fault.begin_ns == T0_NS
+    assert fault.victims == ("web-5d8f-aaaaa", "web-5d8f-bbbbb")
+    assert fault.replacement_ready_s == 1.1  # both replacements needed
+    assert set(fault.replacements) == {"web-5d8f-ccccc", "web-5d8f-ddddd"}
+    assert LAST_FAILURE not in fault.never_recovered

@@ -1,0 +1,102 @@
+"""Unit tests of the record wire form, its decoder and the load plan (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chaoskit.load.decode import DecodeError, decode, empty_frame
+from chaoskit.load.plan import LoadPlan, LoadTarget, PlanError
+from chaoskit.load.records import OUTCOME_LABELS, RECORD, REQUEST_COLUMNS, Outcome
+
+pytestmark = pytest.mark.unit
+
+TARGETS = (
+    LoadTarget("web", "ClusterIP", "127.62.0.1", 8080),
+    LoadTarget("web", "NodePort", "127.62.0.2", 30080),
+    LoadTarget("api", "ClusterIP", "127.62.0.3", 8080, "/health"),
+)
+
+
+def plan(**overrides: object) -> LoadPlan:
+    fields: dict[str, object] = {"targets": TARGETS, "rate": 100.0, "duration_s": 2.0,
+                                 "connection": "keepalive", "timeout_s": 1.0}
+    fields.update(overrides)
+    return LoadPlan(**fields)  # type: ignore[arg-type]
+
+
+def test_decode_round_trip_keeps_every_field() -> None:
+    rows = [
+        (1_000, 1_500, 250, 0, Outcome.OK, 200),
+        (2_000, 2_100, 4_294_967_295, 1, Outcome.HTTP_5XX, 503),
+        (3_000, 3_000, 0, 2, Outcome.REFUSED, 0),
+        (4_000, 4_900, 7, 1, Outcome.AGENT_SATURATED, 0),
+    ]
+    buf = b"".join(RECORD.pack(*r) for r in rows)
+    frame = decode(buf, plan())
+    assert tuple(frame.columns) == REQUEST_COLUMNS
+    assert frame["scheduled_ns"].tolist() == [1_000, 2_000, 3_000, 4_000]
+    assert frame["start_ns"].tolist() == [1_500, 2_100, 3_000, 4_900]
+    assert frame["latency_ns"].tolist() == [250_000, 4_294_967_295_000, 0, 7_000]
+    assert frame["service"].tolist() == ["web", "web", "api", "web"]
+    assert frame["service_type"].tolist() == ["ClusterIP", "NodePort", "ClusterIP", "NodePort"]
+    assert frame["outcome"].tolist() == ["ok", "http_5xx", "refused", "agent_saturated"]
+    assert frame["status"].tolist() == [200, 503, 0, 0]
+    assert frame["ok"].tolist() == [True, False, False, False]
+    assert list(frame["outcome"].cat.categories) == list(OUTCOME_LABELS)
+
+
+def test_decode_rejects_a_partial_record() -> None:
+    with pytest.raises(DecodeError, match="not a whole number"):
+        decode(RECORD.pack(1, 2, 3, 0, 0, 200)[:-1], plan())
+
+
+def test_decode_rejects_an_unknown_target_index() -> None:
+    with pytest.raises(DecodeError, match="names target 3"):
+        decode(RECORD.pack(1, 2, 3, 3, 0, 200), plan())
+
+
+def test_decode_rejects_an_unknown_outcome() -> None:
+    with pytest.raises(DecodeError, match="unknown outcome"):
+        decode(RECORD.pack(1, 2, 3, 0, len(OUTCOME_LABELS), 0), plan())
+
+
+def test_empty_frame_has_the_columns() -> None:
+    assert tuple(empty_frame(plan()).columns) == REQUEST_COLUMNS
+
+
+def test_plan_json_round_trip() -> None:
+    original = plan(start_at_ns=123, connection="new-connection", records=False)
+    assert LoadPlan.from_json(original.to_json()) == original
+
+
+@pytest.mark.parametrize(("rate", "duration", "expected"), [
+    (100.0, 2.0, 200), (3.0, 1.0, 3), (2.5, 1.0, 3), (1000.0, 0.0015, 2),
+])
+def test_request_count_is_rate_times_duration_rounded_up(
+        rate: float, duration: float, expected: int) -> None:
+    assert plan(rate=rate, duration_s=duration).requests_per_target == expected
+
+
+def test_in_flight_cap_covers_a_timeout_of_arrivals() -> None:
+    p = plan(rate=1000.0, timeout_s=2.0)
+    assert p.max_in_flight >= 2000
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"targets": ()}, "at least one target"),
+    ({"rate": 0.0}, "rate: must be a positive"),
+    ({"duration_s": float("nan")}, "duration_s: must be a positive"),
+    ({"timeout_s": -1.0}, "timeout_s: must be a positive"),
+    ({"connection": "pipelined"}, "connection: one of"),
+    ({"targets": (LoadTarget("a", "ClusterIP", "127.0.0.1", 0),)}, r"targets\[0\].port"),
+    ({"targets": (LoadTarget("a", "ClusterIP", "127.0.0.1", 80, "x"),)}, r"targets\[0\].path"),
+    ({"targets": (TARGETS[0],) * 256}, "at most 255"),
+])
+def test_plan_validation_names_the_field(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(PlanError, match=message):
+        plan(**overrides)
+
+
+def test_plan_from_bad_json_is_a_plan_error() -> None:
+    with pytest.raises(PlanError, match="invalid load plan JSON"):
+        LoadPlan.from_json('{"targets": []')

@@ -1,0 +1,72 @@
+"""`chaoskit validate` and `chaoskit schema` through the real typer app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_spec_helpers import EXPERIMENT, edit, where, write_manifest
+from typer.testing import CliRunner
+
+from chaoskit.cli.app import app
+
+pytestmark = pytest.mark.unit
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_validate_ok_prints_a_summary_per_file(tmp_path: Path) -> None:
+    write_manifest(tmp_path)
+    (tmp_path / "a.yaml").write_text(EXPERIMENT, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(edit("name: demo\ndesc", "name: other\ndesc"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"ok: {tmp_path / 'a.yaml'} (demo: 1 faults, duration 13 s)",
+        f"ok: {tmp_path / 'b.yaml'} (other: 1 faults, duration 13 s)",
+    ]
+
+
+def test_validate_bad_file_prints_located_issues_and_exits_2(tmp_path: Path) -> None:
+    write_manifest(tmp_path)
+    text = edit("baseline: 1s", "baseline: 1x")
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    (tmp_path / "good.yaml").write_text(EXPERIMENT, encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "bad.yaml"), str(tmp_path / "good.yaml")])
+    assert result.exit_code == 2
+    line, col = where(text, "1x")
+    assert result.stderr.splitlines() == [
+        f'{tmp_path / "bad.yaml"}:{line}:{col}: phases.baseline: invalid duration "1x"',
+        '    hint: write a number of seconds or a string like "500ms", "2s", "1.5m", "1h", "1m30s"',
+    ]
+    assert result.stdout.startswith(f"ok: {tmp_path / 'good.yaml'}")  # later files are still checked
+
+
+def test_validate_unknown_name_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{tmp_path / 'nope.yaml'}: no such experiment file or name")
+
+
+def test_validate_resolves_names_in_experiments_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(app, ["validate", "pod-recreate"])
+    assert result.exit_code == 0, result.output
+    expected = f"ok: {REPO / 'experiments' / 'pod-recreate.yaml'} (pod-recreate: 1 faults, duration 33 s)"
+    assert result.stdout.splitlines() == [expected]
+
+
+def test_validate_without_files_is_a_usage_error() -> None:
+    assert CliRunner().invoke(app, ["validate"]).exit_code == 2
+
+
+def test_schema_is_json_with_the_fault_discriminator() -> None:
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    items = schema["properties"]["faults"]["items"]
+    assert items["discriminator"]["propertyName"] == "kind"
+    assert set(items["discriminator"]["mapping"]) == {"pod-delete", "pod-kill", "container-restart", "node-drain"}
+    assert "from" in schema["$defs"]["Load"]["properties"]
+    assert schema["$defs"]["Phases"]["additionalProperties"] is False
