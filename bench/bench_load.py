@@ -137,6 +137,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--rates", default="1000,2000,3000,4000,5000,6000,7000,8000")
-    parser.add_argument("--overhead-rate", type=float, default=2000.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--overhead-rate", type=float, default=4000.0)
+    parser.add_argument("--rounds", type=int, default=5)
     asyncio.run(main(parser.parse_args()))

@@ -33,7 +33,8 @@ def _child_setup() -> None:
 
 def spawn(argv: Sequence[str], *, env: dict[str, str] | None = None,
           stdin: int | None = None, stdout: int | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout, preexec_fn=_child_setup)
+    return subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout,
+                            preexec_fn=_child_setup)  # noqa: PLW1509 - no threads here
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -6,6 +6,8 @@
 * ``endpoints_converged``: the first data-path sync (PROXY_SYNCED) after which no Service that
   routed to a victim still forwards to a victim IP, and each such Service forwards to every
   replacement IP. Container restarts: each such Service forwards to the victim again, once Ready.
+  A backend that cannot observe its data path (kube) reports no syncs; then the Services' ready
+  endpoint sets (ENDPOINT_ADDED/REMOVED) stand in, and ``endpoints_source`` says so.
 * ``last_failure``: end of the last failed request attributed to this fault. A failure belongs to
   the most recent fault instant at or before its start; failures before the first fault belong to
   none. Each failure and each new pod belongs to exactly one fault: nothing is counted twice.
@@ -25,6 +27,8 @@ REPLACEMENT_READY: Final = "replacement_ready"
 ENDPOINTS_CONVERGED: Final = "endpoints_converged"
 LAST_FAILURE: Final = "last_failure"
 CLOCKS: Final = (REPLACEMENT_READY, ENDPOINTS_CONVERGED, LAST_FAILURE)
+DATA_PATH: Final = "data-path"
+CONTROL_PLANE: Final = "control-plane"
 RESTART_KINDS: Final = frozenset({"container-restart"})
 """Fault kinds that restart a container in place instead of replacing the pod."""
 
@@ -49,7 +53,10 @@ class FaultRecovery:
     never_recovered: tuple[str, ...] = ()
     """Clocks that were expected to end but never did."""
     unobserved: tuple[str, ...] = ()
-    """Clocks with nothing to measure: no events from the backend (no proxy syncs), no victims."""
+    """Clocks with nothing to measure: no events from the backend, or no victims."""
+    endpoints_source: str = DATA_PATH
+    """What ``endpoints_converged`` watched: the proxies' data path, or (when the backend cannot see it)
+    the control plane's endpoint set; empty when it was not measured."""
 
     @property
     def recovery_s(self) -> float | None:
@@ -99,7 +106,10 @@ def _recover(
     ready = _restart_ready(timeline, fault) if restart else _replacement_ready(timeline, fault, next_ns)
     replaced_by = fault.victims if restart else ready.pods
     wanted = {p.ip for p in replaced_by if p.ip}
-    converged = _converged(timeline, fault, ready, wanted, restart=restart)
+    # Backends that cannot see their data path (kube) report no syncs: fall back to the EndpointSlices.
+    source = DATA_PATH if timeline.syncs else CONTROL_PLANE
+    syncs = timeline.syncs or timeline.endpoint_views
+    converged = _converged(syncs, timeline, fault, ready, wanted, restart=restart)
     never, unobserved = [], []
     for clock_name, clock in ((REPLACEMENT_READY, ready), (ENDPOINTS_CONVERGED, converged)):
         if not clock.applicable:
@@ -121,6 +131,7 @@ def _recover(
         failures=failures,
         never_recovered=tuple(never),
         unobserved=tuple(unobserved),
+        endpoints_source=source if converged.applicable else "",
     )
 
 
@@ -133,18 +144,17 @@ def _replacement_ready(timeline: Timeline, fault: FaultInstance, next_ns: int | 
         return _Clock(None, applicable=False)
     victims = {v.pod for v in fault.victims}
     prefixes = {owner_prefix(v.pod) for v in fault.victims}
-    candidates = [
-        pod
-        for pod in timeline.pods.values()
-        if pod.name not in victims
-        and owner_prefix(pod.name) in prefixes
-        and fault.begin_ns <= pod.first_seen_ns
-        and (next_ns is None or pod.first_seen_ns < next_ns)
-    ]
-    ready = sorted(
-        ((t, pod) for pod in candidates if (t := pod.first_ready_after(pod.first_seen_ns)) is not None),
-        key=lambda item: (item[0], item[1].name),
-    )
+    ready: list[tuple[int, PodHistory]] = []
+    for pod in timeline.pods.values():
+        # A new pod with a victim's owner prefix, or a victim re-created under its own name.
+        if owner_prefix(pod.name) not in prefixes and pod.name not in victims:
+            continue
+        # Other pods count by first sight only: a watch re-list may re-announce old pods as added.
+        appeared = pod.appeared_in(fault.begin_ns, next_ns, recreated=pod.name in victims)
+        ready_ns = None if appeared is None else pod.first_ready_after(appeared)
+        if ready_ns is not None:
+            ready.append((ready_ns, pod))
+    ready.sort(key=lambda item: (item[0], item[1].name))
     needed = len(victims)
     if len(ready) < needed:
         return _Clock(None, pods=tuple(p for _, p in ready))
@@ -165,11 +175,19 @@ def _restart_ready(timeline: Timeline, fault: FaultInstance) -> _Clock:
     return _Clock(latest)
 
 
-def _converged(timeline: Timeline, fault: FaultInstance, ready: _Clock, wanted: set[str], *, restart: bool) -> _Clock:
-    if not timeline.syncs or not fault.victims:
+def _converged(
+    syncs: tuple[ProxySync, ...],
+    timeline: Timeline,
+    fault: FaultInstance,
+    ready: _Clock,
+    wanted: set[str],
+    *,
+    restart: bool,
+) -> _Clock:
+    if not syncs or not fault.victims:
         return _Clock(None, applicable=False)
     victim_ips = {v.ip for v in fault.victims if v.ip}
-    state = _replay({}, [s for s in timeline.syncs if s.ts_ns <= fault.begin_ns])
+    state = _replay({}, [s for s in syncs if s.ts_ns <= fault.begin_ns])
     services = {svc for (svc, _), ips in state.items() if ips & victim_ips}
     services |= {svc for ts, ip, svc in timeline.endpoint_adds if ip in victim_ips and ts <= fault.begin_ns}
     if not services:
@@ -178,10 +196,10 @@ def _converged(timeline: Timeline, fault: FaultInstance, ready: _Clock, wanted: 
         return _Clock(None)
     # A restarted pod keeps its IP: "forwards to it" means recovered only once it is Ready again.
     earliest = ready.at_ns if restart else fault.begin_ns
-    state = _replay({}, [s for s in timeline.syncs if s.ts_ns <= earliest])
+    state = _replay({}, [s for s in syncs if s.ts_ns <= earliest])
     if _holds(state, services, victim_ips, wanted, restart=restart):
         return _Clock(earliest)
-    for sync in (s for s in timeline.syncs if s.ts_ns > earliest):
+    for sync in (s for s in syncs if s.ts_ns > earliest):
         state[(sync.service, sync.node)] = sync.endpoints
         if _holds(state, services, victim_ips, wanted, restart=restart):
             return _Clock(sync.ts_ns)

@@ -55,8 +55,14 @@ class PodHistory:
     node: str = ""
     ready_ns: list[int] = field(default_factory=list)
     restarted_ns: list[int] = field(default_factory=list)
-    added_ns: int | None = None
+    added_ns: list[int] = field(default_factory=list)
+    """Every POD_ADDED: a StatefulSet re-creates a pod under the same name."""
     deleted_ns: int | None = None
+
+    def appeared_in(self, begin_ns: int, end_ns: int | None, *, recreated: bool = False) -> int | None:
+        """When this pod first appeared in ``[begin, end)``; with ``recreated``, a re-add counts too."""
+        times = [self.first_seen_ns, *(self.added_ns if recreated else ())]
+        return next((t for t in sorted(times) if t >= begin_ns and (end_ns is None or t < end_ns)), None)
 
     def first_ready_after(self, ts_ns: int) -> int | None:
         return next((t for t in self.ready_ns if t >= ts_ns), None)
@@ -79,6 +85,8 @@ class Timeline:
     """PROXY_SYNCED events in time order."""
     endpoint_adds: tuple[tuple[int, str, str], ...]
     """(ts, ip, service) of every ENDPOINT_ADDED, in time order."""
+    endpoint_views: tuple[ProxySync, ...] = ()
+    """Each Service's ready endpoint set after every ENDPOINT_ADDED/REMOVED (control-plane view)."""
 
 
 def owner_prefix(pod: str) -> str:
@@ -104,6 +112,8 @@ def read_timeline(events: pd.DataFrame) -> Timeline:
     pods: dict[str, PodHistory] = {}
     syncs: list[ProxySync] = []
     adds: list[tuple[int, str, str]] = []
+    views: list[ProxySync] = []
+    ready_sets: dict[str, frozenset[str]] = {}
     for ts, kind, name, node, ip, service, detail in rows:
         if kind == EventKind.FAULT_BEGIN:
             begins.setdefault(name, []).append((ts, detail, ip, node))
@@ -112,13 +122,18 @@ def read_timeline(events: pd.DataFrame) -> Timeline:
         elif kind == EventKind.PROXY_SYNCED:
             ips = frozenset(part.strip() for part in detail.split(",") if part.strip())
             syncs.append(ProxySync(ts, service, node, ips))
-        elif kind == EventKind.ENDPOINT_ADDED:
-            adds.append((ts, ip, service))
+        elif kind in (EventKind.ENDPOINT_ADDED, EventKind.ENDPOINT_REMOVED):
+            added = kind == EventKind.ENDPOINT_ADDED
+            if added:
+                adds.append((ts, ip, service))
+            current = ready_sets.get(service, frozenset())
+            ready_sets[service] = current | {ip} if added else current - {ip}
+            views.append(ProxySync(ts, service, "", ready_sets[service]))
         elif kind in _POD_KINDS:
             _note_pod(pods, ts, kind, name=name, ip=ip, node=node)
     faults = [_fault(name, rows_of, ends.get(name)) for name, rows_of in begins.items()]
     faults.sort(key=lambda f: (f.begin_ns, f.name))
-    return Timeline(tuple(faults), pods, tuple(syncs), tuple(adds))
+    return Timeline(tuple(faults), pods, tuple(syncs), tuple(adds), tuple(views))
 
 
 def _text(value: object) -> str:
@@ -135,8 +150,8 @@ def _note_pod(pods: dict[str, PodHistory], ts: int, kind: str, *, name: str, ip:
         pod.ready_ns.append(ts)
     elif kind == EventKind.CONTAINER_RESTARTED:
         pod.restarted_ns.append(ts)
-    elif kind == EventKind.POD_ADDED and pod.added_ns is None:
-        pod.added_ns = ts
+    elif kind == EventKind.POD_ADDED:
+        pod.added_ns.append(ts)
     elif kind == EventKind.POD_DELETED:
         pod.deleted_ns = ts
 

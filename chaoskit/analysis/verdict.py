@@ -101,6 +101,10 @@ def _availability_checks(slo: SloTargets, rows: Sequence[AvailabilityRow]) -> li
             f"{'>=' if passed else '<'} {_pct(target)} ({row.failed} of {row.requests} failed)"
         )
         checks.append(SloCheck("availability", row.service_type, target, row.ratio, passed, detail))
+    if not checks:
+        # Nothing measured cannot count as available: the load agent never ran or recorded nothing.
+        detail = "availability: no requests were measured"
+        checks.append(SloCheck("availability", "all", target, None, False, detail))
     return checks
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from chaoskit import __version__
-from chaoskit.cli import run, validate
+from chaoskit.cli import browse, run, validate
+from chaoskit.cli.demo import cluster_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Resilience experiments, measured.")
 
@@ -27,6 +28,8 @@ def root(
 
 validate.register(app)
 run.register(app)
+browse.register(app)
+app.add_typer(cluster_app, name="cluster")
 
 
 def main() -> None:

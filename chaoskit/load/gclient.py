@@ -6,6 +6,7 @@ Imported only inside the agent process (gevent); the chaoskit process never impo
 from __future__ import annotations
 
 import socket as _stdlib_socket
+import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ _MAX_HEAD: Final = 65536
 _RECV: Final = 65536
 _CONNECTING: Final = 0
 _EXCHANGING: Final = 1
+_CLOSING: Final = 2
 
 
 class _Deadline(Exception):
@@ -59,38 +61,88 @@ class Endpoint:
             self.idle.pop().close()
 
 
-def get(endpoint: Endpoint, timeout_s: float) -> tuple[Outcome, int]:
-    """One GET: returns (outcome, HTTP status or 0). Failures are classified, never retried."""
-    sock: Any = None
-    phase = _CONNECTING
+class _Attempt:
+    """Progress of one request, so a failure can be classified by where it happened."""
+
+    __slots__ = ("ended_ns", "phase", "status")
+
+    def __init__(self) -> None:
+        self.phase = _CONNECTING
+        self.status = 0
+        self.ended_ns = 0
+
+
+def get(endpoint: Endpoint, timeout_s: float) -> tuple[Outcome, int, int]:
+    """One GET: (outcome, HTTP status or 0, perf_counter_ns when it ended). Never retried."""
+    attempt = _Attempt()
     timer = gevent.Timeout.start_new(timeout_s, _Deadline)
     try:
-        if endpoint.keepalive and endpoint.idle:
-            sock = endpoint.idle.pop()
-        else:
+        _exchange(endpoint, attempt)
+        outcome = _classify_status(attempt.status)
+    except _Deadline:
+        outcome = Outcome.CONNECT_TIMEOUT if attempt.phase == _CONNECTING else Outcome.TIMEOUT
+    except ConnectionRefusedError:
+        outcome = Outcome.REFUSED
+    except (ConnectionResetError, BrokenPipeError, _PeerEOF):
+        outcome = Outcome.RESET
+    except (OSError, _BadResponse):
+        outcome = Outcome.ERROR
+    finally:
+        timer.close()
+    if attempt.phase == _CLOSING:
+        # The response was complete; whatever happened while waiting for the server's FIN is moot.
+        return _classify_status(attempt.status), attempt.status, attempt.ended_ns
+    return outcome, 0, time.perf_counter_ns()
+
+
+def _exchange(endpoint: Endpoint, attempt: _Attempt) -> None:
+    sock: Any = _idle_connection(endpoint) if endpoint.keepalive else None
+    try:
+        if sock is None:
             sock = gsocket.socket(endpoint.family, _stdlib_socket.SOCK_STREAM)
             sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
             sock.connect(endpoint.sockaddr)
-        phase = _EXCHANGING
+        attempt.phase = _EXCHANGING
         sock.sendall(endpoint.request)
-        status, reusable = _read_response(sock)
+        attempt.status, reusable = _read_response(sock)
+        attempt.ended_ns = time.perf_counter_ns()
+        attempt.phase = _CLOSING
         if endpoint.keepalive and reusable:
             endpoint.idle.append(sock)
             sock = None
-        return _classify_status(status), status
-    except _Deadline:
-        return (Outcome.CONNECT_TIMEOUT if phase == _CONNECTING else Outcome.TIMEOUT), 0
-    except ConnectionRefusedError:
-        return Outcome.REFUSED, 0
-    except (ConnectionResetError, BrokenPipeError, _PeerEOF):
-        return Outcome.RESET, 0
-    except (OSError, _BadResponse):
-        return Outcome.ERROR, 0
+        else:
+            _await_peer_close(sock)
     finally:
-        timer.close()
         if sock is not None:
             # A failed or non-reusable connection is discarded; the next request opens a fresh one.
             sock.close()
+
+
+def _idle_connection(endpoint: Endpoint) -> Any:
+    """The most recently used idle connection the server has not already closed, if any.
+
+    A connection whose peer closed it while idle (keep-alive timeout, or a process that died) is
+    dropped without sending on it, as any keep-alive client does: no request was made on it, so this
+    hides nothing. A connection that breaks once the request is sent fails that request.
+    """
+    while endpoint.idle:
+        sock = endpoint.idle.pop()
+        try:
+            # On the raw socket: gevent's recv would wait for readability instead of raising.
+            sock._sock.recv(1, _stdlib_socket.MSG_PEEK | _stdlib_socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return sock  # nothing pending: still open
+        except OSError:
+            pass
+        sock.close()  # EOF, reset or unsolicited bytes: not reusable
+    return None
+
+
+def _await_peer_close(sock: Any) -> None:
+    """Let the server close first after ``Connection: close``: the TIME_WAIT state then stays on its
+    side, so thousands of new connections per second cannot exhaust this host's ephemeral ports."""
+    while sock.recv(_RECV):
+        pass
 
 
 def _classify_status(status: int) -> Outcome:

@@ -45,6 +45,8 @@ class LoadPlan:
     """Wall-clock instant (``time.time_ns()``) of the first request; ``None``: as soon as the agent is ready."""
     records: bool = field(default=True, kw_only=True)
     """False discards records in the agent (only to measure the capture overhead)."""
+    in_flight_cap: int | None = field(default=None, kw_only=True)
+    """Override of ``max_in_flight`` (tests and benchmarks); ``None``: derived from rate and timeout."""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -57,6 +59,8 @@ class LoadPlan:
     @property
     def max_in_flight(self) -> int:
         """Cap on concurrent requests per target: a timeout's worth of arrivals plus slack."""
+        if self.in_flight_cap is not None:
+            return self.in_flight_cap
         return math.ceil(self.rate * self.timeout_s) + max(16, math.ceil(self.rate * 0.1))
 
     def to_json(self) -> str:
@@ -81,6 +85,8 @@ def _validate(plan: LoadPlan) -> None:
                         ("timeout_s", plan.timeout_s)):
         if not (math.isfinite(value) and value > 0):
             raise PlanError(f"{name}: must be a positive number, got {value!r}")
+    if plan.in_flight_cap is not None and plan.in_flight_cap < 1:
+        raise PlanError(f"in_flight_cap: must be at least 1, got {plan.in_flight_cap}")
     if plan.connection not in CONNECTION_MODES:
         raise PlanError(f"connection: one of {CONNECTION_MODES}, got {plan.connection!r}")
     for i, t in enumerate(plan.targets):

@@ -126,11 +126,11 @@ class TargetRunner:
         start_ns = time.time_ns()
         t = time.perf_counter_ns()
         try:
-            outcome, status = gclient.get(self.endpoint, self._timeout_s)
+            outcome, status, ended = gclient.get(self.endpoint, self._timeout_s)
         except Exception:
             # A bug in the client must still leave a record: a request is never silently dropped.
-            outcome, status = Outcome.ERROR, 0
-        latency_us = (time.perf_counter_ns() - t) // 1000
+            outcome, status, ended = Outcome.ERROR, 0, time.perf_counter_ns()
+        latency_us = (ended - t) // 1000
         self._sink.add(scheduled_ns, start_ns, latency_us, service=self.index, outcome=outcome,
                        status=status)
         self._in_flight -= 1

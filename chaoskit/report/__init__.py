@@ -1,1 +1,1 @@
-"""report."""
+"""Renderers of a run summary: Markdown (report.md), rich tables for the terminal, JUnit XML."""

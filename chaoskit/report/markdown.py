@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.recovery import ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
+from chaoskit.analysis.recovery import CONTROL_PLANE, ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.report.fmt import DASH, clock, ms, offset, pct, secs, verdict_word
 
@@ -127,6 +127,11 @@ def _recovery(s: RunSummary) -> str:
              for f in s.recovery if f.never_recovered]  # fmt: skip
     if stuck:
         parts.append("**Never recovered:**\n" + "\n".join(stuck))
+    if any(f.endpoints_source == CONTROL_PLANE for f in s.recovery):
+        parts.append(
+            "Endpoints converged is read from the Services' ready endpoints (control plane): this backend "
+            "does not report what its proxies forward to, so the data path may lag behind it."
+        )
     parts.append(f"Failures before the first fault (not attributed): {s.unattributed_failures}.")
     return "\n\n".join(parts)
 
@@ -186,7 +191,7 @@ def _agent(s: RunSummary) -> str:
 
 def _slo_checks(s: RunSummary) -> str:
     if not s.verdict.checks:
-        return "## SLO checks\n\nNo SLO was set."
+        return "## SLO checks\n\nNo SLO check ran (none was set)."
     rows = [[c.slo, c.scope, "pass" if c.passed else "**FAIL**", c.detail] for c in s.verdict.checks]
     return "## SLO checks\n\n" + table(["SLO", "Scope", "Result", "Detail"], rows)
 

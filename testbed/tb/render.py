@@ -55,6 +55,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # This sandbox withholds CAP_SYS_RESOURCE, so lowering oom_score_adj (kubelet asks -998 for
+  # sandboxes) fails with EACCES inside runc; clamp to containerd's own value instead.
+  restrict_oom_score_adj = true
 
 [{cri}.containerd]
   snapshotter = "overlayfs"
@@ -66,6 +69,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [{cri}.containerd.runtimes.runc.options]
   # cgroups v1 without systemd: cgroupfs driver, matching the kubelet's cgroupDriver.
   SystemdCgroup = false
+  # runc's container state under our state dir, not /run/containerd/runc.
+  Root = "{cd}/runc"
 
 [{cri}.cni]
   bin_dir = "/usr/lib/cni"

@@ -30,9 +30,11 @@ class Server:
     """A threaded HTTP/1.1 server on a loopback address: counts connections, can reset, delay or stall."""
 
     def __init__(self, host: str, *, reset: bool = False, delay_s: float = 0.0,
-                 stall_ns: tuple[int, int] | None = None) -> None:
+                 stall_ns: tuple[int, int] | None = None, close_idle: bool = False) -> None:
         self.host = host
         self.reset, self.delay_s, self.stall_ns = reset, delay_s, stall_ns
+        self.close_idle = close_idle
+        """Close each connection right after a keep-alive response (an idle timeout of ~0)."""
         self.accepted = 0
         self._sock = socket.create_server((host, 0), backlog=1024)
         self.port: int = self._sock.getsockname()[1]
@@ -73,7 +75,7 @@ class Server:
 
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
-        with contextlib.suppress(OSError):
+        with conn, contextlib.suppress(OSError):
             while True:
                 while b"\r\n\r\n" not in buf:
                     chunk = conn.recv(4096)
@@ -83,7 +85,7 @@ class Server:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 self._hold()
                 conn.sendall(RESPONSE)
-                if b"connection: close" in head.lower():
+                if self.close_idle or b"connection: close" in head.lower():
                     return
 
     def _hold(self) -> None:
@@ -104,10 +106,10 @@ def free_port(host: str) -> int:
 
 def make_plan(host: str, port: int, *, rate: float = 100.0, duration_s: float = 1.0,
               connection: Mode = "keepalive", timeout_s: float = 1.0,
-              start_at_ns: int | None = None) -> LoadPlan:
+              start_at_ns: int | None = None, in_flight_cap: int | None = None) -> LoadPlan:
     return LoadPlan(targets=(LoadTarget("web", "ClusterIP", host, port),), rate=rate,
                     duration_s=duration_s, connection=connection, timeout_s=timeout_s,
-                    start_at_ns=start_at_ns)
+                    start_at_ns=start_at_ns, in_flight_cap=in_flight_cap)
 
 
 def pid_alive(pid: int) -> bool:
@@ -177,6 +179,17 @@ def test_keepalive_reuses_connections(agents: list[LoadAgent]) -> None:
     assert 1 <= server.accepted <= 10
 
 
+def test_keepalive_does_not_reuse_a_connection_the_server_closed_while_idle(
+        agents: list[LoadAgent]) -> None:
+    with Server("127.62.1.14", close_idle=True) as server:
+        report, frame = run_agent(make_plan(server.host, server.port, rate=20.0), agents)
+    # The server's FIN arrives long before the next request (50 ms later): no request was sent on
+    # a dead connection, so none failed, and each used a fresh connection.
+    assert report.requests == 20
+    assert frame["ok"].all()  # type: ignore[index]
+    assert server.accepted == 20
+
+
 def test_offered_load_does_not_drop_while_the_server_stalls(agents: list[LoadAgent]) -> None:
     rate, stall_s = 100.0, 1.0
     t0 = time.time_ns() + 3_000_000_000  # leaves the agent time to start before request 0
@@ -214,6 +227,20 @@ def test_slow_responses_time_out(agents: list[LoadAgent]) -> None:
                                             timeout_s=0.2), agents)
     assert report.requests == 10
     assert (frame["outcome"] == "timeout").sum() == 10  # type: ignore[index]
+
+
+def test_requests_over_the_in_flight_cap_are_recorded_as_agent_saturated(
+        agents: list[LoadAgent]) -> None:
+    with Server("127.62.1.13", delay_s=2.0) as server:
+        plan = make_plan(server.host, server.port, rate=100.0, timeout_s=1.5, in_flight_cap=10)
+        report, frame = run_agent(plan, agents)
+    counts = frame["outcome"].value_counts().to_dict()  # type: ignore[attr-defined]
+    # The first 10 hold every slot until they time out at 1.5 s, after the 1 s schedule ended.
+    assert counts["timeout"] == 10
+    assert counts["agent_saturated"] == 90
+    assert report.requests == 100
+    assert report.agent_saturated == 90
+    assert report.saturated
 
 
 def test_stop_ends_the_agent_process_early(agents: list[LoadAgent]) -> None:

@@ -151,18 +151,34 @@ def test_container_restart_recovers_when_the_victim_is_ready_and_routed_again() 
     assert fault.last_failure_s == 0.152
 
 
-def test_without_data_path_events_the_endpoint_clock_is_unobserved_not_never() -> None:
-    events = [
-        e for e in start() if e.kind != K.PROXY_SYNCED
-    ] + [
+def test_without_any_endpoint_events_the_endpoint_clock_is_unobserved_not_never() -> None:
+    events = [e for e in start() if e.kind not in (K.PROXY_SYNCED, K.ENDPOINT_ADDED)] + [
         delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
         ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
         ev(900, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
-    ]  # fmt: skip
+    ]
     (fault,), _ = run(events)
     assert fault.replacement_ready_s == 0.9
     assert fault.endpoints_converged_s is None
     assert fault.unobserved == (ENDPOINTS_CONVERGED,)
+    assert fault.never_recovered == ()
+    assert fault.endpoints_source == ""
+
+
+def test_without_data_path_syncs_the_control_plane_endpoints_stand_in() -> None:
+    # The kube backend cannot see kube-proxy: it reports EndpointSlice changes only.
+    events = [
+        *[e for e in start() if e.kind != K.PROXY_SYNCED],
+        ev(-700, K.ENDPOINT_ADDED, name="web-5d8f-bbbbb", ip="10.0.0.2", service="web"),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        ev(20, K.ENDPOINT_REMOVED, name="web-5d8f-aaaaa", ip="10.0.0.1", service="web"),
+        ev(900, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
+        ev(950, K.ENDPOINT_ADDED, name="web-5d8f-ccccc", ip="10.0.0.3", service="web"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.endpoints_source == "control-plane"
+    assert fault.endpoints_converged_s == 0.95
     assert fault.never_recovered == ()
 
 
@@ -199,3 +215,33 @@ def test_fault_instance_is_its_earliest_begin_and_lists_every_victim() -> None:
     assert fault.replacement_ready_s == 1.1  # both replacements needed
     assert set(fault.replacements) == {"web-5d8f-ccccc", "web-5d8f-ddddd"}
     assert LAST_FAILURE not in fault.never_recovered
+
+
+def test_a_pod_recreated_under_its_own_name_is_its_replacement() -> None:
+    # StatefulSet pods come back with the same name (and a new IP).
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(400, K.POD_DELETED, name="web-5d8f-aaaaa", ip="10.0.0.1"),
+        ev(450, K.POD_ADDED, name="web-5d8f-aaaaa", node="n1"),
+        ev(1500, K.POD_READY, name="web-5d8f-aaaaa", ip="10.0.0.7", node="n1"),
+        synced(1600, "web", "10.0.0.2,10.0.0.7"),
+        synced(1600, "web-np", "10.0.0.2,10.0.0.7"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.replacements == ("web-5d8f-aaaaa",)
+    assert fault.replacement_ready_s == 1.5
+    assert fault.endpoints_converged_s == 1.6
+
+
+def test_an_old_pod_announced_again_is_not_a_replacement() -> None:
+    # A watch re-list re-announces bbbbb after the fault; it existed before, so it replaces nothing.
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(100, K.POD_ADDED, name="web-5d8f-bbbbb", ip="10.0.0.2", node="n2"),
+        ev(100, K.POD_READY, name="web-5d8f-bbbbb", ip="10.0.0.2", node="n2"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.replacements == ()
+    assert fault.never_recovered == (REPLACEMENT_READY, ENDPOINTS_CONVERGED)

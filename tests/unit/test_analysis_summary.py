@@ -14,6 +14,7 @@ from chaoskit.analysis.synthetic import (
     PodDeleteScript,
     events_frame,
     pod_delete_events,
+    requests_from,
     synthetic_requests,
 )
 from chaoskit.checks.results import DataCheckResult
@@ -162,3 +163,20 @@ def test_data_check_expectations() -> None:
     assert data_check(survived=False, expected="any").as_expected
     assert not data_check(survived=False, expected="survives").as_expected
     assert not data_check(survived=True, expected="lost").as_expected
+
+
+def test_an_availability_slo_fails_when_nothing_was_measured() -> None:
+    empty = requests_from([], [])
+    summary = summarize(
+        empty, events_frame([]), [], SloTargets(availability=0.9),
+        experiment="x", backend="local", run_id="r", aborted=False, agent=None,
+    )  # fmt: skip
+    assert summary.requests == 0
+    assert summary.verdict.reasons == ("availability: no requests were measured",)
+    # A service type that is known but got no requests fails on its own line.
+    known = summarize(
+        synthetic_requests(duration_s=0), events_frame([]), [], SloTargets(availability=0.9),
+        experiment="x", backend="local", run_id="r", aborted=False, agent=None,
+    )  # fmt: skip
+    assert len(known.verdict.reasons) == 2
+    assert known.verdict.reasons[0].startswith("availability ClusterIP: no requests")

@@ -65,7 +65,7 @@ def test_empty_frame_has_the_columns() -> None:
 
 
 def test_plan_json_round_trip() -> None:
-    original = plan(start_at_ns=123, connection="new-connection", records=False)
+    original = plan(start_at_ns=123, connection="new-connection", records=False, in_flight_cap=5)
     assert LoadPlan.from_json(original.to_json()) == original
 
 
@@ -78,8 +78,8 @@ def test_request_count_is_rate_times_duration_rounded_up(
 
 
 def test_in_flight_cap_covers_a_timeout_of_arrivals() -> None:
-    p = plan(rate=1000.0, timeout_s=2.0)
-    assert p.max_in_flight >= 2000
+    assert plan(rate=1000.0, timeout_s=2.0).max_in_flight >= 2000
+    assert plan(rate=1000.0, timeout_s=2.0, in_flight_cap=7).max_in_flight == 7
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -91,6 +91,7 @@ def test_in_flight_cap_covers_a_timeout_of_arrivals() -> None:
     ({"targets": (LoadTarget("a", "ClusterIP", "127.0.0.1", 0),)}, r"targets\[0\].port"),
     ({"targets": (LoadTarget("a", "ClusterIP", "127.0.0.1", 80, "x"),)}, r"targets\[0\].path"),
     ({"targets": (TARGETS[0],) * 256}, "at most 255"),
+    ({"in_flight_cap": 0}, "in_flight_cap: must be at least 1"),
 ])
 def test_plan_validation_names_the_field(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(PlanError, match=message):

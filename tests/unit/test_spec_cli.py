@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from test_spec_helpers import EXPERIMENT, edit, where, write_manifest
 from typer.testing import CliRunner
 
 from chaoskit.cli.app import app
+from tests.unit.test_spec_helpers import EXPERIMENT, edit, where, write_manifest
 
 pytestmark = pytest.mark.unit
 

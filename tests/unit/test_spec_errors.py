@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_spec_helpers import EXPERIMENT, edit, errors, load, where, write_manifest
 
 from chaoskit.spec import SpecError, SpecIssue, load_experiment, resolve_experiment
+from tests.unit.test_spec_helpers import EXPERIMENT, edit, errors, load, where, write_manifest
 
 pytestmark = pytest.mark.unit
 

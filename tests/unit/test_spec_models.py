@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from test_spec_helpers import EXPERIMENT, edit, load
 
 from chaoskit.cluster.protocol import ServiceKind
 from chaoskit.spec import (
@@ -20,6 +19,7 @@ from chaoskit.spec import (
     Schedule,
     SpecError,
 )
+from tests.unit.test_spec_helpers import EXPERIMENT, edit, load
 
 pytestmark = pytest.mark.unit
 

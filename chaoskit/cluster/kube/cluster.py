@@ -192,10 +192,8 @@ class KubeCluster:
             pods = [p for p in watchers.pods(namespace) if matches(p, selector)]
             watchers.raise_if_failing(pods)
             infos = [pod_info(p) for p in pods]
-            live = [i for i in infos if not i.terminating]
-            if len(live) == count and all(i.ready for i in live):
-                return sorted(live, key=lambda i: i.name)
-            return None
+            ready = [i for i in infos if i.ready and not i.terminating]
+            return sorted(ready, key=lambda i: i.name) if len(ready) == count else None
 
         def missing() -> str:
             infos = [pod_info(p) for p in watchers.pods(namespace) if matches(p, selector)]

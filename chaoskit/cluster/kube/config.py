@@ -160,7 +160,9 @@ def load_configuration(options: KubeOptions) -> LoadedConfig:
         except config.ConfigException as exc:
             raise ClusterError(f"in-cluster config failed: {exc}") from exc
         return LoadedConfig(cfg, IN_CLUSTER_CONTEXT)
-    path = str(options.kubeconfig.expanduser()) if options.kubeconfig else None
+    # Read $KUBECONFIG now: the client reads it once, at import (it may hold several paths, ':'-joined).
+    path = (str(options.kubeconfig.expanduser()) if options.kubeconfig
+            else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser()))
     try:
         _contexts, current = config.list_kube_config_contexts(config_file=path)
         config.load_kube_config(

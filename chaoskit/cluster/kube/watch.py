@@ -99,6 +99,8 @@ class Informer:
         self._resp = resp = self.api.open_stream(self.path, query=query,
                                                  read_timeout_s=self.window_s + 30)
         try:
+            if self._stop.is_set():  # stop() ran before _resp was set: it could not interrupt us
+                return rv
             for line in iter_lines(resp):
                 if self._stop.is_set():
                     return rv

@@ -75,10 +75,11 @@ class ClientSide(asyncio.Protocol):
         if not self._endpoints:  # only possible for a connection drained from a closing listener
             reset(transport)
             return
-        self.endpoint = host, port = random.choice(self._endpoints)
-        backend = self._backend
+        endpoints = self._endpoints
+        self.endpoint = host, port = (
+            endpoints[0] if len(endpoints) == 1 else random.choice(endpoints))
         loop = asyncio.get_running_loop()
-        connecting = asyncio.ensure_future(loop.create_connection(lambda: backend, host, port))
+        connecting = loop.create_task(loop.create_connection(self._backend, host, port))
         connecting.add_done_callback(self._connected)
         self._connecting = connecting
 
@@ -168,6 +169,10 @@ class BackendSide(asyncio.Protocol):
         self._client = client
         self.eof = False
         self.transport: asyncio.Transport | None = None
+
+    def __call__(self) -> BackendSide:
+        """Its own protocol factory: saves a closure per connection."""
+        return self
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, base)  # uvloop's is not a subclass

@@ -66,9 +66,10 @@ def test_markdown_shows_the_numbers(summary: RunSummary) -> None:
     assert "Failures by outcome:\n- ClusterIP: refused 50\n- NodePort: refused 20" in text
     longest = next(w for w in summary.windows if w.service_type == "ClusterIP").longest
     assert longest is not None
-    assert f"| ClusterIP | t+11.00" in text and f"{longest.duration_s:.3f} s | 50 |" in text
+    assert f"| ClusterIP | t+11.001 s | {longest.duration_s:.3f} s | 50 | 0 | refused 50 |" in text
     assert re.search(
-        r"\| pod-delete-0#0 \| pod-delete \| t\+11\.000 s \| chaoskit-target-5d8f-p0 \| 2\.000 s \| 2\.300 s \| 0\.49\d s \| 50 \|",
+        r"\| pod-delete-0#0 \| pod-delete \| t\+11\.000 s \| chaoskit-target-5d8f-p0 \| "
+        r"2\.000 s \| 2\.300 s \| 0\.49\d s \| 50 \|",
         text,
     )
     assert (
@@ -111,3 +112,27 @@ def test_terminal_tables_carry_the_same_numbers(summary: RunSummary) -> None:
     assert "node-data" in text and "NO" in text
     for reason in summary.verdict.reasons:
         assert reason in text
+
+
+def test_junit_has_one_case_per_slo_check_and_marks_failures(summary: RunSummary) -> None:
+    import xml.etree.ElementTree as ET
+
+    from chaoskit.report import junit
+
+    root = ET.fromstring(junit.render(summary))
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert len(cases) == len(summary.verdict.checks) + 1
+    failed = [c.find("failure") for c in cases if c.find("failure") is not None]
+    assert suite.get("failures") == str(len(failed)) == str(len(summary.verdict.reasons))
+    assert {f.get("message") for f in failed if f is not None} == set(summary.verdict.reasons)
+
+
+def test_markdown_says_when_endpoints_were_read_from_the_control_plane(summary: RunSummary) -> None:
+    import dataclasses
+
+    assert "control plane" not in markdown.render(summary)
+    faults = tuple(dataclasses.replace(f, endpoints_source="control-plane") for f in summary.recovery)
+    text = markdown.render(dataclasses.replace(summary, recovery=faults))
+    assert "Endpoints converged is read from the Services' ready endpoints (control plane)" in text

@@ -1,0 +1,64 @@
+"""The API rights the kube backend uses, declared once; manifests/rbac.yaml must grant exactly these
+(a unit test compares them) and docs/rbac.md explains each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Scope = Literal["cluster", "namespace", "url"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Permission:
+    scope: Scope
+    """``cluster``: ClusterRole rule; ``namespace``: Role rule in each experiment namespace;
+    ``url``: a non-resource URL (discovery)."""
+    group: str
+    resource: str
+    """Resource (with subresource) or, for ``url``, the URL pattern."""
+    verb: str
+    why: str = ""
+
+
+def _grant(scope: Scope, group: str, resource: str, verbs: str, why: str) -> list[Permission]:
+    return [Permission(scope, group, resource, v, why) for v in verbs.split()]
+
+
+CRUD = "get list watch create patch delete"
+"""Server-side apply of a new object needs create and patch; removal needs delete and list+watch
+(``wait_gone`` watches the collection with a field selector)."""
+
+NEEDED: Final = frozenset(
+    _grant("url", "", "/version", "get", "start(): the cluster answers")
+    + _grant("url", "", "/api", "get", "discovery of core kinds")
+    + _grant("url", "", "/api/*", "get", "discovery of core kinds")
+    + _grant("url", "", "/apis", "get", "discovery of API groups")
+    + _grant("url", "", "/apis/*", "get", "discovery of a group's kinds")
+    + _grant("cluster", "", "nodes", "get list watch", "node watch, NodePort addresses, list_nodes")
+    + _grant("cluster", "", "nodes", "patch", "cordon/uncordon (spec.unschedulable + annotation)")
+    + _grant("cluster", "", "namespaces", CRUD, "create the experiment namespace when asked")
+    + _grant("cluster", "", "pods", "list", "cleanup: leftover pods in any namespace")
+    + _grant("cluster", "", "services", "list", "cleanup")
+    + _grant("cluster", "", "configmaps", "list", "cleanup")
+    + _grant("cluster", "", "serviceaccounts", "list", "cleanup")
+    + _grant("cluster", "apps", "deployments", "list", "cleanup")
+    + _grant("cluster", "batch", "jobs", "list", "cleanup")
+    + _grant("namespace", "", "pods", "get list watch delete", "pod watch, wait_pods_ready, delete_pod")
+    + _grant("namespace", "", "pods/exec", "create", "markers and container kill (exec)")
+    + _grant("namespace", "", "pods/eviction", "create", "drain via the Eviction API")
+    + _grant("namespace", "", "pods/log", "get", "in-cluster load agent records")
+    + _grant("namespace", "", "services", CRUD, "apply/remove the target Services")
+    + _grant("namespace", "", "configmaps", CRUD, "load agent ConfigMap")
+    + _grant("namespace", "", "serviceaccounts", CRUD, "load agent ServiceAccount (no rights)")
+    + _grant("namespace", "apps", "deployments", CRUD, "apply/remove the target Deployment")
+    + _grant("namespace", "batch", "jobs", CRUD, "load agent Job")
+    + _grant("namespace", "discovery.k8s.io", "endpointslices", "list watch",
+             "endpoint events, Headless addresses")
+)
+
+
+def triples(perms: frozenset[Permission]) -> set[tuple[str, str, str, str]]:
+    """(scope, group, resource, verb) without the explanation: what a manifest can be compared with."""
+    return {(p.scope, p.group, p.resource, p.verb) for p in perms}

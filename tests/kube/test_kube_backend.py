@@ -1,0 +1,263 @@
+"""KubeCluster on a real cluster, beyond the shared contract: events, labels, teardown, dry run, cleanup,
+no-shell errors. Each test uses its own namespace, created and removed by the cluster object."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaoskit.cluster.events import Subscription
+from chaoskit.cluster.kube import KubeCluster
+from chaoskit.cluster.kube.api import KubeApi
+from chaoskit.cluster.kube.cleanup import cleanup, find_leftovers
+from chaoskit.cluster.kube.config import RUN_ID_LABEL, load_configuration
+from chaoskit.cluster.kube.execs import NoShellError
+from chaoskit.cluster.manifests import load_manifest_files
+from chaoskit.cluster.protocol import ClusterEvent, EventKind, NotFoundError, ServiceKind
+from tests.kube.support import kube_cluster, kube_options
+
+pytestmark = pytest.mark.kube
+ROOT = Path(__file__).parents[2]
+WEB = {"app": "contract-web"}
+SCRATCH = "/usr/local/apache2/htdocs/scratch"
+
+
+def web(namespace: str) -> list[dict[str, Any]]:
+    """The contract's web manifests, moved into ``namespace``."""
+    out = []
+    for m in load_manifest_files([ROOT / "tests" / "contract" / "manifests" / "web.yaml"]):
+        obj = copy.deepcopy(dict(m))
+        obj["metadata"]["namespace"] = namespace
+        out.append(obj)
+    return out
+
+
+def admin_api(context: str) -> KubeApi:
+    loaded = load_configuration(kube_options(context, "unused"))
+    return KubeApi(loaded.configuration, request_timeout_s=30)
+
+
+def namespace_exists(context: str, namespace: str) -> bool:
+    api = admin_api(context)
+    try:
+        api.request("GET", f"/api/v1/namespaces/{namespace}")
+    except NotFoundError:
+        return False
+    finally:
+        api.close()
+    return True
+
+
+async def collect(events: Subscription, until: Any, *, timeout_s: float) -> list[ClusterEvent]:
+    """Events until ``until(seen)`` holds (bounded by ``timeout_s``)."""
+    seen: list[ClusterEvent] = []
+    deadline = time.monotonic() + timeout_s
+    while not until(seen):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"condition not reached; saw {[(e.kind, e.name) for e in seen]}"
+        await events.wait(remaining)
+        seen += events.drain()
+    return seen
+
+
+def first(seen: Sequence[ClusterEvent], kind: EventKind, **fields: str) -> int:
+    for i, e in enumerate(seen):
+        if e.kind is kind and all(getattr(e, k) == v for k, v in fields.items()):
+            return i
+    raise AssertionError(f"no {kind} {fields} in {[(e.kind, e.name, e.ip) for e in seen]}")
+
+
+def test_apply_labels_objects_and_close_removes_everything(kube_context: str) -> None:
+    ns = "chaoskit-kt-apply"
+
+    async def scenario() -> str:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
+        try:
+            await cluster.apply(web(ns))
+            pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90)
+            assert len({p.ip for p in pods}) == 3
+            api = admin_api(kube_context)
+            try:
+                dep = api.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/contract-web")
+                managers = {f["manager"] for f in dep["metadata"]["managedFields"]}
+            finally:
+                api.close()
+            assert dep["metadata"]["labels"][RUN_ID_LABEL] == cluster.options.run_id
+            assert "chaoskit" in managers
+            nodes = await cluster.list_nodes()
+            assert nodes and all(n.address for n in nodes)
+            headless = await cluster.service_addresses(ns, "contract-web", ServiceKind.HEADLESS)
+            assert sorted(a.host for a in headless) == sorted(p.ip or "" for p in pods)
+            return cluster.options.run_id
+        finally:
+            await cluster.close()
+
+    run_id = asyncio.run(scenario())
+    assert not namespace_exists(kube_context, ns)
+    api = admin_api(kube_context)
+    try:
+        leftovers = find_leftovers(api, run_id=run_id)
+    finally:
+        api.close()
+    assert (leftovers.objects, leftovers.nodes) == ([], [])
+
+
+def test_pod_delete_event_order_on_one_clock(kube_context: str) -> None:
+    ns = "chaoskit-kt-events"
+
+    async def scenario() -> None:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
+        try:
+            await cluster.apply(web(ns))
+            pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90)
+            victim = pods[0]
+            events = cluster.subscribe()
+            t0 = time.time_ns()
+            await cluster.delete_pod(ns, victim.name, grace_seconds=0)
+            after = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=60)
+            fresh = next(p for p in after if p.name not in {q.name for q in pods})
+
+            def done(seen: list[ClusterEvent]) -> bool:
+                return any(e.kind is EventKind.ENDPOINT_ADDED and e.ip == fresh.ip
+                           and e.service == "contract-web" for e in seen)
+
+            seen = await collect(events, done, timeout_s=30)
+            events.close()
+            assert all(e.ts_ns >= t0 for e in seen)
+            gone = first(seen, EventKind.ENDPOINT_REMOVED, ip=victim.ip or "", service="contract-web")
+            deleted = first(seen, EventKind.POD_DELETED, name=victim.name)
+            added = first(seen, EventKind.POD_ADDED, name=fresh.name)
+            ready = first(seen, EventKind.POD_READY, name=fresh.name)
+            back = first(seen, EventKind.ENDPOINT_ADDED, ip=fresh.ip or "", service="contract-web")
+            assert added < ready < back and gone < back and deleted >= 0
+            assert seen[ready].source_ts_ns is not None
+            # API timestamps have 1 s resolution; the host clock must agree within a couple of seconds.
+            assert abs(seen[ready].ts_ns - seen[ready].source_ts_ns) < 3_000_000_000
+            assert not any(e.kind is EventKind.PROXY_SYNCED for e in seen)
+        finally:
+            await cluster.close()
+
+    asyncio.run(scenario())
+
+
+def test_kill_container_restarts_it_in_place_with_events(kube_context: str) -> None:
+    ns = "chaoskit-kt-kill"
+
+    async def scenario() -> None:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
+        try:
+            await cluster.apply(web(ns))
+            pod = (await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90))[0]
+            await cluster.write_marker(ns, pod.name, "httpd", SCRATCH, "m1")
+            events = cluster.subscribe()
+            await cluster.kill_container(ns, pod.name, "httpd")
+            seen = await collect(events, lambda s: any(
+                e.kind is EventKind.POD_READY and e.name == pod.name for e in s), timeout_s=60)
+            events.close()
+            died = first(seen, EventKind.CONTAINER_DIED, name=pod.name)
+            restarted = first(seen, EventKind.CONTAINER_RESTARTED, name=pod.name)
+            assert died <= restarted and seen[died].detail.startswith("httpd ")
+            (now,) = [p for p in await cluster.list_pods(ns, WEB) if p.uid == pod.uid]
+            assert now.restart_count == pod.restart_count + 1 and now.ip == pod.ip
+            assert await cluster.read_marker(ns, pod.name, "httpd", SCRATCH, "m1")
+            assert not await cluster.read_marker(ns, pod.name, "httpd", SCRATCH, "never-written")
+        finally:
+            await cluster.close()
+
+    asyncio.run(scenario())
+
+
+def test_container_without_a_shell_gives_a_clear_error(kube_context: str) -> None:
+    ns = "chaoskit-kt-noshell"
+    pause = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": ns,
+                                                              "labels": {"app": "bare"}},
+             "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+                 {"name": "pause", "image": "registry.k8s.io/pause:3.10.1",
+                  "imagePullPolicy": "IfNotPresent",
+                  "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}],
+                 "volumes": [{"name": "scratch", "emptyDir": {}}]}}
+
+    async def scenario() -> None:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
+        try:
+            await cluster.apply([pause])
+            await cluster.wait_pods_ready(ns, {"app": "bare"}, count=1, timeout_s=60)
+            with pytest.raises(NoShellError, match="no /bin/sh") as err:
+                await cluster.write_marker(ns, "bare", "pause", "/scratch", "m")
+            assert "sidecar" in err.value.hint
+            with pytest.raises(NoShellError):
+                await cluster.kill_container(ns, "bare", "pause")
+        finally:
+            await cluster.close()
+
+    asyncio.run(scenario())
+
+
+def test_dry_run_lists_actions_and_creates_nothing(kube_context: str) -> None:
+    ns = "chaoskit-kt-dry"
+
+    async def scenario() -> list[tuple[str, str]]:
+        cluster = KubeCluster(kube_options(kube_context, ns, dry_run=True))
+        await cluster.start()
+        try:
+            await cluster.apply(web(ns))
+            node = (await cluster.list_nodes())[0].name
+            await cluster.cordon(node)
+            await cluster.delete_pod(ns, "whatever", grace_seconds=None)
+            return [(a.verb, a.path) for a in cluster.planned_actions()]
+        finally:
+            await cluster.close()
+
+    planned = asyncio.run(scenario())
+    paths = [p for _v, p in planned]
+    assert ("PATCH", f"/api/v1/namespaces/{ns}") in [(v, p.split("?")[0]) for v, p in planned]
+    assert any(p.startswith(f"/apis/apps/v1/namespaces/{ns}/deployments/contract-web") for p in paths)
+    assert any(v == "PATCH" and p.startswith("/api/v1/nodes/") for v, p in planned)
+    assert ("DELETE", f"/api/v1/namespaces/{ns}/pods/whatever") in planned
+    assert not namespace_exists(kube_context, ns)
+    api = admin_api(kube_context)
+    try:
+        nodes = api.request("GET", "/api/v1/nodes")["items"]
+    finally:
+        api.close()
+    assert not any(n["spec"].get("unschedulable") for n in nodes)
+
+
+def test_cleanup_restores_what_a_crashed_run_left(kube_context: str) -> None:
+    ns = "chaoskit-kt-crash"
+
+    async def crashed_run() -> tuple[str, str]:
+        cluster = kube_cluster(kube_context, ns, keep_objects=True)
+        await cluster.start()
+        await cluster.apply(web(ns))
+        node = (await cluster.list_nodes())[0].name
+        await cluster.cordon(node)
+        cluster._cordoned.clear()  # the journal a crash would lose
+        await cluster.close()
+        return cluster.options.run_id, node
+
+    run_id, node = asyncio.run(crashed_run())
+    try:
+        assert namespace_exists(kube_context, ns)
+        options = kube_options(kube_context, ns)
+        found = asyncio.run(cleanup(options, run_id=run_id))
+        assert node in found.nodes
+        assert any(r.kind == "Namespace" and r.name == ns for r in found.objects)
+        assert not namespace_exists(kube_context, ns)
+        api = admin_api(kube_context)
+        try:
+            assert not api.request("GET", f"/api/v1/nodes/{node}")["spec"].get("unschedulable")
+        finally:
+            api.close()
+    finally:  # whatever happened above, leave the cluster as it was
+        asyncio.run(cleanup(kube_options(kube_context, ns), run_id=run_id))

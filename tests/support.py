@@ -1,0 +1,82 @@
+"""Test helpers: bounded HTTP clients on raw sockets (no retries), child-process bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import time
+from dataclasses import dataclass
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass(frozen=True)
+class Hit:
+    start_ns: int
+    ok: bool
+    error: str
+    body: bytes
+
+
+async def http_get(host: str, port: int, *, path: str = "/", timeout_s: float = 2.0) -> Hit:
+    """One GET on a new connection with `Connection: close`; exactly one attempt."""
+    start = time.time_ns()
+    writer = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            data = await reader.read()
+        status = data.split(b" ", 2)[1] if data.startswith(b"HTTP/1.") else b""
+        ok = status.startswith(b"2")
+        return Hit(start, ok, "" if ok else f"status {status!r}", data.split(b"\r\n\r\n", 1)[-1])
+    except (OSError, TimeoutError) as exc:
+        return Hit(start, False, type(exc).__name__, b"")
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def steady_load(host: str, port: int, *, rate: float, duration_s: float) -> list[Hit]:
+    """Requests at a constant arrival rate for a bounded time (each on its own connection)."""
+    count = int(rate * duration_s)
+    t0 = time.monotonic()
+    tasks = []
+    for i in range(count):
+        delay = t0 + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(http_get(host, port, timeout_s=2.0)))
+    return list(await asyncio.gather(*tasks))
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants get re-parented to this process, so leftovers can be found and counted."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def reap_zombies() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

@@ -1,0 +1,101 @@
+"""Rendering of the in-cluster load agent (ServiceAccount, ConfigMap, Job) and decoding of its pod log."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from chaoskit.cluster.kube import loadjob
+from chaoskit.cluster.kube.config import AGENT_IMAGE, RUN_ID_LABEL
+from chaoskit.load.plan import LoadPlan, LoadTarget
+from chaoskit.load.records import RECORD, Outcome
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).parents[2]
+PLAN = LoadPlan(targets=(LoadTarget("chaoskit-target", "ClusterIP", "10.96.0.10", 80),), rate=50.0,
+                duration_s=10.0, connection="new-connection", timeout_s=1.0)
+
+
+def spec() -> loadjob.AgentJobSpec:
+    return loadjob.AgentJobSpec(namespace="chaoskit-demo", run_id="r1", plan_json=PLAN.to_json(),
+                                deadline_s=60)
+
+
+def test_render_objects_and_their_safety() -> None:
+    account, config_map, job = loadjob.render(spec())
+    assert [o["kind"] for o in (account, config_map, job)] == ["ServiceAccount", "ConfigMap", "Job"]
+    assert account["automountServiceAccountToken"] is False
+    pod = job["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
+    assert job["spec"]["activeDeadlineSeconds"] == 60
+    (container,) = pod["containers"]
+    assert container["image"] == AGENT_IMAGE and ":" in AGENT_IMAGE and "latest" not in AGENT_IMAGE
+    assert all(o["metadata"]["labels"][RUN_ID_LABEL] == "r1" for o in (account, config_map, job))
+
+
+def test_config_map_carries_the_real_locustfile_and_plan() -> None:
+    _account, config_map, job = loadjob.render(spec())
+    data = config_map["data"]
+    shipped = (ROOT / "chaoskit" / "load" / "locustfile.py").read_text()
+    assert data["locustfile.py"] == shipped
+    assert LoadPlan.from_json(data["plan.json"]) == PLAN
+    items = job["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"]
+    paths = {i["path"] for i in items}
+    assert {f"chaoskit/load/{m}" for m in loadjob.AGENT_MODULES} <= paths
+    assert all(i["key"] in data for i in items)
+    compile(data["wrapper.py"], "wrapper.py", "exec")
+
+
+def test_locustfile_imports_only_shipped_modules() -> None:
+    # If the locustfile starts importing another chaoskit module, the Job would fail at import.
+    sources = loadjob.module_sources()
+    shipped = {m.removesuffix(".py") for m in loadjob.AGENT_MODULES}
+    for name, text in sources.items():
+        for line in text.splitlines():
+            if line.startswith(("from chaoskit", "import chaoskit")):
+                module = line.split()[1].rsplit(".", 1)[-1]
+                if line.startswith("from chaoskit.load import"):
+                    module = line.split()[3]
+                assert module in shipped, f"{name}: {line}"
+
+
+def test_manifest_template_matches_rendering() -> None:
+    docs: list[Any] = list(YAML(typ="safe").load_all(
+        (ROOT / "manifests" / "load-agent-job.yaml").read_text()))
+    rendered = loadjob.render(spec())
+    assert [d["kind"] for d in docs] == [r["kind"] for r in rendered]
+    job_t, job_r = docs[2]["spec"], rendered[2]["spec"]
+    assert job_t["suspend"] is True, "kubectl apply -f manifests/ must not start load"
+    c_t = job_t["template"]["spec"]["containers"][0]
+    c_r = job_r["template"]["spec"]["containers"][0]
+    for key in ("image", "command", "volumeMounts", "securityContext", "resources"):
+        assert c_t[key] == c_r[key], key
+    items_t = job_t["template"]["spec"]["volumes"][0]["configMap"]["items"]
+    items_r = job_r["template"]["spec"]["volumes"][0]["configMap"]["items"]
+    assert items_t == items_r
+    assert docs[1]["data"]["wrapper.py"] == loadjob.WRAPPER
+
+
+def test_split_log_reassembles_records_across_lines() -> None:
+    raw = b"".join(RECORD.pack(i, i + 5, 1000 + i, 0, Outcome.OK, 200) for i in range(10))
+    control = json.dumps({"event": "ready", "t0_ns": 5}).encode() + b"\n"
+    lines = ["[2026-11-27 01:00:00] locust: starting",
+             "CKR " + base64.b64encode(raw[:37]).decode(),
+             "CKC " + base64.b64encode(control).decode(),
+             "CKR " + base64.b64encode(raw[37:]).decode() + "\n"]
+    log = loadjob.split_log(lines)
+    assert log.records == raw and len(log.records) == 10 * RECORD.size
+    assert log.control == [{"event": "ready", "t0_ns": 5}]
+    assert log.other == ["[2026-11-27 01:00:00] locust: starting"]
+
+
+def test_split_log_rejects_a_cut_line() -> None:
+    with pytest.raises(ValueError):
+        loadjob.split_log(["CKR QUJD$$"])
