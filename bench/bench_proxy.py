@@ -72,35 +72,72 @@ def start_proxy() -> subprocess.Popen[bytes]:
     return proxy
 
 
-def run_wrk(url: str, seconds: float) -> float:
+def run_wrk(url: str, seconds: float) -> tuple[float, int]:
+    """(requests/s, requests done) of ``wrk -t1 -c50`` (keep-alive)."""
     out = subprocess.run(["wrk", "-t1", "-c50", f"-d{seconds:g}s", url], capture_output=True,
                          text=True, check=True, timeout=seconds + 30).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     if errors:
         raise SystemExit(f"wrk saw errors: {errors.group(0)}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), done  # type: ignore[union-attr]
 
 
-def run_ab(url: str, requests: int) -> float:
+def run_ab(url: str, requests: int) -> tuple[float, int]:
+    """(requests/s, requests done) of ``ab -c50`` (HTTP/1.0: a new connection per request)."""
     out = subprocess.run(["ab", "-q", "-c50", f"-n{requests}", url], capture_output=True,
                          text=True, check=True, timeout=120).stdout
     failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))  # type: ignore[union-attr]
     if failed:
         raise SystemExit(f"ab saw {failed} failed requests")
-    return float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return rate, requests
 
 
-def measure(name: str, run: Callable[[str], float], rounds: int) -> tuple[float, float]:
-    direct_url = f"http://{TARGET[0]}:{TARGET[1]}/healthz"
-    proxied_url = f"http://{PROXY[0]}:{PROXY[1]}/healthz"
-    direct: list[float] = []
-    proxied: list[float] = []
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time of the processes so far (from /proc/<pid>/stat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class Side:
+    """Throughput and server-side CPU cost per request of one way in (direct or proxied)."""
+
+    def __init__(self, url: str, pids: Sequence[int]) -> None:
+        self.url = url
+        self.pids = pids
+        self.rates: list[float] = []
+        self.cpu_us: list[float] = []
+
+    def run(self, workload: Callable[[str], tuple[float, int]]) -> None:
+        before = cpu_seconds(self.pids)
+        rate, done = workload(self.url)
+        self.rates.append(rate)
+        self.cpu_us.append((cpu_seconds(self.pids) - before) / done * 1e6)
+
+
+def measure(name: str, workload: Callable[[str], tuple[float, int]], rounds: int,
+            direct: Side, proxied: Side) -> list[float]:
+    """Alternate direct and proxied runs; returns the per-round throughput ratios."""
     for i in range(rounds):
-        direct.append(run(direct_url))
-        proxied.append(run(proxied_url))
-        print(f"  {name} round {i + 1}: direct {direct[-1]:9.0f}/s  proxied {proxied[-1]:9.0f}/s"
-              f"  ratio {proxied[-1] / direct[-1]:.2f}", flush=True)
-    return statistics.median(direct), statistics.median(proxied)
+        direct.run(workload)
+        proxied.run(workload)
+        print(f"  {name} round {i + 1}: direct {direct.rates[-1]:8.0f}/s "
+              f"({direct.cpu_us[-1]:5.1f} us CPU/req)  proxied {proxied.rates[-1]:8.0f}/s "
+              f"({proxied.cpu_us[-1]:5.1f} us CPU/req)  ratio "
+              f"{proxied.rates[-1] / direct.rates[-1]:.2f}", flush=True)
+    return [p / d for d, p in zip(direct.rates, proxied.rates, strict=True)]
+
+
+def report(label: str, goal: float, direct: Side, proxied: Side, ratios: list[float]) -> None:
+    med = statistics.median
+    print(f"| {label} | {med(direct.rates):.0f} | {med(proxied.rates):.0f} | "
+          f"{med(proxied.rates) / med(direct.rates):.2f} | {med(ratios):.2f} | >= {goal} | "
+          f"{med(direct.cpu_us):.1f} | {med(proxied.cpu_us):.1f} |")
 
 
 def main() -> int:
@@ -119,18 +156,26 @@ def main() -> int:
         wait_port(*TARGET)
         proxy = start_proxy()
         wait_port(*PROXY)
-        keep = measure("keep-alive (wrk -t1 -c50)", lambda u: run_wrk(u, args.seconds), args.rounds)
-        new = measure("new conn (ab -c50)", lambda u: run_ab(u, args.requests), args.rounds)
+        direct_url = f"http://{TARGET[0]}:{TARGET[1]}/healthz"
+        proxied_url = f"http://{PROXY[0]}:{PROXY[1]}/healthz"
+        results = []
+        for label, goal, workload in (
+                ("keep-alive, wrk -t1 -c50", 0.6, lambda u: run_wrk(u, args.seconds)),
+                ("new connection per request, ab -c50", 0.5, lambda u: run_ab(u, args.requests))):
+            direct = Side(direct_url, [target.pid])
+            proxied = Side(proxied_url, [target.pid, proxy.pid])
+            ratios = measure(label, workload, args.rounds, direct, proxied)
+            results.append((label, goal, direct, proxied, ratios))
     finally:
         if proxy is not None:
             stop(proxy)
         stop(target)
-    print(f"\nmedians of {args.rounds} rounds (this machine: {os.cpu_count()} cores, shared)")
-    print("| workload | direct req/s | proxied req/s | ratio | target |")
-    print("|---|---:|---:|---:|---:|")
-    for label, (d, p), goal in (("keep-alive, wrk -t1 -c50", keep, 0.6),
-                                ("new connection per request, ab -c50", new, 0.5)):
-        print(f"| {label} | {d:.0f} | {p:.0f} | {p / d:.2f} | >= {goal} |")
+    print(f"\nmedians of {args.rounds} rounds ({os.cpu_count()} cores, shared with other work)")
+    print("| workload | direct req/s | proxied req/s | ratio of medians | median of paired ratios"
+          " | goal | direct CPU us/req (target) | proxied CPU us/req (target+proxy) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in results:
+        report(*row)
     return 0
 
 

@@ -19,14 +19,15 @@ class Hit:
     body: bytes
 
 
-async def http_get(host: str, port: int, *, path: str = "/", timeout_s: float = 2.0) -> Hit:
-    """One GET on a new connection with `Connection: close`; exactly one attempt."""
+async def http_get(host: str, port: int, *, path: str = "/", timeout_s: float = 2.0, method: str = "GET") -> Hit:
+    """One request on a new connection with `Connection: close`; exactly one attempt."""
     start = time.time_ns()
     writer = None
     try:
         async with asyncio.timeout(timeout_s):
             reader, writer = await asyncio.open_connection(host, port)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
+                         "Connection: close\r\n\r\n".encode())
             data = await reader.read()
         status = data.split(b" ", 2)[1] if data.startswith(b"HTTP/1.") else b""
         ok = status.startswith(b"2")

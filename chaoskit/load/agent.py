@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -68,6 +69,11 @@ class AgentReport:
     p99_lag_ms: float = 0.0
     agent_saturated: int = 0
     """Requests recorded as ``agent_saturated`` (in-flight cap reached)."""
+    connections: int = 0
+    """TCP connections the agent attempted (all targets): one per request with ``new-connection``."""
+    cpu_wait_seconds: float = 0.0
+    """Time the agent was runnable but waited for a CPU (/proc schedstat): lag with high wait and
+    low utilisation means the host was busy with other work, not that the agent hit its limit."""
 
 
 class LoadAgent:
@@ -164,13 +170,21 @@ class LoadAgent:
 
     @property
     def returncode(self) -> int | None:
+        """The agent's exit code once it has exited (negative: killed by that signal)."""
         return self._proc.returncode if self._proc is not None else None
+
+    def check(self) -> None:
+        """Raise ``AgentError`` if the agent died before finishing (cheap; call it while loading)."""
+        code = self.returncode
+        if code is not None and (code != 0 or self._done is None):
+            raise AgentError(f"load agent exited with code {code} during the run",
+                             output_tail=self._tail())
 
     @property
     def _exited(self) -> bool:
         return "pid" not in self._fds and self._proc is not None
 
-    async def _until(self, condition: Any, timeout_s: float) -> bool:
+    async def _until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
         """Wait for a state change making ``condition()`` true; False on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -290,7 +304,8 @@ class LoadAgent:
             requests=int(done["requests"]), cpu_seconds=cpu, wall_seconds=wall,
             cpu_utilisation=util, late_starts=late, max_lag_ms=max_lag,
             saturated=util > 0.9 or p99 > 20.0 or done["agent_saturated"] > 0,
-            exit_code=code, p99_lag_ms=p99, agent_saturated=int(done["agent_saturated"]))
+            exit_code=code, p99_lag_ms=p99, agent_saturated=int(done["agent_saturated"]),
+            cpu_wait_seconds=float(done["cpu_wait_seconds"]), connections=int(done["connections"]))
 
     def _lag_stats(self, done: dict[str, Any]) -> tuple[int, float, float]:
         """From the records when they were kept (the source of truth), else from the agent summary."""

@@ -44,6 +44,8 @@ class Endpoint:
     request: bytes
     idle: list[Any] = field(default_factory=list)
     """Idle keep-alive sockets; a socket is in here only after a fully framed, reusable response."""
+    opened: int = 0
+    """Connections attempted so far (each connect() call)."""
 
     @classmethod
     def resolve(cls, host: str, port: int, path: str, *, keepalive: bool) -> Endpoint:
@@ -101,6 +103,7 @@ def _exchange(endpoint: Endpoint, attempt: _Attempt) -> None:
         if sock is None:
             sock = gsocket.socket(endpoint.family, _stdlib_socket.SOCK_STREAM)
             sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+            endpoint.opened += 1
             sock.connect(endpoint.sockaddr)
         attempt.phase = _EXCHANGING
         sock.sendall(endpoint.request)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -43,6 +44,13 @@ def signal_started(fd: int | None) -> None:
         os.close(fd)
 
 
+def raise_fd_limit() -> None:
+    """A load test may hold many keep-alive connections: allow as many fds as the hard limit."""
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -78,4 +86,5 @@ def main() -> int:
         logging.getLogger("chaoskit.target").error("%s", exc)
         return EXIT_BAD_CONFIG
     signal_started(config.started_fd)
+    raise_fd_limit()
     return run_loop(serve(config))

@@ -18,7 +18,7 @@ class Handler(Protocol):
     conns: set[HttpConnection]
     draining: bool
 
-    def handle(self, request: Request, body: bytes, *, keep_alive: bool) -> Reply: ...
+    def handle(self, request: Request, *, keep_alive: bool) -> Reply: ...
 
     def connection_gone(self, conn: HttpConnection) -> None: ...
 
@@ -26,12 +26,13 @@ class Handler(Protocol):
 class HttpConnection(asyncio.Protocol):
     """Serves requests in order (pipelining works); every request is answered before the next is read."""
 
-    __slots__ = ("_buffer", "_handler", "_request", "transport")
+    __slots__ = ("_body_left", "_buffer", "_handler", "_request", "transport")
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self._buffer = b""
         self._request: Request | None = None
+        self._body_left = 0
         self.transport: asyncio.Transport | None = None
 
     @property
@@ -45,40 +46,51 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer + data if self._buffer else data
-        while buffer:
-            if self._request is None:
-                end = buffer.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(buffer) > MAX_HEAD:
-                        self._fail(431, "request head too large")
-                        return
-                    break
-                try:
-                    request = parse_head(buffer[:end])
-                except BadRequest as exc:
-                    self._fail(exc.status, str(exc))
+        self._buffer = b""
+        while True:
+            if self._request is not None:
+                # No route reads a body: count it off instead of buffering (large POSTs stay cheap).
+                taken = min(self._body_left, len(buffer))
+                self._body_left -= taken
+                buffer = buffer[taken:]
+                if self._body_left:
                     return
-                buffer = buffer[end + 4:]
-                if request.method not in METHODS:
-                    self._fail(405, "only GET, HEAD and POST")
+                request, self._request = self._request, None
+                if not self._respond(request):
                     return
-                self._request = request
-                if request.expect_continue and len(buffer) < request.body_length:
-                    self._write(CONTINUE)
-            request = self._request
-            if len(buffer) < request.body_length:
-                break
-            body, buffer = buffer[:request.body_length], buffer[request.body_length:]
-            self._request = None
-            if not self._respond(request, body):
-                buffer = b""
-                break
-        self._buffer = buffer
+            if not buffer:
+                return
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD:
+                    self._fail(431, "request head too large")
+                else:
+                    self._buffer = buffer
+                return
+            if not self._begin(buffer[:end], len(buffer) - end - 4):
+                return
+            buffer = buffer[end + 4:]
 
-    def _respond(self, request: Request, body: bytes) -> bool:
+    def _begin(self, head: bytes, available: int) -> bool:
+        """Parse a head; False (after answering an error) when the connection is closing."""
+        try:
+            request = parse_head(head)
+        except BadRequest as exc:
+            self._fail(exc.status, str(exc))
+            return False
+        if request.method not in METHODS:
+            self._fail(405, "only GET, HEAD and POST")
+            return False
+        self._request = request
+        self._body_left = request.body_length
+        if request.expect_continue and available < request.body_length:
+            self._write(CONTINUE)
+        return True
+
+    def _respond(self, request: Request) -> bool:
         """Answer one request; False when the connection is now closing."""
         keep_alive = request.keep_alive and not self._handler.draining
-        payload, keep_alive, after = self._handler.handle(request, body, keep_alive=keep_alive)
+        payload, keep_alive, after = self._handler.handle(request, keep_alive=keep_alive)
         self._write(payload)
         if not keep_alive:
             self.close()

@@ -72,8 +72,11 @@ def up(p: Paths) -> int:
     if pid := is_up(p):
         say(f"already up (supervisor pid {pid}, state {p.state}); run testbed/down first")
         return 2
-    if p.state.exists():
-        say(f"stale state in {p.state} from an earlier run: cleaning it with down first")
+    bridge_left = subprocess.run(["ip", "link", "show", config.BRIDGE], capture_output=True,
+                                 check=False).returncode == 0
+    if p.state.exists() or bridge_left:
+        # An earlier run was killed (e.g. with its session); down works from whatever is left.
+        say(f"leftovers of an earlier run ({p.state} or bridge {config.BRIDGE}): running down first")
         down(p)
     t0 = time.monotonic()
     try:

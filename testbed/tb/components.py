@@ -7,6 +7,8 @@ from typing import Any
 from . import config
 from .config import Paths
 
+BLACKHOLE_PROXY = "http://127.0.0.1:9"
+
 
 def _etcd(p: Paths) -> dict[str, Any]:
     client = f"http://127.0.0.1:{config.ETCD_CLIENT_PORT}"
@@ -48,6 +50,8 @@ def _apiserver(p: Paths) -> dict[str, Any]:
         "ready": {"kind": "https", "url": f"https://127.0.0.1:{config.API_PORT}/readyz",
                   "ca": str(pki / "ca.crt"), "cert": str(pki / "admin.crt"), "key": str(pki / "admin.key")},
         "timeout_s": 180.0,
+        # Its graceful shutdown waits out open watches (~20 s); the data is thrown away anyway.
+        "stop_grace_s": 3.0,
     }
 
 
@@ -56,6 +60,10 @@ def _containerd(p: Paths, images: list[str]) -> dict[str, Any]:
     return {
         "name": "containerd",
         "argv": ["containerd", "--config", str(p.state / "containerd" / "config.toml")],
+        # Nothing may be pulled: every registry request goes to a closed loopback port and fails at
+        # once (an image missing locally shows as ErrImagePull, with no traffic leaving the machine).
+        "env": {"HTTP_PROXY": BLACKHOLE_PROXY, "HTTPS_PROXY": BLACKHOLE_PROXY, "NO_PROXY": "",
+                "http_proxy": BLACKHOLE_PROXY, "https_proxy": BLACKHOLE_PROXY, "no_proxy": ""},
         "ready": {"kind": "unix", "path": str(p.containerd_sock)},
         # Images come only from local OCI tarballs; nothing is ever pulled.
         "after_ready": [[*ctr, "images", "import", "--all-platforms", tar] for tar in images],
@@ -76,7 +84,8 @@ def _controller_manager(p: Paths, files: dict[str, str]) -> dict[str, Any]:
             f"--cluster-signing-key-file={p.pki / 'ca.key'}",
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={config.SERVICE_CIDR}",
-            f"--cert-dir={p.state / 'controller-manager'}", "--v=1",
+            f"--cert-dir={p.state / 'controller-manager'}",
+            f"--flex-volume-plugin-dir={p.state / 'flexvolume'}", "--v=1",
         ],
         "ready": {"kind": "https", "url": "https://127.0.0.1:10257/healthz"},
     }
@@ -98,6 +107,7 @@ def _kubelet(p: Paths, files: dict[str, str]) -> dict[str, Any]:
         "name": "kubelet",
         "argv": [p.exe("kubelet"), f"--config={files['kubelet-config']}",
                  f"--kubeconfig={files['kubelet']}", f"--root-dir={p.state / 'kubelet'}",
+                 f"--cert-dir={p.state / 'kubelet' / 'pki'}",
                  f"--hostname-override={config.NODE_NAME}", f"--node-ip={config.NODE_IP}", "--v=1"],
         "ready": {"kind": "http", "url": "http://127.0.0.1:10248/healthz"},
     }

@@ -27,6 +27,19 @@ GUARD_CHAIN = "CHAOSKIT-TB-GUARD"
 SMOKE_NAMESPACE = "chaoskit-testbed-smoke"
 SMOKE_NODEPORT = 30081
 
+HOST_DIRS = (
+    # Paths our components create outside the state dir whatever their flags say: kubelet's
+    # device-plugin socket dir and legacy log symlinks, libcni's result cache, containerd 1.6's shim
+    # socket dir, the default flexvolume dir, and the hostPath volume of manifests/target.yaml (node
+    # data dies with the node). `down` removes each only if it was absent before `up`.
+    "/var/lib/kubelet",
+    "/var/log/containers",
+    "/var/lib/cni",
+    "/run/containerd",
+    "/usr/libexec/kubernetes",
+    "/var/lib/chaoskit-demo",
+)
+
 SYSCTLS = (
     # kubelet and kube-proxy rewrite these; `down` puts the values found before `up` back.
     "vm.overcommit_memory",

@@ -41,7 +41,8 @@ class Rootfs:
     buf: io.BytesIO = field(default_factory=io.BytesIO)
 
     def __post_init__(self) -> None:
-        self.tar = tarfile.open(fileobj=self.buf, mode="w", format=tarfile.PAX_FORMAT)
+        # Closed by close(), which also hands out the finished layer.
+        self.tar = tarfile.open(fileobj=self.buf, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
 
     def _add(self, name: str, kind: bytes, *, mode: int, data: bytes = b"", link: str = "") -> None:
         info = tarfile.TarInfo(name.lstrip("/"))

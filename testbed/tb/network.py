@@ -29,6 +29,8 @@ def save_sysctls(state: Path) -> None:
         with contextlib.suppress(OSError):
             values[name] = _sysctl_path(name).read_text().strip()
     (state / "sysctls.json").write_text(json.dumps(values, indent=2))
+    absent = [d for d in config.HOST_DIRS if not Path(d).exists()]
+    (state / "host-dirs-created.json").write_text(json.dumps(absent))
 
 
 def restore_sysctls(state: Path) -> None:

@@ -35,7 +35,8 @@ def spawn(argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = Non
         return subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None, cwd=cwd, start_new_session=True,
-            preexec_fn=_die_with_parent if die_with_parent else None,
+            # The supervisor and `up` are single-threaded, so preexec_fn is safe here.
+            preexec_fn=_die_with_parent if die_with_parent else None,  # noqa: PLW1509
         )
 
 

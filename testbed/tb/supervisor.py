@@ -41,7 +41,8 @@ class Supervisor:
             if self.stopping:
                 return False
             name = comp["name"]
-            proc = procs.spawn(comp["argv"], log=self.state / "logs" / f"{name}.log", env=env)
+            proc = procs.spawn(comp["argv"], log=self.state / "logs" / f"{name}.log",
+                               env={**env, **comp.get("env", {})})
             self.running.append((name, proc))
             (self.state / "pids" / f"{name}.pid").write_text(f"{proc.pid}\n")
             self.log(f"started {name} pid {proc.pid}")
@@ -71,9 +72,10 @@ class Supervisor:
             time.sleep(0.5)
 
     def stop_all(self) -> None:
+        grace = {c["name"]: c.get("stop_grace_s", 15.0) for c in self.spec["components"]}
         for name, proc in reversed(self.running):
             self.log(f"stopping {name}")
-            procs.stop(proc.pid, grace_s=20.0, own_child=True)
+            procs.stop(proc.pid, grace_s=grace[name], own_child=True)
         # What is left are orphans we adopted (shims, container processes): kill until none remain.
         deadline = time.monotonic() + 15.0
         while time.monotonic() < deadline:

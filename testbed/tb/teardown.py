@@ -7,6 +7,7 @@ Safe to run at any time: every step is idempotent and bounded, and it works from
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -112,6 +113,17 @@ def remove_cgroups() -> None:
                 d.rmdir()
 
 
+def remove_host_dirs(p: Paths) -> None:
+    """Delete the host directories our kubelet created (recorded as absent before `up`)."""
+    record = p.state / "host-dirs-created.json"
+    if not record.exists():
+        return
+    for d in json.loads(record.read_text()):
+        if Path(d).is_dir():
+            with contextlib.suppress(OSError):
+                _rmtree_no_mounts(Path(d))
+
+
 def _rmtree_no_mounts(path: Path) -> None:
     """rm -rf that refuses to descend into mount points (a hostPath bind mount must never be emptied)."""
     for dirpath, dirnames, _ in os.walk(path):
@@ -134,6 +146,7 @@ def down(p: Paths) -> list[str]:
         for link in Path("/var/log/containers").iterdir():
             if link.is_symlink() and str(p.state) in os.readlink(link):
                 link.unlink()
+    remove_host_dirs(p)
     if p.state.exists():
         if p.logs.exists():
             keep = p.cache.parent / "last-logs"

@@ -267,6 +267,12 @@ def test_bad_control_lines_get_error_replies(proxy: ProxyProcess) -> None:
     address = proxy.listen()
     reply = proxy.request(op="endpoints", id=address[0], seq=1, endpoints=[["127.61.1.1", 0]])
     assert reply["op"] == "error" and "bad endpoint" in reply["message"]
+    reply = proxy.request(op="endpoints", id=address[0], endpoints=[])
+    assert reply["op"] == "error" and "seq" in reply["message"]
+    assert proxy.request(op="listen", id="bad", host="127.61.1.252", port="80")["op"] == "error"
+    assert proxy.request(op="listen", id="bad", host="localhost", port=80)["op"] == "error"
+    reply = proxy.request(op="endpoints", id=address[0], seq=2, endpoints=[["example.org", 80]])
+    assert reply["op"] == "error"  # names are refused: no resolver (or network) on the data path
     assert proxy.request(op="listen", id=address[0], host=address[0], port=address[1])["op"] == \
         "error"
     proxy.send(op="frobnicate", id="x")
@@ -369,3 +375,53 @@ def test_connections_queued_before_endpoints_go_empty_are_served(
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         replies = runner.run(scenario())
     assert all(r.startswith(b"HTTP/1.1 200 ") and r.endswith(b"ok") for r in replies), replies
+
+
+def test_slow_client_backpressures_the_backend(proxy: ProxyProcess) -> None:
+    """A client that does not read stalls the backend's sends instead of filling proxy memory;
+    once it reads, everything arrives."""
+    import threading
+
+    total = 256 * 1024 * 1024
+    sent = [0]
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT of a rerun
+        server.bind(("127.61.1.253", 18090))
+        server.listen(1)
+
+        def backend() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(2.0)  # stalled this long: the backpressure reached us
+                chunk = b"z" * 65536
+                with contextlib.suppress(TimeoutError):
+                    while sent[0] < total:
+                        sent[0] += conn.send(chunk)
+                stalled_at = sent[0]
+                conn.settimeout(60)
+                while sent[0] < stalled_at + 1024 * 1024:  # a little more, then end
+                    sent[0] += conn.send(chunk)
+
+        thread = threading.Thread(target=backend, daemon=True)
+        thread.start()
+        address = proxy.listen([("127.61.1.253", 18090)])
+        with socket.create_connection(address, timeout=60) as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+            deadline = time.monotonic() + 60
+            while thread.is_alive() and sent[0] < total and time.monotonic() < deadline:
+                time.sleep(0.05)
+                if sent[0] and not _grew(sent, 2.5):
+                    break
+            assert sent[0] < total // 4  # bounded by socket buffers, not by proxy memory
+            received = 0
+            while chunk := client.recv(1 << 20):
+                received += len(chunk)
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+        assert received == sent[0]
+
+
+def _grew(counter: list[int], wait_s: float) -> bool:
+    before = counter[0]
+    time.sleep(wait_s)
+    return counter[0] != before

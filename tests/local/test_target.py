@@ -144,10 +144,18 @@ def test_keep_alive_is_honoured_and_connection_close_too(start_target: StartTarg
             assert chunk
             data += chunk
         assert data.count(b"HTTP/1.1 200 OK\r\n") == 2 and data.endswith(b"ok")
-        assert _request(sock, "POST", "/", body=b"x" * 5000)[0] == 405
+        status, _, body = _request(sock, "POST", "/", body=b"x" * 5000)
+        assert status == 200 and json.loads(body)["pod"] == "web-1"  # body read, then answered
+        assert _request(sock, "POST", "/chaos/log", body=b"[]")[0] == 405
         status, headers, _ = _request(sock, "GET", "/healthz", close=True)
         assert status == 200 and headers["connection"] == "close"
         assert sock.recv(16) == b""  # the server closed it
+    with target.connect() as sock:  # Expect: 100-continue (curl sends it for bodies > 1 KiB)
+        sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2048\r\n"
+                     b"Expect: 100-continue\r\n\r\n")
+        assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"y" * 2048)
+        assert _recv_response(sock)[::2] == (200, b"ok")
     with target.connect() as sock:  # HTTP/1.0 closes by default
         sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
         assert _recv_response(sock)[0] == 200 and sock.recv(16) == b""
@@ -206,9 +214,12 @@ def test_chaos_refuse_window_is_exact_and_observed(start_target: StartTarget) ->
         assert _request(idle, "GET", "/healthz")[0] == 200
         status, _, body = _request(sock, "POST", f"/chaos/refuse?ms={requested_ms}")
         assert status == 202 and json.loads(body) == {"refuse_ms": requested_ms}
+        # The first probes may still be accepted: the 202 can reach us before the target has
+        # closed its listening socket. So: probe until refused, then until accepted again.
         probes = [_probe(target.address)]
         deadline = time.monotonic() + 10
-        while not probes[-1][2] and time.monotonic() < deadline:  # until accepted again
+        while time.monotonic() < deadline and not (
+                probes[-1][2] and any(not p[2] for p in probes)):
             time.sleep(0.001)
             probes.append(_probe(target.address))
         probes += [_probe(target.address) for _ in range(20)]
@@ -217,12 +228,15 @@ def test_chaos_refuse_window_is_exact_and_observed(start_target: StartTarget) ->
     assert abs((end_ns - begin_ns) / 1e6 - requested_ms) <= 5
     refused = [p for p in probes if not p[2]]
     assert len(refused) >= 10
+    # The target reads the clock right after its close()/listen() calls; a preemption between
+    # the two (2 shared cores) shifts the logged instant a little: allow some slack for that.
+    slack = 1_000_000
     for before, after, accepted in probes:
         if accepted:  # accepted means listening at some instant of the attempt: not inside
-            assert not (begin_ns < before and after < end_ns)
+            assert not (begin_ns + slack < before and after < end_ns - slack)
         else:  # refused means not listening at some instant: not after the window
-            assert before < end_ns
-            assert after > begin_ns
+            assert before < end_ns + slack
+            assert after > begin_ns - slack
     assert probes[-1][2]  # served again after the window
 
 

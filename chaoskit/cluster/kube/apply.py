@@ -130,6 +130,8 @@ def wait_gone(api: KubeApi, ref: ObjectRef, *, timeout_s: float) -> None:
             for line in iter_lines(resp):
                 if line.strip() and json.loads(line).get("type") == "DELETED":
                     return
+        except Exception:  # noqa: S112 - a cut watch stream: list again (bounded by the deadline)
+            continue
         finally:
             resp.close()
     raise WaitTimeout(f"{ref.text} still exists after {timeout_s:g}s",

@@ -226,8 +226,22 @@ class KubeCluster:
     # -- faults --------------------------------------------------------------------------------------
     async def delete_pod(self, namespace: str, name: str, *, grace_seconds: float | None) -> None:
         check_namespace(namespace, allowed=self._allowed)
-        await asyncio.to_thread(faults.delete_pod, self._require_api(), namespace, name,
-                                grace_seconds=grace_seconds)
+        api, watchers = self._require_api(), self._require_watchers()
+        await asyncio.to_thread(watchers.ensure_namespace, namespace)
+        before = watchers.pod(namespace, name)
+        await asyncio.to_thread(faults.delete_pod, api, namespace, name, grace_seconds=grace_seconds)
+        if api.dry_run or before is None:
+            return
+
+        def seen() -> bool | None:
+            # Read-your-writes: once this returns, every wait sees the delete, not a stale cache.
+            now = watchers.pod(namespace, name)
+            if now is None or now["metadata"].get("uid") != before["metadata"].get("uid"):
+                return True
+            return True if now["metadata"].get("deletionTimestamp") else None
+
+        await self._wait_for(seen, timeout_s=self.options.request_timeout_s,
+                             what=lambda: f"the watch never showed the delete of {namespace}/{name}")
 
     async def kill_container(self, namespace: str, pod: str, container: str) -> None:
         check_namespace(namespace, allowed=self._allowed)

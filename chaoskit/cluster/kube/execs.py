@@ -74,6 +74,8 @@ def run_exec(api: KubeApi, namespace: str, pod: str, container: str, command: li
                           message)
     finally:
         ws.close()
+        if ws.sock is not None:  # close() skips the socket when the server closed first
+            ws.sock.shutdown()
 
 
 def _handshake_error(exc: Exception, path: str) -> ClusterError:

@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import ipaddress
 import json
 import logging
+import resource
 import signal
 import sys
 import time
@@ -43,16 +45,27 @@ def emit_stdout(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def is_ip(host: object) -> bool:
+    """Only IP literals: a name would be resolved (slowly, maybe over the network) per connect."""
+    if not isinstance(host, str):
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_endpoints(raw: object) -> tuple[Endpoint, ...]:
     """``[["ip", port], ...]`` -> a duplicate-free tuple (a set: a repeat must not weigh double)."""
     if not isinstance(raw, list):
         raise ControlError("endpoints must be a list of [host, port] pairs")
     result: dict[Endpoint, None] = {}
     for item in raw:
-        if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
+        if (not isinstance(item, list) or len(item) != 2 or not is_ip(item[0])
                 or not isinstance(item[1], int) or isinstance(item[1], bool)
                 or not 0 < item[1] < 65536):
-            raise ControlError(f"bad endpoint {item!r}: expected [host, port], 0 < port < 65536")
+            raise ControlError(f"bad endpoint {item!r}: expected [ip, port], 0 < port < 65536")
         result[(item[0], item[1])] = None
     return tuple(result)
 
@@ -89,6 +102,8 @@ class Proxy:
             self._emit({"op": "listening", "id": listener_id})
         elif op == "endpoints":
             seq = message.get("seq")
+            if not isinstance(seq, int) or isinstance(seq, bool):
+                raise ControlError("endpoints needs an integer seq")
             endpoints = parse_endpoints(message.get("endpoints"))
             await self._get(listener_id).set_endpoints(endpoints)
             self._emit({"op": "synced", "id": listener_id, "seq": seq, "ts_ns": time.time_ns()})
@@ -103,8 +118,9 @@ class Proxy:
     def _listen(self, listener_id: str, host: object, port: object) -> None:
         if listener_id in self._listeners:
             raise ControlError(f"listener {listener_id!r} exists already")
-        if not isinstance(host, str) or not isinstance(port, int) or not 0 <= port < 65536:
-            raise ControlError("listen needs a string host and an integer port")
+        if not is_ip(host) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ControlError("listen needs an IP address host and an integer port in 1..65535")
+        assert isinstance(host, str)  # is_ip checked it; this tells the type checker
         listener = Listener(listener_id, host, port)
         try:
             listener.bind()
@@ -187,6 +203,13 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+def raise_fd_limit() -> None:
+    """Every proxied connection holds two fds: allow as many as the hard limit does."""
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _run(coro_factory: Callable[[], Any]) -> None:
     try:
         import uvloop
@@ -200,6 +223,7 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="chaoskit-proxy %(levelname)s %(message)s")
     _die_with_parent()
+    raise_fd_limit()
     _run(serve)
     return 0
 

@@ -1,0 +1,44 @@
+"""Runs an experiment in-process against the local backend, for measurement-truth tests."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from chaoskit.analysis.summary import RunSummary
+from chaoskit.cluster.local.cluster import LocalCluster
+from chaoskit.engine.observer import Observers
+from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
+from chaoskit.engine.save import load_summary
+from chaoskit.spec import Experiment, load_experiment
+
+HERE = Path(__file__).parent
+EXPERIMENTS = HERE / "experiments"
+SHIPPED = HERE.parents[1] / "experiments"
+
+
+def experiment(name: str, **overrides: Any) -> Experiment:
+    path = EXPERIMENTS / f"{name}.yaml"
+    spec = load_experiment(path if path.exists() else SHIPPED / f"{name}.yaml")
+    phases = {k: overrides.pop(k) for k in ("baseline", "chaos", "recovery") if k in overrides}
+    spec = spec.with_overrides(**phases) if phases else spec
+    if overrides:
+        data = spec.model_dump(by_alias=True)
+        data.update(overrides)
+        spec = Experiment.model_validate(data)
+    return spec
+
+
+def run(spec: Experiment, out: Path, *, seed: int = 1, observers: Observers | None = None,
+        engine_hook: Any = None) -> tuple[RunSummary, RunOutcome]:
+    async def main() -> RunOutcome:
+        engine = Engine(spec, LocalCluster(seed=seed), options=RunOptions(out_dir=out, seed=seed),
+                        observers=observers)
+        if engine_hook is not None:
+            engine_hook(engine)
+        return await engine.run()
+
+    outcome = asyncio.run(main())
+    summary, _ = load_summary(outcome.run_dir)
+    return summary, outcome
