@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -91,13 +92,27 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
     engine = Engine(spec, cluster, options=options, observers=Observers() if quiet else Observers(view))
     try:
         with view if not quiet else contextlib.nullcontext():
-            return asyncio.run(engine.run())
+            return asyncio.run(_interruptible(engine))
     except ManifestError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     except (ClusterError, AgentError) as exc:
         exits.fail(f"infrastructure failure: {exc}", hint=getattr(exc, "hint", ""), code=exits.INFRASTRUCTURE)
     except KeyboardInterrupt:
         raise typer.Exit(exits.ABORTED) from None
+
+
+async def _interruptible(engine: Engine) -> RunOutcome:
+    """SIGINT/SIGTERM cancel the run; the engine then undoes its faults, saves what it has and reports aborted."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        return await engine.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def _finish(outcome: RunOutcome, console: Console, *, quiet: bool, as_json: bool) -> None:

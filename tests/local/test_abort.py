@@ -1,0 +1,54 @@
+"""SIGINT mid-chaos: every fault is undone, partial results are saved and marked aborted, exit code 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.support import become_subreaper, children_of, reap_zombies
+
+pytestmark = [pytest.mark.local, pytest.mark.slow]
+
+
+def test_sigint_during_a_drain_uncordons_saves_and_exits_130(tmp_path: Path) -> None:
+    become_subreaper()
+    command = [sys.executable, "-m", "chaoskit.cli", "run", "node-drain", "--baseline", "1s", "--chaos", "20s",
+               "--recovery", "5s", "--out", str(tmp_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # the non-TTY view prints one line per phase
+            if line.strip().endswith(": chaos"):
+                break
+        time.sleep(4)  # the drain fires 2 s into chaos
+        process.send_signal(signal.SIGINT)
+        rest = process.stdout.read()
+        assert process.wait(timeout=60) == 130, rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    run_dir = next(tmp_path.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["aborted"] is True
+    assert summary["verdict"]["passed"] is False
+    events = pd.read_parquet(run_dir / "events.parquet")
+    cordoned = events[events["kind"] == "node_cordoned"]
+    uncordoned = events[events["kind"] == "node_uncordoned"]
+    assert len(cordoned) == 1, "the drain had not started: the test stopped too early"
+    assert list(uncordoned["name"]) == list(cordoned["name"])
+    assert uncordoned["ts_ns"].iloc[0] > cordoned["ts_ns"].iloc[0]
+    assert (run_dir / "requests.parquet").is_file() and (run_dir / "report.md").is_file()
+    reap_zombies()
+    assert children_of(os.getpid()) == []
