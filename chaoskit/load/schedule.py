@@ -91,6 +91,8 @@ class TargetRunner:
         self._sink = sink
         self._stopping = stopping
         self._in_flight = 0
+        self._greenlets: dict[Any, int] = {}
+        """Running request greenlets -> their scheduled ns."""
         self._idle = gevent.event.Event()
         self._idle.set()
         self.started = False
@@ -118,24 +120,44 @@ class TargetRunner:
                 continue
             self._in_flight += 1
             self._idle.clear()
-            gevent.spawn(self._one, scheduled)
-        # Every request has its own timeout, so this wait ends; the slack covers loop scheduling.
-        self._idle.wait(self._timeout_s + 1.0)
+            self._greenlets[gevent.spawn(self._one, scheduled)] = scheduled
+        # Every request has its own timeout, so this normally ends at once; the slack covers a
+        # starved loop firing timers late.
+        if not self._idle.wait(self._timeout_s + 5.0):
+            self._abandon()
 
     def _one(self, scheduled_ns: int) -> None:
         start_ns = time.time_ns()
         t = time.perf_counter_ns()
+        # Still AGENT_SATURATED in `finally` only if this greenlet was killed: see _abandon.
+        outcome, status, ended = Outcome.AGENT_SATURATED, 0, 0
         try:
             outcome, status, ended = gclient.get(self.endpoint, self._timeout_s)
         except Exception:
             # A bug in the client must still leave a record: a request is never silently dropped.
-            outcome, status, ended = Outcome.ERROR, 0, time.perf_counter_ns()
-        latency_us = (ended - t) // 1000
-        self._sink.add(scheduled_ns, start_ns, latency_us, service=self.index, outcome=outcome,
-                       status=status)
-        self._in_flight -= 1
-        if self._in_flight == 0:
-            self._idle.set()
+            outcome = Outcome.ERROR
+        finally:
+            if outcome is Outcome.AGENT_SATURATED:
+                self.saturated += 1
+            latency_us = ((ended or time.perf_counter_ns()) - t) // 1000
+            self._sink.add(scheduled_ns, start_ns, latency_us, service=self.index,
+                           outcome=outcome, status=status)
+            self._greenlets.pop(gevent.getcurrent(), None)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    def _abandon(self) -> None:
+        """Kill requests still running long after their own timeout (the agent was starved of CPU);
+        each is recorded as ``agent_saturated``, so the record count still matches the schedule."""
+        if self._greenlets:
+            gevent.killall(list(self._greenlets), block=True, timeout=5.0)
+        # A greenlet killed before it ever ran left no record: write it here.
+        for scheduled in self._greenlets.values():
+            self.saturated += 1
+            self._sink.add(scheduled, time.time_ns(), 0, service=self.index,
+                           outcome=Outcome.AGENT_SATURATED, status=0)
+        self._greenlets.clear()
 
     def close(self) -> None:
         self.endpoint.close()

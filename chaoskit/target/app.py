@@ -63,6 +63,8 @@ async def serve(config: TargetConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _resolve, stop)
     if config.startup_delay_s > 0:
+        # A slow start: the process has started, the app binds only after the delay (probes fail until then).
+        signal_started(config.started_fd)
         await asyncio.wait([stop], timeout=config.startup_delay_s)
         if stop.done():
             return EXIT_OK  # stopped before it ever listened
@@ -72,6 +74,10 @@ async def serve(config: TargetConfig) -> int:
     except OSError as exc:
         logging.getLogger("chaoskit.target").error("cannot bind %s: %s", config.listen, exc)
         return EXIT_BIND_FAILED
+    if config.startup_delay_s <= 0:
+        # Stands in for httpd, which listens within milliseconds of its exec: the interpreter's own start-up is an
+        # artefact of the emulation, so the container "starts" when the socket is listening.
+        signal_started(config.started_fd)
     await stop
     await service.shutdown()
     return EXIT_OK
@@ -85,6 +91,5 @@ def main() -> int:
     except ConfigError as exc:
         logging.getLogger("chaoskit.target").error("%s", exc)
         return EXIT_BAD_CONFIG
-    signal_started(config.started_fd)
     raise_fd_limit()
     return run_loop(serve(config))

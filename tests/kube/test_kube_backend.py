@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from chaoskit.cluster.kube.execs import NoShellError
 from chaoskit.cluster.manifests import load_manifest_files
 from chaoskit.cluster.protocol import ClusterEvent, EventKind, NotFoundError, ServiceKind
 from tests.kube.support import kube_cluster, kube_options
+from tests.support import http_get
 
 pytestmark = pytest.mark.kube
 ROOT = Path(__file__).parents[2]
@@ -95,11 +97,20 @@ def test_apply_labels_objects_and_close_removes_everything(kube_context: str) ->
             assert nodes and all(n.address for n in nodes)
             headless = await cluster.service_addresses(ns, "contract-web", ServiceKind.HEADLESS)
             assert sorted(a.host for a in headless) == sorted(p.ip or "" for p in pods)
+            # On the test bed chaoskit runs on the node: once kube-proxy programmed the new Service,
+            # the ClusterIP answers here and auto picks local load.
+            (cip,) = await cluster.service_addresses(ns, "contract-web", ServiceKind.CLUSTER_IP)
+            for _ in range(100):  # bounded: kube-proxy's first sync of a new Service
+                if (await http_get(cip.host, cip.port, timeout_s=1.0)).ok:
+                    break
+                await asyncio.sleep(0.1)  # the data path has no watch to wait on
+            assert await cluster.load_origin(ns, "contract-web") == "local"
             return cluster.options.run_id
         finally:
             await cluster.close()
 
     run_id = asyncio.run(scenario())
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("watch ")]
     assert not namespace_exists(kube_context, ns)
     api = admin_api(kube_context)
     try:
@@ -261,3 +272,40 @@ def test_cleanup_restores_what_a_crashed_run_left(kube_context: str) -> None:
             api.close()
     finally:  # whatever happened above, leave the cluster as it was
         asyncio.run(cleanup(kube_options(kube_context, ns), run_id=run_id))
+
+
+def test_agent_job_records_come_back_through_the_pod_log(kube_context: str) -> None:
+    """The in-cluster agent's transport (Job, ConfigMap, pod log, base64 lines, removal) with a shell
+    command standing in for Locust: the test bed has no Locust image."""
+    import base64
+
+    from chaoskit.cluster.kube.loadjob import AgentJobSpec
+    from chaoskit.load.records import RECORD, Outcome
+
+    ns = "chaoskit-kt-agent"
+    raw = b"".join(RECORD.pack(i, i, 100, 0, Outcome.OK, 200) for i in range(300))
+    control = b'{"event": "done", "requests": 300}\n'
+    script = (f"echo starting; echo CKR {base64.b64encode(raw[:1000]).decode()}; "
+              f"echo CKC {base64.b64encode(control).decode()}; "
+              f"echo CKR {base64.b64encode(raw[1000:]).decode()}")
+    spec = AgentJobSpec(namespace=ns, run_id="kt", plan_json="{}", deadline_s=120,
+                        image="docker.io/library/httpd:2.4", cpu="100m", command=("sh", "-c", script))
+
+    async def scenario() -> None:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
+        try:
+            log = await cluster.run_agent_job(spec, timeout_s=60)
+            assert log.records == raw
+            assert log.control == [{"event": "done", "requests": 300}]
+            assert "starting" in log.other
+            api = admin_api(kube_context)
+            try:
+                jobs = api.request("GET", f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
+            finally:
+                api.close()
+            assert jobs == []  # removed after the run
+        finally:
+            await cluster.close()
+
+    asyncio.run(scenario())

@@ -100,9 +100,9 @@ async def _experiment(cluster: KubeCluster) -> None:
         node = (await cluster.list_nodes())[0].name
         await cluster.cordon(node)
         await cluster.uncordon(node)
-        with pytest.raises(ClusterError) as err:  # outside the Role: no rights in kube-public
+        with pytest.raises(ClusterError) as err:  # outside the rights: Secrets are never granted
             await asyncio.to_thread(cluster._require_api().request, "GET",
-                                    "/api/v1/namespaces/kube-public/configmaps")
+                                    f"/api/v1/namespaces/{NS}/secrets")
         assert "rbac" in err.value.hint
     finally:
         await cluster.close()

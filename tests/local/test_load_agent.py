@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 import pytest
 
 from chaoskit.load.agent import AgentError, AgentReport, LoadAgent, LoadPlan, LoadTarget
@@ -128,8 +129,8 @@ def agents() -> Iterator[list[LoadAgent]]:
     assert not leaked, f"agent processes left running: {leaked}"
 
 
-def run_agent(plan: LoadPlan, agents: list[LoadAgent]) -> tuple[AgentReport, object]:
-    async def go() -> tuple[AgentReport, object]:
+def run_agent(plan: LoadPlan, agents: list[LoadAgent]) -> tuple[AgentReport, pd.DataFrame]:
+    async def go() -> tuple[AgentReport, pd.DataFrame]:
         agent = LoadAgent(plan)
         agents.append(agent)
         try:
@@ -148,8 +149,8 @@ def test_refused_connections_are_each_recorded_once(agents: list[LoadAgent], mod
     report, frame = run_agent(plan, agents)
     # Exactly one record per scheduled request, all refused: nothing retried, nothing hidden.
     assert report.requests == 200
-    assert frame["outcome"].value_counts().to_dict()["refused"] == 200  # type: ignore[attr-defined]
-    assert frame["scheduled_ns"].is_unique  # type: ignore[index]
+    assert frame["outcome"].value_counts().to_dict()["refused"] == 200
+    assert frame["scheduled_ns"].is_unique
 
 
 @pytest.mark.parametrize("mode", ["keepalive", "new-connection"])
@@ -157,7 +158,7 @@ def test_reset_connections_are_recorded_as_reset(agents: list[LoadAgent], mode: 
     with Server("127.62.1.2", reset=True) as server:
         report, frame = run_agent(make_plan(server.host, server.port, connection=mode), agents)
     assert report.requests == 100
-    assert (frame["outcome"] == "reset").sum() == 100  # type: ignore[index]
+    assert (frame["outcome"] == "reset").sum() == 100
     assert server.accepted == 100  # one connection per request, none retried
 
 
@@ -166,7 +167,7 @@ def test_new_connection_opens_one_connection_per_request(agents: list[LoadAgent]
         report, frame = run_agent(
             make_plan(server.host, server.port, rate=200.0, connection="new-connection"), agents)
     assert report.requests == 200
-    assert frame["ok"].all()  # type: ignore[index]
+    assert frame["ok"].all()
     assert server.accepted == report.connections == 200
 
 
@@ -175,7 +176,7 @@ def test_keepalive_reuses_connections(agents: list[LoadAgent]) -> None:
         report, frame = run_agent(make_plan(server.host, server.port, rate=50.0, duration_s=2.0,
                                             connection="keepalive"), agents)
     assert report.requests == 100
-    assert frame["ok"].all()  # type: ignore[index]
+    assert frame["ok"].all()
     assert report.connections == server.accepted
     # 20 ms between requests and sub-ms responses: a new connection only when a response was late.
     assert 1 <= server.accepted <= 25
@@ -188,7 +189,7 @@ def test_keepalive_does_not_reuse_a_connection_the_server_closed_while_idle(
     # The server's FIN arrives long before the next request (50 ms later): no request was sent on
     # a dead connection, so none failed, and each used a fresh connection.
     assert report.requests == 20
-    assert frame["ok"].all()  # type: ignore[index]
+    assert frame["ok"].all()
     assert server.accepted == 20
 
 
@@ -201,23 +202,63 @@ def test_offered_load_does_not_drop_while_the_server_stalls(agents: list[LoadAge
                          start_at_ns=t0)
         report, frame = run_agent(plan, agents)
     assert report.requests == 300
-    assert frame["ok"].all()  # type: ignore[index]
-    sched = frame["scheduled_ns"]  # type: ignore[index]
-    started = frame["start_ns"]  # type: ignore[index]
+    assert frame["ok"].all()
+    sched = frame["scheduled_ns"]
+    started = frame["start_ns"]
     assert ((sched >= stall[0]) & (sched < stall[1])).sum() == rate * stall_s
     # Requests really went out during the stall (open model), not after it; at most a few
     # straddle each edge of the window by their start lag.
     started_in_stall = ((started >= stall[0]) & (started < stall[1])).sum()
     assert abs(started_in_stall - rate * stall_s) <= 3
-    first_stalled = frame.loc[sched == stall[0], "latency_ns"].iloc[0]  # type: ignore[attr-defined]
+    first_stalled = frame.loc[sched == stall[0], "latency_ns"].iloc[0]
     assert first_stalled >= 0.9e9  # it waited for the stall to end: the stall was real
     assert server.accepted > 10  # stalled connections were busy, so new ones were opened
+
+
+def test_each_target_gets_its_own_schedule_and_labels(agents: list[LoadAgent]) -> None:
+    host = "127.62.1.15"
+    with Server(host) as server:
+        plan = LoadPlan(targets=(LoadTarget("web", "ClusterIP", host, server.port),
+                                 LoadTarget("web", "NodePort", "127.62.1.16", free_port(host))),
+                        rate=50.0, duration_s=1.0, connection="keepalive", timeout_s=1.0)
+        report, frame = run_agent(plan, agents)
+    assert report.requests == 100
+    by_type = frame.groupby("service_type", observed=True)["outcome"]
+    assert by_type.value_counts().unstack(fill_value=0).loc[:, ["ok", "refused"]].to_dict() == {
+        "ok": {"ClusterIP": 50, "NodePort": 0}, "refused": {"ClusterIP": 0, "NodePort": 50}}
+    assert set(frame["service"]) == {"web"}
+
+
+def test_records_stream_while_the_agent_runs(agents: list[LoadAgent]) -> None:
+    async def go() -> tuple[int, bool, int, int]:
+        with Server("127.62.1.17") as server:
+            agent = LoadAgent(make_plan(server.host, server.port, rate=100.0, duration_s=3.0))
+            agents.append(agent)
+            try:
+                await agent.start()
+                first = agent.take_records()
+                for _ in range(100):  # bounded poll for the first batch
+                    if len(first):
+                        break
+                    await asyncio.sleep(0.05)
+                    first = agent.take_records()
+                running = agent.returncode is None
+                report = await agent.wait(60.0)
+                rest = agent.take_records()
+            finally:
+                await agent.stop()
+        both = len(first) + len(rest)
+        unique = len(set(first["scheduled_ns"]) | set(rest["scheduled_ns"]))
+        return len(first), running, both, unique if report.requests == both else -1
+    first, running, total, unique = asyncio.run(go())
+    assert first > 0 and running  # records arrived while the run went on
+    assert total == unique == 300  # every record exactly once across take_records calls
 
 
 def test_latency_is_measured(agents: list[LoadAgent]) -> None:
     with Server("127.62.1.6", delay_s=0.1) as server:
         report, frame = run_agent(make_plan(server.host, server.port, rate=20.0), agents)
-    latency = frame["latency_ns"]  # type: ignore[index]
+    latency = frame["latency_ns"]
     assert report.requests == 20
     assert latency.min() >= 100_000_000
     assert latency.median() < 200_000_000  # 100 ms server delay, within a loopback tolerance
@@ -228,7 +269,7 @@ def test_slow_responses_time_out(agents: list[LoadAgent]) -> None:
         report, frame = run_agent(make_plan(server.host, server.port, rate=10.0,
                                             timeout_s=0.2), agents)
     assert report.requests == 10
-    assert (frame["outcome"] == "timeout").sum() == 10  # type: ignore[index]
+    assert (frame["outcome"] == "timeout").sum() == 10
 
 
 def test_requests_over_the_in_flight_cap_are_recorded_as_agent_saturated(
@@ -236,7 +277,7 @@ def test_requests_over_the_in_flight_cap_are_recorded_as_agent_saturated(
     with Server("127.62.1.13", delay_s=2.0) as server:
         plan = make_plan(server.host, server.port, rate=100.0, timeout_s=1.5, in_flight_cap=10)
         report, frame = run_agent(plan, agents)
-    counts = frame["outcome"].value_counts().to_dict()  # type: ignore[attr-defined]
+    counts = frame["outcome"].value_counts().to_dict()
     # The first 10 hold every slot until they time out at 1.5 s, after the 1 s schedule ended.
     assert counts["timeout"] == 10
     assert counts["agent_saturated"] == 90

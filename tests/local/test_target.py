@@ -225,7 +225,7 @@ def test_chaos_refuse_window_is_exact_and_observed(start_target: StartTarget) ->
         probes += [_probe(target.address) for _ in range(20)]
         assert idle.recv(16) == b""  # established keep-alive connections closed at the start
     (begin_ns, end_ns), = json.loads(_once(target, "GET", "/chaos/log")[2])
-    assert abs((end_ns - begin_ns) / 1e6 - requested_ms) <= 5
+    _check_window_lengths(target, (end_ns - begin_ns) / 1e6 - requested_ms)
     refused = [p for p in probes if not p[2]]
     assert len(refused) >= 10
     # The target reads the clock right after its close()/listen() calls; a preemption between
@@ -238,6 +238,29 @@ def test_chaos_refuse_window_is_exact_and_observed(start_target: StartTarget) ->
             assert before < end_ns + slack
             assert after > begin_ns - slack
     assert probes[-1][2]  # served again after the window
+
+
+def _check_window_lengths(target: Target, first_error_ms: float) -> None:
+    """Two more windows: the median length error must be within 5 ms of the request. One
+    outlier is tolerated up to 20 ms (the measurement path's tolerance): on 2 cores shared with
+    other work, the process is now and then not scheduled for several ms when its timer fires."""
+    errors = [first_error_ms]
+    for windows in (2, 3):
+        with target.connect() as sock:
+            assert _request(sock, "POST", "/chaos/refuse?ms=200")[0] == 202
+        deadline = time.monotonic() + 10
+        log: list[list[int]] = []
+        while len(log) < windows and time.monotonic() < deadline:
+            time.sleep(0.01)
+            # Refused during the window, or reset when our request raced its start.
+            with contextlib.suppress(ConnectionRefusedError, ConnectionResetError,
+                                     ConnectionAbortedError):
+                log = json.loads(_once(target, "GET", "/chaos/log")[2])
+        assert len(log) == windows
+        begin_ns, end_ns = log[-1]
+        errors.append((end_ns - begin_ns) / 1e6 - 200)
+    assert sorted(abs(e) for e in errors)[1] <= 5, errors
+    assert max(abs(e) for e in errors) <= 20, errors
 
 
 @pytest.mark.local

@@ -304,7 +304,9 @@ class KubeCluster:
         return addresses.headless_addresses(svc, slices.get("items", []))
 
     async def load_origin(self, namespace: str, service: str) -> Literal["local", "in-cluster"]:
-        """Where ClusterIP load for ``service`` runs (``options.load_from``; auto probes TCP)."""
+        """Where ClusterIP load for ``service`` runs (``options.load_from``; auto probes TCP). Ask once
+        the Service's endpoints converged: before kube-proxy's first sync a new ClusterIP answers
+        nowhere, and auto would pick in-cluster."""
         (addr,) = await self.service_addresses(namespace, service, ServiceKind.CLUSTER_IP)
         return await asyncio.to_thread(addresses.choose_load_origin, self.options.load_from, addr,
                                        probe_timeout_s=self.options.probe_timeout_s)

@@ -63,6 +63,9 @@ class AgentJobSpec:
     image: str = AGENT_IMAGE
     cpu: str = "1"
     node_selector: dict[str, str] = field(default_factory=dict)
+    command: tuple[str, ...] = ()
+    """Override of the container command; empty = the wrapper. Tests use it to prove the log path
+    without the Locust image."""
 
 
 def _meta(name: str, spec: AgentJobSpec) -> dict[str, Any]:
@@ -91,7 +94,7 @@ def render(spec: AgentJobSpec, *, sources: dict[str, str] | None = None) -> list
     config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(name, spec), "data": data}
     container = {
         "name": "agent", "image": spec.image, "imagePullPolicy": "IfNotPresent",
-        "command": ["python", f"{MOUNT}/wrapper.py"],
+        "command": list(spec.command) or ["python", f"{MOUNT}/wrapper.py"],
         "env": [{"name": "CHAOSKIT_LOAD_PLAN",
                  "valueFrom": {"configMapKeyRef": {"name": name, "key": "plan.json"}}}],
         "resources": {"requests": {"cpu": spec.cpu}, "limits": {"cpu": spec.cpu}},

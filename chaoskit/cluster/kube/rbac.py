@@ -46,7 +46,8 @@ NEEDED: Final = frozenset(
     + _grant("cluster", "apps", "deployments", "list", "cleanup")
     + _grant("cluster", "batch", "jobs", "list", "cleanup")
     + _grant("namespace", "", "pods", "get list watch delete", "pod watch, wait_pods_ready, delete_pod")
-    + _grant("namespace", "", "pods/exec", "create", "markers and container kill (exec)")
+    + _grant("namespace", "", "pods/exec", "get create",
+             "markers and container kill (websocket exec: the upgrade is a GET, checked as both)")
     + _grant("namespace", "", "pods/eviction", "create", "drain via the Eviction API")
     + _grant("namespace", "", "pods/log", "get", "in-cluster load agent records")
     + _grant("namespace", "", "services", CRUD, "apply/remove the target Services")
