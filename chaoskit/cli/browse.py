@@ -38,10 +38,10 @@ def report_command(
     if not (run_dir / "summary.json").is_file():
         exits.fail(f"{run_dir}: no summary.json here", hint="pass a directory that `chaoskit run` wrote")
     try:
-        summary, notes = load_summary(run_dir)
+        summary, context = load_summary(run_dir)
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         exits.fail(f"{run_dir / 'summary.json'}: unreadable ({exc})", hint="was it written by this chaoskit?")
-    text = render_report(summary, notes)
+    text = render_report(summary, context)
     if write:
         (run_dir / "report.md").write_text(text, encoding="utf-8")
     if markdown:

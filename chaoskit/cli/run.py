@@ -20,6 +20,7 @@ from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
 from chaoskit.engine.save import load_summary
 from chaoskit.load.agent import AgentError
+from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.terminal import render as render_terminal
 from chaoskit.spec import Experiment, SpecError, default_experiments_dir, load_experiment, parse_duration
 from chaoskit.spec.loader import resolve_experiment
@@ -70,6 +71,13 @@ def run(
     allow_context: Annotated[list[str] | None, typer.Option(help="kube: allow this context.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="kube: skip the context allowlist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="kube: print what would be touched.")] = False,
+    metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
+        "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
+    metrics_linger: Annotated[str | None, typer.Option(help=(
+        "After the run, keep serving until the final values were scraped once, at most this long (e.g. 30s)."))] = None,
+    pushgateway: Annotated[str | None, typer.Option(help=(
+        "Push the final metrics to this Pushgateway (http://HOST:PORT), grouped by experiment and run."))] = None,
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
@@ -78,18 +86,34 @@ def run(
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run)
     console = Console(stderr=as_json, quiet=as_json)
-    outcome = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet)
+    linger = _duration(metrics_linger, "--metrics-linger") or 0.0
+    try:
+        session = MetricsSession(spec, backend=backend.value, host=metrics_host, port=metrics_port,
+                                 pushgateway=pushgateway, linger_s=linger)
+        with session:
+            if session.server is not None and not quiet:
+                console.print(f"Metrics: {session.server.url}")
+            outcome = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet,
+                               metrics=session.metrics)
+            session.finish(load_summary(outcome.run_dir)[0])
+    except PushError as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
+    except MetricsError as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     _finish(outcome, console, quiet=quiet, as_json=as_json)
 
 
 def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptions, console: Console, *,
-             quiet: bool) -> RunOutcome:
+             quiet: bool, metrics: RunMetrics | None = None) -> RunOutcome:
     try:
         cluster = make_cluster(backend, spec, flags, seed=options.seed)
     except ClusterError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     view = LiveView(console, spec.name)
     engine = Engine(spec, cluster, options=options, observers=Observers() if quiet else Observers(view))
+    if metrics is not None:
+        metrics.identify(run_id=engine.run_dir.run_id)
+        engine.observers.add(metrics)
     try:
         with view if not quiet else contextlib.nullcontext():
             return asyncio.run(_interruptible(engine))
@@ -116,7 +140,7 @@ async def _interruptible(engine: Engine) -> RunOutcome:
 
 
 def _finish(outcome: RunOutcome, console: Console, *, quiet: bool, as_json: bool) -> None:
-    summary, notes = load_summary(outcome.run_dir)
+    summary, context = load_summary(outcome.run_dir)
     if as_json:
         typer.echo((outcome.run_dir / "summary.json").read_text(encoding="utf-8"))
     elif quiet:
@@ -124,7 +148,7 @@ def _finish(outcome: RunOutcome, console: Console, *, quiet: bool, as_json: bool
         typer.echo(f"{summary.experiment}: {word} ({outcome.run_dir})")
     else:
         render_terminal(summary, console)
-        for note in notes:
+        for note in context.notes:
             console.print(f"[yellow]note:[/] {note}")
         console.print(f"Run directory: {outcome.run_dir} (report.md, requests.parquet, events.parquet)")
     if outcome.aborted:

@@ -68,6 +68,16 @@ class Engine:
         self._agent: LoadAgent | None = None
         self._agent_report: AgentReport | None = None
         self._scheduler: FaultScheduler | None = None
+        self._plan: LoadPlan | None = None
+
+    def load_description(self) -> str:
+        """One line for the report: rate, connection mode, timeout and the addresses loaded."""
+        load = self.experiment.load
+        if self._plan is None:
+            return f"{load.rate:g} req/s per address, {load.connection}, timeout {load.timeout:g} s (never started)"
+        targets = ", ".join(f"{t.service_type} {t.host}:{t.port}" for t in self._plan.targets)
+        return (f"{load.rate:g} req/s per address at constant arrival, {load.connection}, "
+                f"timeout {load.timeout:g} s, no retries; {targets}")
 
     def collector_checks(self) -> list[DataCheckResult]:
         return list(self._scheduler.checker.results) if self._scheduler else []
@@ -99,6 +109,7 @@ class Engine:
         plan = LoadPlan(targets=tuple(await self._load_targets()), rate=spec.load.rate,
                         duration_s=spec.total_duration_s, connection=spec.load.connection,
                         timeout_s=spec.load.timeout, start_at_ns=time.time_ns() + int(LOAD_START_DELAY_S * 1e9))
+        self._plan = plan
         self._agent = LoadAgent(plan)
         await self._agent.start()
         self.collector.start(self._agent)

@@ -34,27 +34,40 @@ def save_run(engine: Engine, *, aborted: bool) -> Path:
     agent = dataclasses.asdict(engine._agent_report) if engine._agent_report else None
     summary = summarize(requests, events, engine.collector_checks(), slo_targets(spec), experiment=spec.name,
                         backend=engine.cluster.backend, run_id=run.run_id, aborted=aborted, agent=agent)
+    context = RunContext(notes=list(engine.notes), load=engine.load_description())
     document: dict[str, Any] = summary.to_dict()
-    document["notes"] = list(engine.notes)
+    document["context"] = dataclasses.asdict(context)
     path = run.write_json("summary.json", document)
-    run.write_text("report.md", render_report(summary, engine.notes))
+    run.write_text("report.md", render_report(summary, context))
     return path
 
 
-def render_report(summary: RunSummary, notes: list[str]) -> str:
-    """The Markdown report plus what the engine noticed along the way (failed undo, missing successors...)."""
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What the engine knows beyond the measurements: how load was offered, and what it noticed on the way."""
+
+    notes: list[str] = dataclasses.field(default_factory=list)
+    load: str = ""
+
+
+def render_report(summary: RunSummary, context: RunContext) -> str:
+    """The Markdown report, with the load settings under the title and the engine's notes at the end."""
     from chaoskit.report.markdown import render
 
     report = render(summary)
-    if notes:
-        report += "\n## Notes from the run\n\n" + "".join(f"- {note}\n" for note in notes)
+    if context.load:
+        head, sep, rest = report.partition("\n\n## ")
+        report = f"{head}\n\nLoad: {context.load}{sep}{rest}"
+    if context.notes:
+        report += "\n## Notes from the run\n\n" + "".join(f"- {note}\n" for note in context.notes)
     return report
 
 
-def load_summary(run_dir: Path) -> tuple[RunSummary, list[str]]:
+def load_summary(run_dir: Path) -> tuple[RunSummary, RunContext]:
     """Read a run directory's summary.json back (for `chaoskit report`)."""
     import json
 
     document = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    notes = [str(n) for n in document.pop("notes", [])]
-    return RunSummary.from_dict(document), notes
+    context = document.pop("context", {})
+    notes = [str(n) for n in context.get("notes", [])]
+    return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")))

@@ -129,6 +129,8 @@ def test_pod_delete_event_order_on_one_clock(kube_context: str) -> None:
         try:
             await cluster.apply(web(ns))
             pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90)
+            # Steady state includes the control plane's endpoints, which lag readiness (batched).
+            await cluster.wait_endpoints(ns, "contract-web", [p.ip or "" for p in pods], timeout_s=30)
             victim = pods[0]
             events = cluster.subscribe()
             t0 = time.time_ns()
@@ -148,7 +150,8 @@ def test_pod_delete_event_order_on_one_clock(kube_context: str) -> None:
             added = first(seen, EventKind.POD_ADDED, name=fresh.name)
             ready = first(seen, EventKind.POD_READY, name=fresh.name)
             back = first(seen, EventKind.ENDPOINT_ADDED, ip=fresh.ip or "", service="contract-web")
-            assert added < ready < back and gone < back and deleted >= 0
+            # Order within one watch stream is causal; across streams (pods vs slices) it is not.
+            assert added < ready and gone < back and deleted >= 0
             assert seen[ready].source_ts_ns is not None
             # API timestamps have 1 s resolution; the host clock must agree within a couple of seconds.
             assert abs(seen[ready].ts_ns - seen[ready].source_ts_ns) < 3_000_000_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, TypeVar
 
 from chaoskit.cluster.events import EventBus, Subscription
@@ -202,6 +202,23 @@ class KubeCluster:
                     f"not reached in {timeout_s:g}s; have: {state or 'none'}")
 
         return await self._wait_for(ready, timeout_s=timeout_s, what=missing)
+
+    async def wait_endpoints(self, namespace: str, service: str, ips: Iterable[str], *,
+                             timeout_s: float) -> None:
+        """Wait until the Service's ready endpoints (EndpointSlices) are exactly ``ips``. Pods turn
+        Ready before the endpoint controller publishes them (it batches), so a steady state before a
+        fault needs this too (kube only; the local backend's endpoints follow readiness at once)."""
+        check_namespace(namespace, allowed=self._allowed)
+        watchers = self._require_watchers()
+        await asyncio.to_thread(watchers.ensure_namespace, namespace)
+        wanted = set(ips)
+
+        def converged() -> bool | None:
+            return True if watchers.ready_ips(namespace, service) == wanted else None
+
+        await self._wait_for(converged, timeout_s=timeout_s, what=lambda: (
+            f"service {namespace}/{service}: ready endpoints "
+            f"{sorted(watchers.ready_ips(namespace, service))}, want {sorted(wanted)}"))
 
     async def _wait_for(self, check: Callable[[], T | None], *, timeout_s: float,
                         what: Callable[[], str]) -> T:

@@ -98,6 +98,11 @@ class Watchers:
         with informer.lock:
             return informer.cache.get(f"{namespace}/{name}")
 
+    def ready_ips(self, namespace: str, service: str) -> set[str]:
+        """The Service's ready endpoint addresses as the watched EndpointSlices say now."""
+        with self._lock:
+            return set(self._ready.get((namespace, service), {}))
+
     def watching(self, namespace: str) -> bool:
         return namespace in self._pods
 
@@ -127,8 +132,9 @@ class Watchers:
 
     def _seed_slices(self, namespace: str, items: list[JsonObj]) -> None:
         """The ready sets that existed before we watched: later events are differences to these."""
-        for sl in items:
-            self._ready.setdefault((namespace, service_of(sl)), {}).update(ready_endpoints(sl))
+        with self._lock:
+            for sl in items:
+                self._ready.setdefault((namespace, service_of(sl)), {}).update(ready_endpoints(sl))
 
     def _on_slice(self, namespace: str, old: JsonObj | None, new: JsonObj | None, ts: int) -> None:
         # One slice changed; the Service's ready set is the union over all its slices, since an
@@ -141,8 +147,9 @@ class Watchers:
             if service_of(sl) == service:
                 current.update(ready_endpoints(sl))
         key = (namespace, service)
-        before = self._ready.get(key, {})
-        self._ready[key] = current
+        with self._lock:
+            before = self._ready.get(key, {})
+            self._ready[key] = current
         source = slice_trigger_time(new or old or {})
         self._hub.publish_threadsafe(endpoint_events(namespace, service, before, current,
                                                      ts_ns=ts, source_ts_ns=source))

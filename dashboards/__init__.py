@@ -1,0 +1,1 @@
+"""Grafana dashboards for chaoskit, generated from Python: `python -m dashboards.generate` writes dashboards/json/."""
