@@ -61,6 +61,8 @@ def to_json(dashboard: db.Dashboard) -> dict[str, Any]:
     for annotation in data.get("annotations", {}).get("list", []):
         if annotation.get("name") == FAULT_ANNOTATION:
             annotation.update(ANNOTATION_EXTRAS)
+    for number, panel in enumerate(data.get("panels", []), start=1):
+        panel["id"] = number  # stable, unique ids: links to a panel (viewPanel=N) survive regeneration
     return data
 
 

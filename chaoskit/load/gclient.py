@@ -36,7 +36,7 @@ class _BadResponse(Exception):
 
 @dataclass(slots=True)
 class Endpoint:
-    """One target resolved once, with its two pre-built request heads and a keep-alive pool."""
+    """One target resolved once, with its pre-built request head and its keep-alive pool."""
 
     family: int
     sockaddr: tuple[Any, ...]

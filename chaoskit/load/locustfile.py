@@ -36,7 +36,7 @@ RECORDS_FD_ENV = "CHAOSKIT_LOAD_RECORDS_FD"
 CONTROL_FD_ENV = "CHAOSKIT_LOAD_CONTROL_FD"
 PARENT_ENV = "CHAOSKIT_LOAD_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
-_START_LEAD_NS = 100_000_000
+_START_LEAD_NS = 250_000_000
 """Without a plan start instant, start this long after setup so users exist before request 0 is due."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Final, cast
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,8 @@ class RequestStats(Collector):
     """Requests by outcome and successful-request latency per (service, service_type), for one experiment.
 
     prometheus-client's Counter/Histogram take one observation per call (a lock and a bucket scan each);
-    records arrive in batches of hundreds, so counting is done with numpy/pandas per batch instead.
+    records arrive in batches of hundreds, so a batch is counted at once with integer codes and np.bincount
+    (6-28x cheaper per record: bench/results-metrics.md).
     Latency counts successful requests only, as the analysis' percentiles do: a refused connect fails in
     microseconds and would pull the percentiles down exactly when users are hurting.
     """
@@ -52,21 +53,27 @@ class RequestStats(Collector):
         """Count one batch of request records (columns as in ``chaoskit.load.records``)."""
         if not len(records):
             return
-        keys = ["service", "service_type"]
-        counts = records.groupby([*keys, "outcome"], observed=True, sort=False).size()
-        ok = records[records["ok"].to_numpy(dtype=bool)]
-        latency = ok["latency_ns"].to_numpy(dtype=np.int64)
-        bucket = pd.Series(np.searchsorted(_BOUNDS_NS, latency, side="left"), index=ok.index, name="bucket")
-        per_bucket = ok[keys].assign(bucket=bucket).groupby([*keys, "bucket"], observed=True, sort=False).size()
-        sums = ok.groupby(keys, observed=True, sort=False)["latency_ns"].sum()
+        service, services = _codes(records["service"])
+        kind, kinds = _codes(records["service_type"])
+        outcome, outcomes = _codes(records["outcome"])
+        pair = service * len(kinds) + kind  # one small integer per (service, service_type)
+        n_pairs = len(services) * len(kinds)
+        counts = np.bincount(pair * len(outcomes) + outcome, minlength=n_pairs * len(outcomes))
+        ok = records["ok"].to_numpy(dtype=bool)
+        latency = records["latency_ns"].to_numpy(dtype=np.int64)[ok]
+        bucket = np.searchsorted(_BOUNDS_NS, latency, side="left")
+        per_bucket = np.bincount(pair[ok] * len(_LE) + bucket, minlength=n_pairs * len(_LE)).reshape(n_pairs, -1)
+        sums = np.bincount(pair[ok], weights=latency, minlength=n_pairs)
         with self._lock:
-            for (service, service_type, outcome), n in _items(counts):
-                self._declare((service, service_type))
-                self._counts[(service, service_type, outcome)] += n
-            for (service, service_type, index), n in _items(per_bucket):
-                self._buckets[(service, service_type)][int(index)] += n
-            for (service, service_type), total in _items(sums):
-                self._sums_ns[(service, service_type)] += total
+            for code in np.flatnonzero(counts):
+                p, o = divmod(int(code), len(outcomes))
+                target = (services[p // len(kinds)], kinds[p % len(kinds)])
+                self._declare(target)
+                self._counts[(*target, outcomes[o])] += int(counts[code])
+            for row in (int(r) for r in np.flatnonzero(per_bucket.sum(axis=1))):
+                target = (services[row // len(kinds)], kinds[row % len(kinds)])
+                self._buckets[target] += per_bucket[row]
+                self._sums_ns[target] += round(float(sums[row]))
 
     def total(self) -> int:
         """Every request counted so far."""
@@ -106,6 +113,7 @@ class RequestStats(Collector):
                                      labels=["experiment", "service", "service_type"], unit="seconds")
 
 
-def _items(grouped: pd.Series) -> list[tuple[tuple[str, ...], int]]:
-    """(group key as strings, integer value) of a groupby result with a MultiIndex."""
-    return [(tuple(str(part) for part in cast(tuple[object, ...], key)), int(value)) for key, value in grouped.items()]
+def _codes(column: pd.Series) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Integer codes and their labels: free for the agent's categorical columns, a hash pass for others."""
+    codes, uniques = pd.factorize(column)
+    return codes.astype(np.int64), [str(u) for u in uniques]

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
 from chaoskit.cluster.kube import KubeCluster, KubeOptions
+
+SESSION = secrets.token_hex(3)
+"""Suffix of every namespace this test session creates: runs sharing one cluster never collide."""
 
 NO_CLUSTER = ("no real cluster: pass --kube-context or set CHAOSKIT_KUBE_CONTEXT (and KUBECONFIG); "
               "testbed/up provides one")
@@ -29,3 +33,8 @@ def kube_cluster(context: str | None, namespace: str, **overrides: Any) -> KubeC
     if not context:
         raise RuntimeError(NO_CLUSTER)
     return KubeCluster(kube_options(context, namespace, **overrides))
+
+
+def unique_namespace(name: str) -> str:
+    """A namespace name unique to this test session."""
+    return f"chaoskit-kt-{name}-{SESSION}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -21,7 +23,7 @@ from chaoskit.cluster.kube.config import RUN_ID_LABEL, load_configuration
 from chaoskit.cluster.kube.execs import NoShellError
 from chaoskit.cluster.manifests import load_manifest_files
 from chaoskit.cluster.protocol import ClusterEvent, EventKind, NotFoundError, ServiceKind
-from tests.kube.support import kube_cluster, kube_options
+from tests.kube.support import kube_cluster, kube_options, unique_namespace
 from tests.support import http_get
 
 pytestmark = pytest.mark.kube
@@ -31,11 +33,14 @@ SCRATCH = "/usr/local/apache2/htdocs/scratch"
 
 
 def web(namespace: str) -> list[dict[str, Any]]:
-    """The contract's web manifests, moved into ``namespace``."""
+    """The contract's web manifests, moved into ``namespace``, nodePorts allocated by the cluster
+    (a fixed one would collide with any other run on the same cluster)."""
     out = []
     for m in load_manifest_files([ROOT / "tests" / "contract" / "manifests" / "web.yaml"]):
         obj = copy.deepcopy(dict(m))
         obj["metadata"]["namespace"] = namespace
+        for port in obj.get("spec", {}).get("ports", []) if obj["kind"] == "Service" else []:
+            port.pop("nodePort", None)
         out.append(obj)
     return out
 
@@ -76,7 +81,7 @@ def first(seen: Sequence[ClusterEvent], kind: EventKind, **fields: str) -> int:
 
 
 def test_apply_labels_objects_and_close_removes_everything(kube_context: str) -> None:
-    ns = "chaoskit-kt-apply"
+    ns = unique_namespace("apply")
 
     async def scenario() -> str:
         cluster = kube_cluster(kube_context, ns)
@@ -121,7 +126,7 @@ def test_apply_labels_objects_and_close_removes_everything(kube_context: str) ->
 
 
 def test_pod_delete_event_order_on_one_clock(kube_context: str) -> None:
-    ns = "chaoskit-kt-events"
+    ns = unique_namespace("events")
 
     async def scenario() -> None:
         cluster = kube_cluster(kube_context, ns)
@@ -163,7 +168,7 @@ def test_pod_delete_event_order_on_one_clock(kube_context: str) -> None:
 
 
 def test_kill_container_restarts_it_in_place_with_events(kube_context: str) -> None:
-    ns = "chaoskit-kt-kill"
+    ns = unique_namespace("kill")
 
     async def scenario() -> None:
         cluster = kube_cluster(kube_context, ns)
@@ -191,7 +196,7 @@ def test_kill_container_restarts_it_in_place_with_events(kube_context: str) -> N
 
 
 def test_container_without_a_shell_gives_a_clear_error(kube_context: str) -> None:
-    ns = "chaoskit-kt-noshell"
+    ns = unique_namespace("noshell")
     pause = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bare", "namespace": ns,
                                                               "labels": {"app": "bare"}},
              "spec": {"terminationGracePeriodSeconds": 0, "containers": [
@@ -218,13 +223,14 @@ def test_container_without_a_shell_gives_a_clear_error(kube_context: str) -> Non
 
 
 def test_dry_run_lists_actions_and_creates_nothing(kube_context: str) -> None:
-    ns = "chaoskit-kt-dry"
+    ns = unique_namespace("dry")
 
     async def scenario() -> list[tuple[str, str]]:
         cluster = KubeCluster(kube_options(kube_context, ns, dry_run=True))
         await cluster.start()
         try:
             await cluster.apply(web(ns))
+            assert await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=1) == []
             node = (await cluster.list_nodes())[0].name
             await cluster.cordon(node)
             await cluster.delete_pod(ns, "whatever", grace_seconds=None)
@@ -238,6 +244,7 @@ def test_dry_run_lists_actions_and_creates_nothing(kube_context: str) -> None:
     assert any(p.startswith(f"/apis/apps/v1/namespaces/{ns}/deployments/contract-web") for p in paths)
     assert any(v == "PATCH" and p.startswith("/api/v1/nodes/") for v, p in planned)
     assert ("DELETE", f"/api/v1/namespaces/{ns}/pods/whatever") in planned
+    assert any(v == "wait" for v, _p in planned)
     assert not namespace_exists(kube_context, ns)
     api = admin_api(kube_context)
     try:
@@ -248,7 +255,7 @@ def test_dry_run_lists_actions_and_creates_nothing(kube_context: str) -> None:
 
 
 def test_cleanup_restores_what_a_crashed_run_left(kube_context: str) -> None:
-    ns = "chaoskit-kt-crash"
+    ns = unique_namespace("crash")
 
     async def crashed_run() -> tuple[str, str]:
         cluster = kube_cluster(kube_context, ns, keep_objects=True)
@@ -262,6 +269,14 @@ def test_cleanup_restores_what_a_crashed_run_left(kube_context: str) -> None:
 
     run_id, node = asyncio.run(crashed_run())
     try:
+        assert namespace_exists(kube_context, ns)
+        listed = subprocess.run(  # the CLI, dry run: lists, restores nothing
+            [str(Path(sys.executable).with_name("chaoskit")), "cleanup", "--context", kube_context,
+             "--allow-context", kube_context, "--run-id", run_id, "--dry-run"],
+            capture_output=True, text=True, timeout=120, check=False, start_new_session=True)
+        assert listed.returncode == 0, listed.stderr
+        assert f"would restore: node {node} (uncordon)" in listed.stdout
+        assert f"would restore: Namespace/{ns} (delete)" in listed.stdout
         assert namespace_exists(kube_context, ns)
         options = kube_options(kube_context, ns)
         found = asyncio.run(cleanup(options, run_id=run_id))
@@ -285,7 +300,7 @@ def test_agent_job_records_come_back_through_the_pod_log(kube_context: str) -> N
     from chaoskit.cluster.kube.loadjob import AgentJobSpec
     from chaoskit.load.records import RECORD, Outcome
 
-    ns = "chaoskit-kt-agent"
+    ns = unique_namespace("agent")
     raw = b"".join(RECORD.pack(i, i, 100, 0, Outcome.OK, 200) for i in range(300))
     control = b'{"event": "done", "requests": 300}\n'
     script = (f"echo starting; echo CKR {base64.b64encode(raw[:1000]).decode()}; "
@@ -310,5 +325,45 @@ def test_agent_job_records_come_back_through_the_pod_log(kube_context: str) -> N
             assert jobs == []  # removed after the run
         finally:
             await cluster.close()
+
+    asyncio.run(scenario())
+
+
+def test_drain_honours_a_pod_disruption_budget_and_skips_nothing_else(kube_context: str) -> None:
+    """Single node: the drain may evict one pod (budget: 2 of 3 available); the replacement cannot
+    schedule on the cordoned node, so the second eviction stays refused until the drain times out."""
+    from chaoskit.cluster.protocol import WaitTimeout
+
+    ns = unique_namespace("drain")
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+           "metadata": {"name": "web", "namespace": ns},
+           "spec": {"minAvailable": 2, "selector": {"matchLabels": WEB}}}
+
+    async def scenario() -> None:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
+        try:
+            await cluster.apply([*web(ns), pdb])
+            pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90)
+            node = pods[0].node or ""
+            if len(await cluster.list_nodes()) > 1:
+                pytest.skip("written for a single-node cluster")
+            events = cluster.subscribe()
+            with pytest.raises(WaitTimeout, match="PodDisruptionBudgets still refuse"):
+                await cluster.drain(node, grace_seconds=1, timeout_s=8)
+            seen = events.drain()
+            events.close()
+            evicted = {e.name for e in seen if e.kind is EventKind.POD_TERMINATING}
+            assert len(evicted) == 1 and evicted <= {p.name for p in pods}
+            assert any(e.kind is EventKind.NODE_CORDONED and e.node == node for e in seen)
+            await cluster.uncordon(node)
+            await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=60)
+        finally:
+            await cluster.close()
+        api = admin_api(kube_context)
+        try:
+            assert not api.request("GET", f"/api/v1/nodes/{node}")["spec"].get("unschedulable")
+        finally:
+            api.close()
 
     asyncio.run(scenario())

@@ -15,13 +15,13 @@ from chaoskit.cluster.kube import KubeCluster
 from chaoskit.cluster.kube.api import KubeApi
 from chaoskit.cluster.kube.apply import ObjectRef, apply_object, delete_object, wait_gone
 from chaoskit.cluster.protocol import ClusterError, ServiceKind
-from tests.kube.support import kube_options
+from tests.kube.support import SESSION, kube_options, unique_namespace
 from tests.kube.test_kube_backend import SCRATCH, WEB, admin_api, web
 
 pytestmark = pytest.mark.kube
 ROOT = Path(__file__).parents[2]
-NS = "chaoskit-kt-rbac"
-SUFFIX = "-kt-rbac"
+NS = unique_namespace("rbac")
+SUFFIX = f"-kt-rbac-{SESSION}"
 
 
 def rbac_objects() -> list[dict[str, Any]]:

@@ -56,9 +56,11 @@ def start_target() -> Iterator[StartTarget]:
     """Starts targets on fresh addresses; every one is SIGKILLed at teardown, on failure too."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*, wait: bool = True, pass_fds: tuple[int, ...] = (), **env: str) -> Target:
-        address = (f"127.61.2.{next(_next_ip)}", PORT)
-        full_env = {**os.environ, "CHAOSKIT_LISTEN": f"{address[0]}:{address[1]}",
+    def start(*, wait: bool = True, pass_fds: tuple[int, ...] = (), ports: tuple[int, ...] = (PORT,),
+              **env: str) -> Target:
+        address = (f"127.61.2.{next(_next_ip)}", ports[0])
+        listen = ",".join(f"{address[0]}:{port}" for port in ports)
+        full_env = {**os.environ, "CHAOSKIT_LISTEN": listen,
                     "POD_NAME": "web-1", "POD_IP": address[0], "NODE_NAME": "node-a", **env}
         process = subprocess.Popen([sys.executable, "-m", "chaoskit.target"], env=full_env,
                                    pass_fds=pass_fds, preexec_fn=_child_setup)  # noqa: PLW1509
@@ -261,6 +263,27 @@ def _check_window_lengths(target: Target, first_error_ms: float) -> None:
         errors.append((end_ns - begin_ns) / 1e6 - 200)
     assert sorted(abs(e) for e in errors)[1] <= 5, errors
     assert max(abs(e) for e in errors) <= 20, errors
+
+
+@pytest.mark.local
+def test_every_listen_address_serves_and_refuses_together(start_target: StartTarget) -> None:
+    target = start_target(ports=(PORT, PORT + 1))
+    second = Target(target.process, (target.address[0], PORT + 1))
+    second.wait_accepting()
+    assert _once(second, "GET", "/healthz")[::2] == (200, b"ok")
+    with target.connect() as sock:
+        assert _request(sock, "POST", "/chaos/refuse?ms=300")[0] == 202
+    refused = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # refused on the second address, then served again
+        with socket.socket() as probe:
+            accepted = probe.connect_ex(second.address) == 0
+        if accepted and refused:
+            break
+        refused += not accepted  # (accepted before any refusal: the window has not begun yet)
+        time.sleep(0.005)
+    assert refused > 0
+    assert len(json.loads(_once(second, "GET", "/chaos/log")[2])) == 1
 
 
 @pytest.mark.local

@@ -81,11 +81,18 @@ def exists(api: KubeApi, res: Resource, namespace: str, name: str) -> bool:
     return True
 
 
+NAMESPACE_GONE_TIMEOUT_S = 180.0
+"""How long a namespace still terminating (from an earlier run) may take to go before we recreate it."""
+
+
 def apply_object(api: KubeApi, obj: JsonObj) -> bool:
     """Server-side apply ``obj``; returns whether it did not exist before (so teardown deletes it)."""
     ref = ref_of(obj)
     res = api.resource(ref.api_version, ref.kind)
-    created = not exists(api, res, ref.namespace, ref.name)
+    if ref.kind == "Namespace":
+        created = not _live_namespace(api, ref.name)
+    else:
+        created = not exists(api, res, ref.namespace, ref.name)
     api.request(
         "PATCH", res.path(ref.namespace or None, ref.name),
         query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
@@ -140,8 +147,7 @@ def wait_gone(api: KubeApi, ref: ObjectRef, *, timeout_s: float) -> None:
 
 def require_namespace(api: KubeApi, name: str, *, create: bool, run_id: str) -> bool:
     """Make sure ``name`` exists; create it (labelled) only when allowed. Returns whether it was created."""
-    res = api.resource("v1", "Namespace")
-    if exists(api, res, "", name):
+    if _live_namespace(api, name):
         return False
     if not create:
         raise ClusterError(f"namespace {name!r} does not exist",
@@ -149,3 +155,16 @@ def require_namespace(api: KubeApi, name: str, *, create: bool, run_id: str) -> 
                            "(create_namespaces)")
     apply_object(api, namespace_object(name, run_id=run_id))
     return True
+
+
+def _live_namespace(api: KubeApi, name: str) -> bool:
+    """Whether ``name`` exists and is not terminating; a terminating one is watched until it is gone
+    (nothing can be created in it meanwhile), so the caller can create it afresh."""
+    try:
+        current = api.request("GET", f"/api/v1/namespaces/{name}")
+    except NotFoundError:
+        return False
+    if not current.get("metadata", {}).get("deletionTimestamp"):
+        return True
+    wait_gone(api, ObjectRef("v1", "Namespace", "", name), timeout_s=NAMESPACE_GONE_TIMEOUT_S)
+    return False

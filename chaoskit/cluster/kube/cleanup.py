@@ -57,6 +57,8 @@ def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
             ns = str(meta.get("namespace", ""))
             if ns in FORBIDDEN_NAMESPACES or meta.get("name") in FORBIDDEN_NAMESPACES:
                 continue
+            if meta.get("deletionTimestamp"):
+                continue  # already going away
             found.append(ObjectRef(api_version, kind, ns, str(meta["name"])))
     doomed_ns = {r.name for r in found if r.kind == "Namespace"}
     # Objects inside a namespace that goes anyway need no delete of their own.

@@ -157,17 +157,28 @@ class KubeCluster:
         await self._remove_refs(doomed)
 
     async def _remove_refs(self, refs: list[applying.ObjectRef]) -> None:
-        api = self._require_api()
+        """Delete each object, then watch each until gone; one failure does not stop the others."""
+        api, failed = self._require_api(), []
         # Namespaced objects first: deleting a namespace would take them anyway, but slower and unseen.
         refs = sorted(refs, key=lambda r: r.kind == "Namespace")
-        for ref in refs:
+        deleted = []
+        for ref in refs:  # all deletes first, so the grace periods run side by side
             scope = ref.name if ref.kind == "Namespace" else ref.namespace
-            if scope:  # cluster-scoped objects (e.g. a ClusterRole) live in no namespace
-                check_namespace(scope, allowed=self._allowed)
-            await asyncio.to_thread(applying.delete_object, api, ref)
-        for ref in refs:
-            await asyncio.to_thread(applying.wait_gone, api, ref, timeout_s=REMOVE_TIMEOUT_S)
-            self._created.remove(ref)
+            try:
+                if scope:  # cluster-scoped objects (e.g. a ClusterRole) live in no namespace
+                    check_namespace(scope, allowed=self._allowed)
+                await asyncio.to_thread(applying.delete_object, api, ref)
+                deleted.append(ref)
+            except ClusterError as exc:
+                failed.append(f"{ref.text}: {exc}")
+        for ref in deleted:
+            try:
+                await asyncio.to_thread(applying.wait_gone, api, ref, timeout_s=REMOVE_TIMEOUT_S)
+                self._created.remove(ref)
+            except ClusterError as exc:
+                failed.append(f"{ref.text}: {exc}")
+        if failed:
+            raise ClusterError(f"could not remove {'; '.join(failed)}")
 
     # -- reads and waits ---------------------------------------------------------------------------
     async def list_nodes(self) -> list[NodeInfo]:
@@ -185,6 +196,10 @@ class KubeCluster:
     async def wait_pods_ready(self, namespace: str, selector: Mapping[str, str], *, count: int,
                               timeout_s: float) -> list[PodInfo]:
         check_namespace(namespace, allowed=self._allowed)
+        if self._require_api().dry_run:  # nothing was applied: report what is there, wait for nothing
+            self._require_api().plan("wait", f"{count} ready pods {selector_text(selector)}",
+                                     namespace)
+            return [p for p in await self.list_pods(namespace, selector) if p.ready]
         watchers = self._require_watchers()
         await asyncio.to_thread(watchers.ensure_namespace, namespace)
 
@@ -212,6 +227,8 @@ class KubeCluster:
         watchers = self._require_watchers()
         await asyncio.to_thread(watchers.ensure_namespace, namespace)
         wanted = set(ips)
+        if self._require_api().dry_run:
+            return
 
         def converged() -> bool | None:
             return True if watchers.ready_ips(namespace, service) == wanted else None
@@ -230,6 +247,7 @@ class KubeCluster:
         deadline = time.monotonic() + timeout_s
         while True:
             waiter = notifier.waiter()  # registered before the check: no change slips between
+            self._require_watchers().raise_if_broken()
             result = check()
             remaining = deadline - time.monotonic()
             if result is not None or remaining <= 0:
@@ -332,26 +350,7 @@ class KubeCluster:
         """Run the in-cluster load agent Job and return its decoded log (records + control messages).
         The Job's objects are removed afterwards, also on failure."""
         check_namespace(spec.namespace, allowed=self._allowed)
-        objects = loadjob.render(spec)
-        await self.apply(objects)
-        try:
-            watchers = self._require_watchers()
-            selector = loadjob.job_pod_selector(spec)
-
-            def started() -> str | None:
-                for pod in watchers.pods(spec.namespace):
-                    watchers.raise_if_failing([pod])
-                    if matches(pod, selector) and pod.get("status", {}).get("phase") != "Pending":
-                        return str(pod["metadata"]["name"])
-                return None
-
-            pod = await self._wait_for(started, timeout_s=timeout_s,
-                                       what=lambda: f"load agent pod of run {spec.run_id} never started")
-            lines = await asyncio.to_thread(loadjob.follow_log, self._require_api(), spec.namespace,
-                                            pod, timeout_s=timeout_s)
-        finally:
-            await self.remove(objects)
-        return loadjob.split_log(lines)
+        return await loadjob.run(self, spec, timeout_s=timeout_s)
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                            marker: str) -> None:

@@ -171,7 +171,8 @@ def load_configuration(options: KubeOptions) -> LoadedConfig:
         )
     except (config.ConfigException, OSError) as exc:
         raise ClusterError(
-            f"cannot load kubeconfig: {exc}",
+            f"cannot load kubeconfig {path}"
+            + (f" (context {options.context})" if options.context else "") + f": {exc}",
             hint="pass --kubeconfig/--context, set KUBECONFIG, or run inside a cluster",
         ) from exc
     name = options.context or (current or {}).get("name", "")

@@ -8,15 +8,19 @@ rendering and log decoding are unit-tested, the run itself is not.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chaoskit.cluster.kube.api import KubeApi, iter_lines
 from chaoskit.cluster.kube.config import AGENT_IMAGE, MANAGED_BY_LABEL, MANAGED_BY_VALUE, RUN_ID_LABEL
+
+if TYPE_CHECKING:
+    from chaoskit.cluster.kube.cluster import KubeCluster
 
 AGENT_NAME: Final = "chaoskit-load-agent"
 MOUNT: Final = "/chaoskit"
@@ -153,3 +157,32 @@ def follow_log(api: KubeApi, namespace: str, pod: str, *, timeout_s: float) -> l
         return [line.decode("utf-8", "replace") for line in iter_lines(resp)]
     finally:
         resp.close()
+
+
+async def run(cluster: KubeCluster, spec: AgentJobSpec, *, timeout_s: float) -> AgentLog:
+    """Apply the agent's objects, wait (watching) for its pod to start, follow its log to the end,
+    remove the objects (also on failure) and decode the log."""
+    objects = render(spec)
+    await cluster.apply(objects)
+    api = cluster._require_api()
+    if api.dry_run:
+        return AgentLog(b"", [], [])
+    try:
+        watchers = cluster._require_watchers()
+        selector = job_pod_selector(spec)
+
+        def started() -> str | None:
+            for pod in watchers.pods(spec.namespace):
+                labels = pod.get("metadata", {}).get("labels") or {}
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    watchers.raise_if_failing([pod])  # e.g. ImagePullBackOff: fail now
+                    if pod.get("status", {}).get("phase") != "Pending":
+                        return str(pod["metadata"]["name"])
+            return None
+
+        pod = await cluster._wait_for(started, timeout_s=timeout_s,
+                                      what=lambda: f"load agent pod of run {spec.run_id} never started")
+        lines = await asyncio.to_thread(follow_log, api, spec.namespace, pod, timeout_s=timeout_s)
+    finally:
+        await cluster.remove(objects)
+    return split_log(lines)

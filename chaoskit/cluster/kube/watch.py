@@ -41,6 +41,10 @@ class Informer:
         self.lock = threading.Lock()
         self.synced = threading.Event()
         self.errors: list[Exception] = []
+        """The most recent failures (at most 20)."""
+        self.failing = 0
+        """Consecutive failed list/watch requests; 0 while the watch is healthy."""
+        self.on_error: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._resp: Any = None
         self._thread = threading.Thread(target=self._run, name=f"watch {path}", daemon=True)
@@ -60,21 +64,22 @@ class Informer:
 
     def _run(self) -> None:
         rv: str | None = None
-        failures = 0
         while not self._stop.is_set():
             try:
                 if rv is None:
                     rv = self._relist()
+                    self.failing = 0  # the API answers again
                 rv = self._watch(rv)
-                failures = 0
             except Exception as exc:  # any transport/API failure: record it, back off, relist
                 if self._stop.is_set():
                     return
-                self.errors.append(exc)
-                failures += 1
+                self.errors = [*self.errors[-19:], exc]
+                self.failing += 1
                 rv = None
+                if self.on_error is not None:
+                    self.on_error()
                 # Bounded, interruptible back-off after a failure (not a wait for cluster state).
-                self._stop.wait(min(0.2 * 2**failures, 5.0))
+                self._stop.wait(min(0.2 * 2**self.failing, 5.0))
 
     def _relist(self) -> str:
         listing = self.api.request("GET", self.path)

@@ -28,6 +28,8 @@ FATAL_WAITING_REASONS = frozenset({
     "CreateContainerConfigError",
 })
 """Container waiting reasons that no amount of waiting fixes: waits fail at once with the reason."""
+BROKEN_AFTER = 4
+"""Consecutive failed watch requests (about 3 s of back-off) after which waits give up."""
 
 
 def failing_reason(pod: JsonObj) -> str | None:
@@ -55,8 +57,20 @@ class Watchers:
         """Counts observed changes; waits compare it to see that something happened."""
 
     def _informer(self, path: str, on_change: OnChange, on_sync: OnSync | None = None) -> Informer:
-        return Informer(self._api, path, on_change=on_change, window_s=self._window_s,
-                        on_sync=on_sync)
+        informer = Informer(self._api, path, on_change=on_change, window_s=self._window_s,
+                            on_sync=on_sync)
+        informer.on_error = self._notifier.notify_threadsafe  # waits re-check health at once
+        return informer
+
+    def raise_if_broken(self) -> None:
+        """A wait's failure condition: a watch that failed BROKEN_AFTER times in a row."""
+        with self._lock:
+            informers = [i for i in (self._nodes,) if i] + list(self._pods.values()) + list(
+                self._slices.values())
+        for informer in informers:
+            if informer.failing >= BROKEN_AFTER:
+                raise ClusterError(f"watch {informer.path} keeps failing: {informer.errors[-1]}",
+                                   hint="is the API server still up?")
 
     def _await_sync(self, informer: Informer) -> None:
         if not informer.synced.wait(self._api.timeout_s):

@@ -8,7 +8,6 @@ endpoints exist.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from typing import Final
@@ -47,6 +46,7 @@ class Listener:
         self.port = port
         self.endpoints: tuple[Endpoint, ...] = ()
         self.conns: set[ClientSide] = set()
+        self.closed = False
         self._sock: socket.socket | None = None
         self._server: asyncio.Server | None = None
 
@@ -104,12 +104,17 @@ class Listener:
                 log.warning("listener %s: accept while draining: %s", self.id, exc)
                 return
             conn.setblocking(False)
-            coro = loop.connect_accepted_socket(
-                lambda: ClientSide(old, self.conns), conn)
+            coro = loop.connect_accepted_socket(lambda: self._adopted_client(old), conn)
             asyncio.ensure_future(coro).add_done_callback(_log_failed_accept)
+
+    def _adopted_client(self, old: tuple[Endpoint, ...]) -> ClientSide:
+        # Adoption completes a loop turn later: if the listener was closed meanwhile, the
+        # connection gets no endpoint, hence a reset, like every other one it had.
+        return ClientSide(() if self.closed else old, self.conns)
 
     def close(self) -> None:
         """Stop listening, release the address, and reset every connection this listener relays."""
+        self.closed = True
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -123,5 +128,4 @@ class Listener:
 
 def _log_failed_accept(future: asyncio.Task[tuple[asyncio.Transport, ClientSide]]) -> None:
     if not future.cancelled() and future.exception() is not None:
-        with contextlib.suppress(Exception):
-            log.warning("adopting a drained connection failed: %s", future.exception())
+        log.warning("adopting a drained connection failed: %s", future.exception())
