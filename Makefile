@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/chaoskit run pod-recreate
 
 test: $(STAMP)
-	$(BIN)/ruff check chaoskit tests bench
+	$(BIN)/ruff check chaoskit dashboards tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
