@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -52,10 +54,16 @@ async def steady_load(host: str, port: int, *, rate: float, duration_s: float) -
     return list(await asyncio.gather(*tasks))
 
 
-def become_subreaper() -> None:
-    """Orphaned descendants get re-parented to this process, so leftovers can be found and counted."""
+@contextlib.contextmanager
+def subreaper() -> Iterator[None]:
+    """While inside, orphaned descendants are re-parented to this process, so leftovers can be found and counted."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        reap_zombies()
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 def children_of(pid: int) -> list[int]:

@@ -13,13 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.support import become_subreaper, children_of, reap_zombies
+from tests.support import children_of, reap_zombies
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
 
+@pytest.mark.usefixtures("orphan_reaper")
 def test_sigint_during_a_drain_uncordons_saves_and_exits_130(tmp_path: Path) -> None:
-    become_subreaper()
     command = [sys.executable, "-m", "chaoskit.cli", "run", "node-drain", "--baseline", "1s", "--chaos", "20s",
                "--recovery", "5s", "--out", str(tmp_path)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import become_subreaper, children_of, reap_zombies
+from tests.support import children_of, reap_zombies
 
 pytestmark = pytest.mark.local
 GOOD_DEPLOYMENT = """
@@ -40,7 +40,6 @@ spec:
 def _demo(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
     manifest = tmp_path / "bad.yaml"
     manifest.write_text(textwrap.dedent(text))
-    become_subreaper()
     result = subprocess.run([sys.executable, "-m", "chaoskit.cli", "cluster", "demo", "--manifests", str(manifest)],
                             capture_output=True, text=True, timeout=60, check=False)
     reap_zombies()
@@ -61,6 +60,7 @@ def _service(kind: str = "NodePort", selector: str = "chaoskit-target", image: s
     (_service(image="redis:7"), "Deployment chaoskit-demo/web: spec.template.spec.containers[0].image: image "
                                 "'redis:7' has no local stand-in"),
 ])
+@pytest.mark.usefixtures("orphan_reaper")
 def test_bad_manifest_is_one_clear_line_and_exit_2(tmp_path: Path, text: str, expected: str) -> None:
     result = _demo(tmp_path, text)
     assert result.returncode == 2, result.stderr

@@ -14,7 +14,7 @@ import pytest
 
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import load_manifest_files
-from tests.support import become_subreaper, children_of, reap_zombies
+from tests.support import children_of, reap_zombies
 
 pytestmark = pytest.mark.local
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +47,8 @@ def _descendants_settle(pid: int, *, expect_none: bool, timeout_s: float = 10.0)
         time.sleep(0.05)
 
 
+@pytest.mark.usefixtures("orphan_reaper")
 def test_close_stops_every_process_it_started() -> None:
-    become_subreaper()
 
     async def scenario() -> list[int]:
         async with LocalCluster() as cluster:
@@ -65,8 +65,8 @@ def test_close_stops_every_process_it_started() -> None:
     assert _descendants_settle(os.getpid(), expect_none=True) == []
 
 
+@pytest.mark.usefixtures("orphan_reaper")
 def test_sigkill_of_the_owner_leaves_no_pod_process() -> None:
-    become_subreaper()
     owner = subprocess.Popen([sys.executable, "-c", OWNER, str(TARGET)], stdout=subprocess.PIPE, text=True)
     try:
         assert owner.stdout is not None

@@ -114,7 +114,12 @@ def make_plan(host: str, port: int, *, rate: float = 100.0, duration_s: float = 
 
 
 def pid_alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
+    """Running (a zombie is dead: it may wait for a reaper if another test made this process a subreaper)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 @pytest.fixture
