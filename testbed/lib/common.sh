@@ -22,6 +22,7 @@ tb_ensure_packages() {
     dpkg -s iproute2 >/dev/null 2>&1 || missing+=(iproute2)
     dpkg -s kmod >/dev/null 2>&1 || missing+=(kmod)
     dpkg -s openssl >/dev/null 2>&1 || missing+=(openssl)
+    dpkg -s socat >/dev/null 2>&1 || missing+=(socat)
     if ((${#missing[@]})); then
         echo "testbed: installing ${missing[*]}" >&2
         apt-get update -qq >&2

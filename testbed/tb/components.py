@@ -113,6 +113,18 @@ def _kubelet(p: Paths, files: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _api_relay(p: Paths) -> dict[str, Any]:
+    # The API server listens on loopback only, but pods reach it as `kubernetes.default` =
+    # 10.96.0.1:443 -> its advertised endpoint 10.88.0.1:6443; relay that address (bridge-only,
+    # covered by the egress guard) to loopback so in-cluster clients work as on any cluster.
+    return {
+        "name": "api-relay",
+        "argv": ["socat", f"TCP-LISTEN:{config.API_PORT},bind={config.NODE_IP},reuseaddr,fork",
+                 f"TCP:127.0.0.1:{config.API_PORT}"],
+        "ready": {"kind": "tcp", "host": config.NODE_IP, "port": config.API_PORT},
+    }
+
+
 def _kube_proxy(p: Paths, files: dict[str, str]) -> dict[str, Any]:
     return {
         "name": "kube-proxy",
@@ -126,7 +138,7 @@ def spec(p: Paths, files: dict[str, str], images: list[str]) -> dict[str, Any]:
     return {
         "env": {"PATH": f"{p.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         "components": [
-            _etcd(p), _apiserver(p), _containerd(p, images), _controller_manager(p, files),
+            _etcd(p), _apiserver(p), _api_relay(p), _containerd(p, images), _controller_manager(p, files),
             _scheduler(p, files), _kubelet(p, files), _kube_proxy(p, files),
         ],
     }

@@ -97,6 +97,15 @@ def run_smoke(p: Paths, *, timeout_s: float) -> dict[str, str]:
             "NodePort": f"http://{config.NODE_IP}:{config.SMOKE_NODEPORT}/"}
     for url in urls.values():
         _http_answers(url, timeout_s=60.0)
+    # And the other way round: a pod reaches the API server through the `kubernetes` Service.
+    # (Plain HTTP on purpose: busybox wget's TLS segfaults on this ECDSA certificate; Go's TLS
+    # server answering "HTTP request to an HTTPS server" proves the whole path.)
+    api = f"{config.KUBERNETES_SVC_IP}:443"
+    answer = kubectl(p, "-n", ns, "exec", "deployment/smoke", "--", "sh", "-c",
+                     f"printf 'GET /livez HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {api.replace(':', ' ')}")
+    if "HTTP request to an HTTPS server" not in answer:
+        raise NotReadyError(f"a pod could not reach the API server at {api}: {answer.strip()!r}")
+    urls["API from a pod"] = api
     kubectl(p, "delete", "namespace", ns, "--wait=true", f"--timeout={int(timeout_s)}s",
             timeout_s=timeout_s + 10)
     return urls

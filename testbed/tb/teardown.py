@@ -17,8 +17,10 @@ from pathlib import Path
 from . import network, procs
 from .config import Paths
 
+PROGRAM = {"api-relay": "socat"}
+"""Component name -> the word its command line must contain (default: the name itself)."""
 COMPONENT_ORDER = ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager",
-                   "containerd", "kube-apiserver", "etcd")
+                   "containerd", "api-relay", "kube-apiserver", "etcd")
 
 
 def _pid_of(p: Paths, name: str, *, marker: str) -> int | None:
@@ -74,7 +76,7 @@ def stop_processes(p: Paths) -> None:
     if sup:
         procs.stop(sup, grace_s=120.0)
     for name in COMPONENT_ORDER:
-        pid = _pid_of(p, name, marker=name)
+        pid = _pid_of(p, name, marker=PROGRAM.get(name, name))
         if pid:
             procs.stop(pid, grace_s=10.0)
     deadline = time.monotonic() + 20.0

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
 import pytest
 
 from tests.kube.support import NO_CLUSTER
@@ -24,3 +28,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "kube" in item.keywords and "tests/kube/" in item.nodeid:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_runs_finally_blocks() -> Iterator[None]:
+    """`timeout` and CI runners stop pytest with SIGTERM, which skips every finally block and leaves the
+    cluster cordoned; as KeyboardInterrupt it unwinds through them (and their cleanup) instead."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from chaoskit.cluster.protocol import ClusterError
 from chaoskit.process import spawn, terminate
 
+log = logging.getLogger(__name__)
 SyncedCallback = Callable[[str, int, int], None]
 """(listener id, seq, ts_ns when the proxy applied it)"""
 
@@ -25,6 +27,8 @@ class ProxyClient:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+        self.errors: list[str] = []
+        """Data-path errors the proxy reported outside any request (kept for the run's notes)."""
 
     async def start(self) -> None:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -46,6 +50,9 @@ class ProxyClient:
             future = self._pending.pop((expected, listener), None)
             if future is not None and not future.done():
                 future.set_result(message)
+            elif op == "error":  # e.g. a listener could not re-bind after an empty endpoint set
+                self.errors.append(f"proxy listener {listener}: {message.get('message')}")
+                log.warning(self.errors[-1])
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(ClusterError("the local proxy process exited"))
