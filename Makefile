@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-kube bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ test: $(STAMP)
 	$(BIN)/ruff check chaoskit dashboards tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The kube tier: builds (once, cached) and starts a real single-node Kubernetes on this machine (root only),
+# runs the contract and kube tests and `chaoskit run pod-recreate --backend kube` against it, always tears it down.
+test-kube: $(STAMP)
+	bash scripts/test-kube
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

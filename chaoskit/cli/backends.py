@@ -18,6 +18,7 @@ class KubeFlags:
     allow_contexts: tuple[str, ...] = ()
     yes: bool = False
     dry_run: bool = False
+    create_namespace: bool = False
 
 
 def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int | None) -> Cluster:
@@ -29,5 +30,6 @@ def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int 
     options = KubeOptions(
         context=flags.context, kubeconfig=flags.kubeconfig, allow_contexts=flags.allow_contexts, yes=flags.yes,
         dry_run=flags.dry_run, namespaces=frozenset({spec.target.namespace}), load_from=spec.load.from_,
+        create_namespaces=flags.create_namespace,
     )
     return KubeCluster(options)

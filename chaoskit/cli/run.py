@@ -71,6 +71,8 @@ def run(
     allow_context: Annotated[list[str] | None, typer.Option(help="kube: allow this context.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="kube: skip the context allowlist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="kube: print what would be touched.")] = False,
+    create_namespace: Annotated[bool, typer.Option(
+        "--create-namespace", help="kube: create the experiment's namespace if missing, delete it at the end.")] = False,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
         "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
@@ -84,7 +86,7 @@ def run(
                  "recovery": _duration(recovery, "--recovery"), "rate": rate}
     spec = load_spec(experiment, overrides)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
-                      yes=yes, dry_run=dry_run)
+                      yes=yes, dry_run=dry_run, create_namespace=create_namespace)
     console = Console(stderr=as_json, quiet=as_json)
     linger = _duration(metrics_linger, "--metrics-linger") or 0.0
     try:

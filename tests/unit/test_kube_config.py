@@ -137,3 +137,14 @@ def test_dry_run_sends_no_change(kubeconfig: Path) -> None:
                                         "metadata": {"name": "x", "namespace": "n"}}, run_id="r"))
     finally:
         api.close()
+
+
+@pytest.mark.unit
+def test_kube_cluster_implements_the_protocol() -> None:
+    from chaoskit.cluster.protocol import Cluster
+
+    cluster = KubeCluster()
+    assert isinstance(cluster, Cluster)
+    assert cluster.backend == "kube"
+    with pytest.raises(ClusterError, match="not started"):
+        cluster.subscribe()

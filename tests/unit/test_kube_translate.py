@@ -132,3 +132,17 @@ def test_endpoint_moving_between_slices_is_not_a_change() -> None:
     union_after.pop("10.88.0.12", None)
     events = endpoint_events("ns", "svc", union_before, union_after, ts_ns=TS, source_ts_ns=None)
     assert events == []
+
+
+def test_terminal_phase_of_a_deleted_pod_is_not_a_failure() -> None:
+    from chaoskit.cluster.kube.watchers import failing_reason
+
+    failed = json.loads(json.dumps(PODS["terminating"]))
+    failed["status"]["phase"] = "Failed"
+    assert failing_reason(failed) is None
+    del failed["metadata"]["deletionTimestamp"]
+    assert failing_reason(failed) is not None and "Failed" in failing_reason(failed)
+    pulling = json.loads(json.dumps(PODS["running"]))
+    pulling["status"]["containerStatuses"][0]["state"] = {
+        "waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}
+    assert "ImagePullBackOff" in (failing_reason(pulling) or "")

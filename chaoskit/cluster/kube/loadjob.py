@@ -175,9 +175,9 @@ async def run(cluster: KubeCluster, spec: AgentJobSpec, *, timeout_s: float) -> 
             for pod in watchers.pods(spec.namespace):
                 labels = pod.get("metadata", {}).get("labels") or {}
                 if all(labels.get(k) == v for k, v in selector.items()):
-                    watchers.raise_if_failing([pod])  # e.g. ImagePullBackOff: fail now
                     if pod.get("status", {}).get("phase") != "Pending":
-                        return str(pod["metadata"]["name"])
+                        return str(pod["metadata"]["name"])  # even Failed: its log says why
+                    watchers.raise_if_failing([pod])  # e.g. ImagePullBackOff: fail now
             return None
 
         pod = await cluster._wait_for(started, timeout_s=timeout_s,

@@ -33,6 +33,10 @@ BROKEN_AFTER = 4
 
 
 def failing_reason(pod: JsonObj) -> str | None:
+    """Why ``pod`` will never become ready, or None. A terminating pod's terminal phase is its end,
+    not a failure (since 1.27 the kubelet marks deleted pods Failed/Succeeded)."""
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return None
     status = pod.get("status", {})
     if status.get("phase") == "Failed":
         return f"phase Failed ({status.get('reason', '')}: {status.get('message', '')})"
