@@ -22,7 +22,8 @@ def cleanup(
 ) -> None:
     """Uncordon nodes chaoskit cordoned and delete objects it created and left behind."""
     from chaoskit.cluster.kube.cleanup import cleanup as run_cleanup
-    from chaoskit.cluster.kube.config import KubeOptions, UnsafeTargetError
+    from chaoskit.cluster.kube.config import KubeOptions
+    from chaoskit.cluster.protocol import UnsafeTargetError
 
     options = KubeOptions(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                           yes=yes, dry_run=dry_run)

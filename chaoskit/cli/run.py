@@ -14,8 +14,9 @@ from rich.console import Console
 
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
+from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
-from chaoskit.cluster.protocol import ClusterError, ManifestError
+from chaoskit.cluster.protocol import ClusterError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
 from chaoskit.engine.save import load_summary
@@ -72,7 +73,7 @@ def run(
     yes: Annotated[bool, typer.Option("--yes", help="kube: skip the context allowlist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="kube: print what would be touched.")] = False,
     create_namespace: Annotated[bool, typer.Option(
-        "--create-namespace", help="kube: create the experiment's namespace if missing, delete it at the end.")] = False,
+        "--create-namespace", help="kube: create the namespace if missing, delete it at the end.")] = False,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
         "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
@@ -87,6 +88,13 @@ def run(
     spec = load_spec(experiment, overrides)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace)
+    if dry_run:
+        if backend is not Backend.kube:
+            exits.fail("--dry-run is for --backend kube", hint="the local backend touches nothing outside itself")
+        try:
+            dry_run_plan(spec, make_cluster(backend.value, spec, flags, seed=seed))
+        except ClusterError as exc:
+            exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     console = Console(stderr=as_json, quiet=as_json)
     linger = _duration(metrics_linger, "--metrics-linger") or 0.0
     try:
@@ -119,7 +127,7 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
     try:
         with view if not quiet else contextlib.nullcontext():
             return asyncio.run(_interruptible(engine))
-    except ManifestError as exc:
+    except (ManifestError, UnsafeTargetError) as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     except (ClusterError, AgentError) as exc:
         exits.fail(f"infrastructure failure: {exc}", hint=getattr(exc, "hint", ""), code=exits.INFRASTRUCTURE)

@@ -145,6 +145,10 @@ class ManifestError(ClusterError):
     """A manifest is malformed or uses something this backend cannot honour (bad input: exit 2)."""
 
 
+class UnsafeTargetError(ClusterError):
+    """The context or namespace is not one chaoskit may change (bad input: exit 2)."""
+
+
 class NotFoundError(ClusterError):
     """A named pod, node or service does not exist."""
 

@@ -15,6 +15,7 @@ from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
 from chaoskit.engine.collect import Collector
 from chaoskit.engine.observer import Observers
+from chaoskit.engine.reachability import wait_reachable
 from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.save import save_run
 from chaoskit.engine.schedule import FaultScheduler
@@ -106,7 +107,9 @@ class Engine:
         spec = self.experiment
         manifests = load_manifest_files(spec.target.manifests)
         await self._setup(manifests)
-        plan = LoadPlan(targets=tuple(await self._load_targets()), rate=spec.load.rate,
+        targets = await self._load_targets()
+        await wait_reachable(targets, timeout_s=self.options.ready_timeout_s)
+        plan = LoadPlan(targets=tuple(targets), rate=spec.load.rate,
                         duration_s=spec.total_duration_s, connection=spec.load.connection,
                         timeout_s=spec.load.timeout, start_at_ns=time.time_ns() + int(LOAD_START_DELAY_S * 1e9))
         self._plan = plan

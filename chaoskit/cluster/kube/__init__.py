@@ -2,6 +2,7 @@
 
 from chaoskit.cluster.kube.api import PlannedAction
 from chaoskit.cluster.kube.cluster import KubeCluster
-from chaoskit.cluster.kube.config import KubeOptions, LoadFrom, UnsafeTargetError
+from chaoskit.cluster.kube.config import KubeOptions, LoadFrom
+from chaoskit.cluster.protocol import UnsafeTargetError
 
 __all__ = ["KubeCluster", "KubeOptions", "LoadFrom", "PlannedAction", "UnsafeTargetError"]

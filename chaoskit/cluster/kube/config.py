@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from chaoskit.cluster.protocol import ClusterError
+from chaoskit.cluster.protocol import ClusterError, UnsafeTargetError
 
 LoadFrom = Literal["auto", "local", "in-cluster"]
 
@@ -35,10 +35,6 @@ FIELD_MANAGER: Final = "chaoskit"
 
 # The Locust image pinned to the version chaoskit's locustfile is developed against (pyproject: locust 2.47).
 AGENT_IMAGE: Final = "locustio/locust:2.47.0"
-
-
-class UnsafeTargetError(ClusterError):
-    """The context or namespace is not one chaoskit may change (bad input: exit 2)."""
 
 
 def new_run_id() -> str:

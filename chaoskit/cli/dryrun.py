@@ -1,0 +1,52 @@
+"""`chaoskit run --backend kube --dry-run`: every object and action the run would touch, touching nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import typer
+
+from chaoskit.cli import exits
+from chaoskit.cluster.manifests import describe, load_manifest_files
+from chaoskit.cluster.protocol import Cluster, ClusterError, ManifestError, UnsafeTargetError
+from chaoskit.spec import Experiment, NodeDrain
+
+
+async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
+    manifests = load_manifest_files(spec.target.manifests)
+    lines = [f"objects ({len(manifests)}):"] + [f"  {describe(m)}" for m in manifests]
+    await cluster.start()
+    try:
+        await cluster.apply(manifests)
+        planned: list[Any] = getattr(cluster, "planned_actions", list)()
+        lines.append("API requests that would change the cluster:")
+        lines += [f"  {a.verb} {a.path} {_short(a.detail)}".rstrip() for a in planned]
+    finally:
+        await cluster.close()
+    load = spec.load
+    services = ", ".join(f"{s.name} ({'/'.join(t.value for t in s.types)})" for s in load.services)
+    lines.append(f"load: {load.rate:g} req/s per address, {load.connection}, {services}")
+    lines.append(f"phases: baseline {spec.phases.baseline:g}s, chaos {spec.phases.chaos:g}s, "
+                 f"recovery {spec.phases.recovery:g}s")
+    for offset, fault in spec.fault_instants():
+        target = f"node {fault.node.name}" if isinstance(fault, NodeDrain) else "pods matching the selector"
+        lines.append(f"fault at chaos+{offset:g}s: {fault.kind} ({fault.name}) on {target}")
+    lines.append("teardown: every object above deleted, every node cordoned by a fault uncordoned")
+    return lines
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def dry_run(spec: Experiment, cluster: Cluster) -> None:
+    try:
+        lines = asyncio.run(_plan(spec, cluster))
+    except (ManifestError, UnsafeTargetError) as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+    except ClusterError as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
+    for line in lines:
+        typer.echo(line)
+    raise typer.Exit(exits.PASSED)
