@@ -38,9 +38,14 @@ async def wait_reachable(targets: Sequence[LoadTarget], *, timeout_s: float) -> 
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"{target.service_type} {target.service} at {target.host}:{target.port} does not answer "
-                    f"{target.path} after {timeout_s:g}s",
-                    hint="check that the Service selects the ready pods and that this host can reach the address",
-                )
+                    f"{target.path} after {timeout_s:g}s", hint=_hint(target))
             streak = streak + 1 if await answers(target) else 0
             if streak < CONSECUTIVE_OK:
                 await asyncio.sleep(0.05)
+
+
+def _hint(target: LoadTarget) -> str:
+    if target.service_type == "ClusterIP":
+        return ("a ClusterIP is reachable only from a node or a pod: run chaoskit there, or load only NodePort "
+                "(load.services[].types); the in-cluster load Job is not yet driven by `chaoskit run`")
+    return "check that the Service selects the ready pods and that this host can reach the address"
