@@ -86,8 +86,10 @@ async def _addresses(cluster: LocalCluster, objects: list[SourcedManifest],
             continue
         name = obj["metadata"]["name"]
         for kind in (ServiceKind.CLUSTER_IP, ServiceKind.NODE_PORT):
-            for address in (await cluster.service_addresses(namespace, name, kind))[:1]:
-                found.append((name, address))
+            try:
+                found.extend((name, a) for a in (await cluster.service_addresses(namespace, name, kind))[:1])
+            except ClusterError:
+                continue  # e.g. a ClusterIP Service has no NodePort address
     return found
 
 

@@ -6,7 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-from chaoskit.cluster.protocol import EventKind, ServiceKind
+import pytest
+
+from chaoskit.cluster.protocol import ClusterError, EventKind, ServiceKind
 from tests.contract.conftest import NAMESPACE, manifests
 from tests.support import http_get, steady_load
 
@@ -126,5 +128,24 @@ def test_local_traffic_policy_does_not_reach_a_node_without_a_pod(open_cluster: 
             for address in without:
                 hit = await http_get(address.host, address.port, timeout_s=1.0)
                 assert not hit.ok, f"{address.node} has no pod but answered"
+
+    asyncio.run(scenario())
+
+
+def test_headless_service_resolves_to_the_ready_pod_ips(open_cluster: Any) -> None:
+    async def scenario() -> None:
+        async with open_cluster() as cluster:
+            pods = await _up(cluster)
+            addresses = []
+            for _ in range(50):  # bounded: endpoints follow readiness
+                addresses = await cluster.service_addresses(NAMESPACE, "contract-web-headless", ServiceKind.HEADLESS)
+                if len(addresses) == 3:
+                    break
+                await asyncio.sleep(0.1)
+            assert sorted(a.host for a in addresses) == sorted(p.ip for p in pods)
+            for address in addresses:
+                assert await _answering(address)
+            with pytest.raises(ClusterError, match="headless"):
+                await cluster.service_addresses(NAMESPACE, "contract-web-headless", ServiceKind.CLUSTER_IP)
 
     asyncio.run(scenario())

@@ -19,6 +19,7 @@ from chaoskit.cluster.local.objects import ServicePort, ServiceSpec
 from chaoskit.cluster.local.pod import LocalPod
 from chaoskit.cluster.local.proxyctl import ProxyClient
 from chaoskit.cluster.protocol import (
+    ClusterError,
     ClusterEvent,
     EventKind,
     ManifestError,
@@ -200,12 +201,16 @@ class ServiceController:
                 ServiceAddress(kind, ip, local_port(pods[n].template.port_number(port.target_port) or port.port))
                 for n, ip in sorted(service.endpoints.items()) if n in pods
             ]
-        if kind is ServiceKind.CLUSTER_IP and not spec.headless:
+        if kind is ServiceKind.CLUSTER_IP:
+            if spec.headless:
+                raise ClusterError(f"service {name} is headless", hint="ask for Headless addresses instead")
             return [ServiceAddress(kind, service.vip, local_port(p.port)) for p in spec.ports]
         if kind is ServiceKind.NODE_PORT and spec.type == "NodePort":
             return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node)
                     for lis in service.listeners if lis.node]
-        return []
+        raise ClusterError(f"service {name} has no {kind} address",
+                           hint="use a Service of type NodePort" if kind is ServiceKind.NODE_PORT else
+                           "the local backend has no load balancers: use NodePort")
 
     async def close(self) -> None:
         if self._sync_task is not None:
