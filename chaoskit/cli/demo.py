@@ -80,7 +80,7 @@ def _replicas(objects: list[SourcedManifest], labels: dict[str, str]) -> int:
 
 async def _addresses(cluster: LocalCluster, objects: list[SourcedManifest],
                      namespace: str) -> list[tuple[str, ServiceAddress]]:
-    found = []
+    found: list[tuple[str, ServiceAddress]] = []
     for obj in objects:
         if obj.get("kind") != "Service":
             continue

@@ -11,6 +11,7 @@ import socket
 import time
 from typing import Final
 
+from chaoskit.sockets import bound_socket
 from chaoskit.target.config import TargetConfig
 from chaoskit.target.conn import HttpConnection, Reply
 from chaoskit.target.http import Request, query_param, response
@@ -24,19 +25,6 @@ DRAIN_S: Final = 0.5
 
 _JSON: Final = b"application/json"
 log = logging.getLogger("chaoskit.target")
-
-
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` but not listening (connects to it are refused)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        # Re-binding at once must work while accepted connections / TIME_WAIT entries remain.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 class TargetService:

@@ -13,28 +13,12 @@ import socket
 from typing import Final
 
 from chaoskit.cluster.local.proxy_conn import ClientSide, Endpoint
+from chaoskit.sockets import bound_socket
 
 BACKLOG: Final = 4096
 """Accept queue length (capped by net.core.somaxconn): large, so bursts are not dropped."""
 
 log = logging.getLogger("chaoskit.proxy")
-
-
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` but not listening: a connect to it is refused.
-
-    SO_REUSEADDR lets the address be bound again at once while accepted connections or TIME_WAIT
-    entries of the previous listening socket still exist.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 class Listener:
