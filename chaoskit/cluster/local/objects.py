@@ -113,7 +113,7 @@ class ServiceSpec:
     """externalTrafficPolicy: Local"""
 
 
-class _Reader:
+class FieldReader:
     """Reads fields of one object; every error names the file, the object and the field path."""
 
     def __init__(self, manifest: Mapping[str, Any]) -> None:

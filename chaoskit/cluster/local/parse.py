@@ -11,13 +11,13 @@ from chaoskit.cluster.local.objects import (
     SUPPORTED_CONTAINER_FIELDS,
     SUPPORTED_POD_FIELDS,
     ContainerSpec,
+    FieldReader,
     PodTemplate,
     Probe,
     ServicePort,
     ServiceSpec,
     VolumeSpec,
     Workload,
-    _Reader,
 )
 
 BUILTIN_IMAGES = ("httpd", "nginx", "chaoskit/target", "chaoskit-target")
@@ -32,7 +32,7 @@ def is_builtin_image(image: str) -> bool:
 
 
 def parse_workload(manifest: Mapping[str, Any]) -> Workload:
-    read = _Reader(manifest)
+    read = FieldReader(manifest)
     meta = read.mapping(manifest.get("metadata"), "metadata")
     namespace = str(meta.get("namespace", "default"))
     name = read.string(meta.get("name"), "metadata.name")
@@ -55,7 +55,7 @@ def parse_workload(manifest: Mapping[str, Any]) -> Workload:
     return Workload(namespace, name, replicas, match, template, controller=True)
 
 
-def parse_pod_spec(read: _Reader, meta: Mapping[str, Any], value: Any, path: str) -> PodTemplate:
+def parse_pod_spec(read: FieldReader, meta: Mapping[str, Any], value: Any, path: str) -> PodTemplate:
     spec = read.mapping(value, path)
     read.only(spec, SUPPORTED_POD_FIELDS, path)
     annotations = read.labels(meta.get("annotations"), "metadata.annotations")
@@ -81,7 +81,7 @@ def parse_pod_spec(read: _Reader, meta: Mapping[str, Any], value: Any, path: str
     )
 
 
-def _volume(read: _Reader, value: Any, path: str) -> VolumeSpec:
+def _volume(read: FieldReader, value: Any, path: str) -> VolumeSpec:
     volume = read.mapping(value, path)
     name = read.string(volume.get("name"), f"{path}.name")
     if "emptyDir" in volume:
@@ -98,7 +98,7 @@ def _volume(read: _Reader, value: Any, path: str) -> VolumeSpec:
                     hint="the local backend models emptyDir and hostPath; use --backend kube for others")
 
 
-def _container(read: _Reader, value: Any, path: str, annotations: Mapping[str, str],
+def _container(read: FieldReader, value: Any, path: str, annotations: Mapping[str, str],
                volume_names: set[str]) -> ContainerSpec:
     spec = read.mapping(value, path)
     read.only(spec, SUPPORTED_CONTAINER_FIELDS, path)
@@ -123,7 +123,7 @@ def _container(read: _Reader, value: Any, path: str, annotations: Mapping[str, s
     )
 
 
-def _command(read: _Reader, image: str, container: str, annotations: Mapping[str, str],
+def _command(read: FieldReader, image: str, container: str, annotations: Mapping[str, str],
              path: str) -> tuple[str, ...]:
     override = annotations.get(f"{COMMAND_ANNOTATION}.{container}") or annotations.get(COMMAND_ANNOTATION)
     if override:
@@ -137,7 +137,7 @@ def _command(read: _Reader, image: str, container: str, annotations: Mapping[str
     )
 
 
-def _env(read: _Reader, value: Any, path: str) -> tuple[tuple[str, str], ...]:
+def _env(read: FieldReader, value: Any, path: str) -> tuple[tuple[str, str], ...]:
     env = []
     for i, item in enumerate(read.items(value, path)):
         entry = read.mapping(item, f"{path}[{i}]")
@@ -148,7 +148,7 @@ def _env(read: _Reader, value: Any, path: str) -> tuple[tuple[str, str], ...]:
     return tuple(env)
 
 
-def _probe(read: _Reader, value: Any, path: str, ports: tuple[tuple[str, int], ...]) -> Probe | None:
+def _probe(read: FieldReader, value: Any, path: str, ports: tuple[tuple[str, int], ...]) -> Probe | None:
     if value is None:
         return None
     probe = read.mapping(value, path)
@@ -171,7 +171,7 @@ def _probe(read: _Reader, value: Any, path: str, ports: tuple[tuple[str, int], .
     )
 
 
-def _pre_stop(read: _Reader, value: Any, path: str) -> float:
+def _pre_stop(read: FieldReader, value: Any, path: str) -> float:
     lifecycle = read.mapping(value, path)
     pre_stop = read.mapping(lifecycle.get("preStop"), f"{path}.preStop")
     if not pre_stop:
@@ -189,7 +189,7 @@ def _pre_stop(read: _Reader, value: Any, path: str) -> float:
 
 
 def parse_service(manifest: Mapping[str, Any]) -> ServiceSpec:
-    read = _Reader(manifest)
+    read = FieldReader(manifest)
     meta = read.mapping(manifest.get("metadata"), "metadata")
     spec = read.mapping(manifest.get("spec"), "spec")
     kind = spec.get("type", "ClusterIP")
