@@ -54,7 +54,8 @@ class LocalCluster:
         self._own_state_dir = self.config.state_dir is None
         self.state_dir = self.config.state_dir or Path(tempfile.mkdtemp(prefix="chaoskit-local-"))
         self.plan = AddressPlan(self.config.subnet or pick_free_subnet(self._rng))
-        self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced)
+        self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced,
+                                  log_path=self.state_dir / "proxy.log")
         self.control = ControlPlane(config=self.config, plan=self.plan, bus=self.bus,
                                     state_dir=self.state_dir, rng=self._rng,
                                     on_pods_changed=self._pods_changed)

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from chaoskit.cluster.local.addresses import local_port
 from chaoskit.cluster.local.objects import ContainerSpec, Probe
@@ -44,12 +45,14 @@ class Container:
     """Runs, watches and restarts one container process; reports readiness changes through a callback."""
 
     def __init__(self, spec: ContainerSpec, *, env: Mapping[str, str], python: str, ip: str,
-                 on_change: Callable[[Container, str], None]) -> None:
+                 on_change: Callable[[Container, str], None], log_path: Path) -> None:
         self.spec = spec
         self._env = env
         self._python = python
         self._ip = ip
         self._on_change = on_change
+        self.log_path = log_path
+        """stdout and stderr of every run of this container (what `kubectl logs` would show)."""
         self.process: asyncio.subprocess.Process | None = None
         self.restart_count = 0
         self.running = False
@@ -71,7 +74,9 @@ class Container:
         if self.builtin:
             env["CHAOSKIT_STARTED_FD"] = str(write_fd)
         try:
-            self.process = await spawn(self.argv(), env=env, pass_fds=[write_fd] if self.builtin else [])
+            with self.log_path.open("ab") as log_file:
+                self.process = await spawn(self.argv(), env=env, pass_fds=[write_fd] if self.builtin else [],
+                                           stdout=log_file.fileno(), stderr=log_file.fileno())
         finally:
             if self.builtin:
                 os.close(write_fd)

@@ -99,9 +99,12 @@ class LocalPod:
         assert self.placement is not None
         for volume in self.template.volumes:
             self.volume_dir(volume.name).mkdir(parents=True, exist_ok=True)
+        logs = self.placement.pod_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
         for spec in self.template.containers:
             container = Container(spec, env=self._env(spec.name), python=self._config.python,
-                                  ip=self.placement.ip, on_change=lambda _c, _what: self._refresh_ready())
+                                  ip=self.placement.ip, on_change=lambda _c, _what: self._refresh_ready(),
+                                  log_path=logs / f"{spec.name}.log")
             self.containers.append(container)
         for container in self.containers:
             if self.terminating:

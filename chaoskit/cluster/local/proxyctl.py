@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from chaoskit.cluster.protocol import ClusterError
@@ -21,8 +22,9 @@ SyncedCallback = Callable[[str, int, int], None]
 class ProxyClient:
     """Starts one proxy process and sends it listener and endpoint commands."""
 
-    def __init__(self, *, python: str, on_synced: SyncedCallback) -> None:
+    def __init__(self, *, python: str, on_synced: SyncedCallback, log_path: Path) -> None:
         self._python = python
+        self._log_path = log_path
         self._on_synced = on_synced
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -32,10 +34,12 @@ class ProxyClient:
 
     async def start(self) -> None:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        self._process = await spawn(
-            [self._python, "-m", "chaoskit.cluster.local.proxy"], env=env,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )
+        # The proxy's own log goes to a file (like kube-proxy's), never onto the user's terminal.
+        with self._log_path.open("ab") as log_file:
+            self._process = await spawn(
+                [self._python, "-m", "chaoskit.cluster.local.proxy"], env=env,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log_file.fileno(),
+            )
         self._reader = asyncio.create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
