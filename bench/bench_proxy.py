@@ -18,6 +18,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 
@@ -58,12 +59,14 @@ def wait_port(host: str, port: int, timeout_s: float = 10.0) -> None:
     raise SystemExit(f"{host}:{port} never accepted a connection")
 
 
-def start_proxy() -> subprocess.Popen[bytes]:
+def start_proxy(handoff_path: str | None) -> subprocess.Popen[bytes]:
+    """A proxy process with one listener (PROXY) to the target: relaying, or handing connections over."""
     proxy = spawn([sys.executable, "-m", "chaoskit.cluster.local.proxy"],
                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proxy.stdin is not None and proxy.stdout is not None
+    endpoint = [*TARGET, handoff_path] if handoff_path else list(TARGET)
     for message in ({"op": "listen", "id": "B", "host": PROXY[0], "port": PROXY[1]},
-                    {"op": "endpoints", "id": "B", "seq": 1, "endpoints": [list(TARGET)]}):
+                    {"op": "endpoints", "id": "B", "seq": 1, "endpoints": [endpoint]}):
         proxy.stdin.write(json.dumps(message).encode() + b"\n")
         proxy.stdin.flush()
         reply = json.loads(proxy.stdout.readline())
@@ -149,23 +152,27 @@ def main() -> int:
     for tool in ("wrk", "ab"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install wrk apache2-utils")
-    env = {**os.environ, "CHAOSKIT_LISTEN": f"{TARGET[0]}:{TARGET[1]}", "POD_NAME": "bench"}
+    handoff_path = tempfile.mktemp(prefix="chaoskit-bench-", suffix=".handoff")
+    env = {**os.environ, "CHAOSKIT_LISTEN": f"{TARGET[0]}:{TARGET[1]}", "POD_NAME": "bench",
+           "CHAOSKIT_HANDOFF": handoff_path}
     target = spawn([sys.executable, "-m", "chaoskit.target"], env=env)
     proxy = None
     try:
         wait_port(*TARGET)
-        proxy = start_proxy()
-        wait_port(*PROXY)
         direct_url = f"http://{TARGET[0]}:{TARGET[1]}/healthz"
-        proxied_url = f"http://{PROXY[0]}:{PROXY[1]}/healthz"
         results = []
-        for label, goal, workload in (
-                ("keep-alive, wrk -t1 -c50", 0.6, lambda u: run_wrk(u, args.seconds)),
-                ("new connection per request, ab -c50", 0.5, lambda u: run_ab(u, args.requests))):
-            direct = Side(direct_url, [target.pid])
-            proxied = Side(proxied_url, [target.pid, proxy.pid])
-            ratios = measure(label, workload, args.rounds, direct, proxied)
-            results.append((label, goal, direct, proxied, ratios))
+        for mode, path in (("relay", None), ("hand-over", handoff_path)):
+            proxy = start_proxy(path)
+            wait_port(*PROXY)
+            for label, goal, workload in (
+                    ("keep-alive, wrk -t1 -c50", 0.6, lambda u: run_wrk(u, args.seconds)),
+                    ("new connection per request, ab -c50", 0.5, lambda u: run_ab(u, args.requests))):
+                direct = Side(direct_url, [target.pid])
+                proxied = Side(f"http://{PROXY[0]}:{PROXY[1]}/healthz", [target.pid, proxy.pid])
+                ratios = measure(f"{mode}: {label}", workload, args.rounds, direct, proxied)
+                results.append((f"{mode}: {label}", goal, direct, proxied, ratios))
+            stop(proxy)
+            proxy = None
     finally:
         if proxy is not None:
             stop(proxy)

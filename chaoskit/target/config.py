@@ -26,6 +26,8 @@ class TargetConfig:
     """CHAOSKIT_STARTED_FD: fd that gets one byte ``s`` once the process has started (after imports)."""
     shutdown_delay_s: float = 0.0
     """CHAOSKIT_SHUTDOWN_DELAY_S: seconds to keep serving after SIGTERM. Default 0."""
+    handoff_path: str | None = None
+    """CHAOSKIT_HANDOFF: unix socket on which the local Service proxy hands over accepted client connections."""
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -63,4 +65,5 @@ def from_env(env: Mapping[str, str]) -> TargetConfig:
         startup_delay_s=_seconds(env, "CHAOSKIT_STARTUP_DELAY_S"),
         started_fd=int(fd_raw) if fd_raw else None,
         shutdown_delay_s=_seconds(env, "CHAOSKIT_SHUTDOWN_DELAY_S"),
+        handoff_path=env.get("CHAOSKIT_HANDOFF") or None,
     )

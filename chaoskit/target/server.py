@@ -14,6 +14,7 @@ from typing import Final
 from chaoskit.sockets import bound_socket
 from chaoskit.target.config import TargetConfig
 from chaoskit.target.conn import HttpConnection, Reply
+from chaoskit.target.handoff import HandoffReceiver, reset_socket
 from chaoskit.target.http import Request, query_param, response
 
 BACKLOG: Final = 4096
@@ -41,6 +42,7 @@ class TargetService:
         self._window: tuple[int, int, list[socket.socket]] | None = None
         self._window_timer: asyncio.TimerHandle | None = None
         self._all_gone: asyncio.Event | None = None
+        self._handoff: HandoffReceiver | None = None
 
     async def start(self) -> None:
         """Bind every address, then listen on all (raises OSError; nothing stays bound then)."""
@@ -55,6 +57,19 @@ class TargetService:
         for sock in socks:
             sock.listen(BACKLOG)
         await self._serve_listening(socks)
+        if self.config.handoff_path:
+            self._handoff = HandoffReceiver(self.config.handoff_path, self._adopt)
+            self._handoff.start()
+
+    def _adopt(self, sock: socket.socket) -> None:
+        """A connection the Service proxy accepted: served like our own, refused like our own."""
+        if not self._servers or self.draining:  # not listening (refuse window, shutdown): reset it
+            reset_socket(sock)
+            return
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        adopting = loop.create_task(loop.connect_accepted_socket(lambda: HttpConnection(self), sock))
+        adopting.add_done_callback(_log_adopt_error)
 
     # --- requests -------------------------------------------------------------------------
 
@@ -175,6 +190,8 @@ class TargetService:
         for server in self._servers:
             server.close()
         self._servers = []
+        if self._handoff is not None:
+            self._handoff.close()
         if self._window_timer is not None:
             self._window_timer.cancel()
         if self._window is not None:
@@ -206,6 +223,11 @@ def _realtime(on: bool) -> None:
     policy, priority = (os.SCHED_FIFO, 1) if on else (os.SCHED_OTHER, 0)
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setscheduler(0, policy, os.sched_param(priority))
+
+
+def _log_adopt_error(task: asyncio.Task[tuple[asyncio.Transport, HttpConnection]]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("adopting a handed-over connection failed: %s", task.exception())
 
 
 def _log_task_error(task: asyncio.Task[None]) -> None:

@@ -19,6 +19,9 @@ class LocalClusterConfig:
     """Delay from an endpoint change to the proxies applying it (watch + iptables-restore on a real node)."""
     proxy_min_sync_period_s: float = 1.0
     """Minimum time between two proxy syncs; kube-proxy's iptables ``minSyncPeriod`` default (1 s)."""
+    proxy_handoff: bool = True
+    """Hand accepted connections to built-in targets (SCM_RIGHTS) instead of relaying them, as kube-proxy's DNAT
+    takes itself out of the data path; False relays every byte through the proxy process."""
     node_monitor_grace_s: float = 40.0
     """A failed node turns NotReady (and its pods leave endpoints) this long after it stopped (kube default 40 s)."""
     pod_eviction_timeout_s: float = 300.0

@@ -17,6 +17,8 @@ from chaoskit.cluster.local.container import Container, mount_env_name
 from chaoskit.cluster.local.objects import PodTemplate
 from chaoskit.cluster.protocol import ContainerInfo, EventKind, PodInfo, PodPhase
 
+UNIX_PATH_MAX = 108
+"""sun_path size on Linux: a longer hand-over path falls back to relaying."""
 PodListener = Callable[["LocalPod", EventKind, str], None]
 """Called on every pod state change with the event kind and a detail string."""
 
@@ -72,6 +74,18 @@ class LocalPod:
                 for c in self.containers
             ),
         )
+
+    def handoff_path(self, port: int) -> str | None:
+        """The unix socket where the built-in container serving ``port`` takes connections from the proxy."""
+        if not self._config.proxy_handoff or self.placement is None:
+            return None
+        serving = [c for c in self.template.containers if port in [p for _, p in c.ports]]
+        container = serving[0] if serving else (self.template.containers[0] if len(self.template.containers) == 1
+                                                 else None)
+        if container is None or container.command:  # only the built-in target takes hand-overs
+            return None
+        path = str(self.placement.pod_dir / f"{container.name}.handoff")
+        return path if len(path.encode()) < UNIX_PATH_MAX else None
 
     def volume_dir(self, volume: str) -> Path:
         """The host directory backing ``volume`` for this pod (emptyDir: per pod; hostPath: per node)."""
@@ -129,6 +143,9 @@ class LocalPod:
         env["CHAOSKIT_LISTEN"] = ",".join(f"{self.placement.ip}:{local_port(p)}" for p in ports)
         for volume, mount_path in spec.mounts:
             env[mount_env_name(mount_path)] = str(self.volume_dir(volume))
+        handoff = self.handoff_path(ports[0])
+        if handoff is not None and not spec.command:
+            env["CHAOSKIT_HANDOFF"] = handoff
         env.update(spec.env)
         return env
 

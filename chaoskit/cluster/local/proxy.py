@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chaoskit.cluster.local.proxy_conn import Endpoint
+from chaoskit.cluster.local.proxy_conn import HANDOFF
+from chaoskit.cluster.local.proxy_handoff import Endpoint
 from chaoskit.cluster.local.proxy_listener import Listener
 
 log = logging.getLogger("chaoskit.proxy")
@@ -57,16 +58,22 @@ def is_ip(host: object) -> bool:
 
 
 def parse_endpoints(raw: object) -> tuple[Endpoint, ...]:
-    """``[["ip", port], ...]`` -> a duplicate-free tuple (a set: a repeat must not weigh double)."""
+    """``[["ip", port], ...]`` -> a duplicate-free tuple (a set: a repeat must not weigh double).
+
+    An entry may carry a third item, the pod's hand-over socket path (``[ip, port, path]``): connections
+    to that endpoint are then handed to the pod instead of relayed.
+    """
     if not isinstance(raw, list):
         raise ControlError("endpoints must be a list of [host, port] pairs")
     result: dict[Endpoint, None] = {}
     for item in raw:
-        if (not isinstance(item, list) or len(item) != 2 or not is_ip(item[0])
+        if (not isinstance(item, list) or len(item) not in (2, 3) or not is_ip(item[0])
                 or not isinstance(item[1], int) or isinstance(item[1], bool)
-                or not 0 < item[1] < 65536):
-            raise ControlError(f"bad endpoint {item!r}: expected [ip, port], 0 < port < 65536")
+                or not 0 < item[1] < 65536 or (len(item) == 3 and not isinstance(item[2], str))):
+            raise ControlError(f"bad endpoint {item!r}: expected [ip, port] or [ip, port, path], 0 < port < 65536")
         result[(item[0], item[1])] = None
+        if len(item) == 3:
+            HANDOFF.paths[(item[0], item[1])] = item[2]
     return tuple(result)
 
 

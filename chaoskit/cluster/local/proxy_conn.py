@@ -16,8 +16,10 @@ import struct
 import time
 from typing import Final, cast
 
-Endpoint = tuple[str, int]
+from chaoskit.cluster.local.proxy_handoff import Endpoint, HandoffSender
 
+HANDOFF: Final = HandoffSender()
+"""This proxy process's hand-over sender: which endpoints take hand-overs, and the unix connections to them."""
 _LINGER_RST: Final = struct.pack("ii", 1, 0)
 _MAX_PENDING: Final = 256 * 1024
 """Bytes a client may send before its backend is connected; reading pauses beyond this."""
@@ -78,10 +80,28 @@ class ClientSide(asyncio.Protocol):
         endpoints = self._endpoints
         self.endpoint = host, port = (
             endpoints[0] if len(endpoints) == 1 else random.choice(endpoints))
+        if HANDOFF.path_of(self.endpoint) is not None:
+            self._hand_off(transport)
+            return
         loop = asyncio.get_running_loop()
         connecting = loop.create_task(loop.create_connection(self._backend, host, port))
         connecting.add_done_callback(self._connected)
         self._connecting = connecting
+
+    def _hand_off(self, transport: asyncio.Transport) -> None:
+        """Give the connection to the pod (it now owns it); a pod that cannot take it means a reset."""
+        assert self.endpoint is not None
+        transport.pause_reading()  # nothing may be read here: the request belongs to the pod
+        sock = transport.get_extra_info("socket")
+        path = HANDOFF.path_of(self.endpoint)
+        if sock is None or path is None or not HANDOFF.send(path, sock.fileno()):
+            reset(transport)
+            if self.endpoint is not None:
+                _log_connect_failure(self.endpoint, ConnectionRefusedError("hand-over refused"))
+            return
+        self._conns.discard(self)
+        self.transport = None
+        transport.close()  # closes only our duplicate: the pod's copy keeps the connection open
 
     def _connected(self, future: asyncio.Task[tuple[asyncio.Transport, BackendSide]]) -> None:
         self._connecting = None

@@ -81,9 +81,10 @@ class ProxyClient:
     async def close_listener(self, listener: str) -> None:
         await self._request("close", {"id": listener})
 
-    def set_endpoints(self, listener: str, seq: int, endpoints: list[tuple[str, int]]) -> None:
+    def set_endpoints(self, listener: str, seq: int, endpoints: list[tuple[str, int, str]]) -> None:
+        """Each endpoint is (IP, port, hand-over socket path or "" to relay)."""
         self._send({"op": "endpoints", "id": listener, "seq": seq,
-                    "endpoints": [list(e) for e in endpoints]})
+                    "endpoints": [[ip, port, path] if path else [ip, port] for ip, port, path in endpoints]})
 
     async def stop(self) -> None:
         process = self._process

@@ -41,7 +41,8 @@ class Listener:
     listen_port: int
     node: str = ""
     """Set for NodePort listeners (the node whose IP this is)."""
-    programmed: tuple[tuple[str, int], ...] = ()
+    programmed: tuple[tuple[str, int, str], ...] = ()
+    """(pod IP, port, hand-over socket path or "") as last sent to the proxy."""
     seq: int = 0
 
 
@@ -161,7 +162,7 @@ class ServiceController:
                 self._proxy.set_endpoints(listener.id, listener.seq, list(wanted))
 
     def _listener_endpoints(self, service: LocalService, listener: Listener,
-                            pods: dict[str, LocalPod]) -> tuple[tuple[str, int], ...]:
+                            pods: dict[str, LocalPod]) -> tuple[tuple[str, int, str], ...]:
         endpoints = []
         for name, ip in service.endpoints.items():
             pod = pods.get(name)
@@ -171,7 +172,7 @@ class ServiceController:
                 continue  # externalTrafficPolicy: Local only reaches pods on this node
             target = pod.template.port_number(listener.port.target_port)
             if target is not None:
-                endpoints.append((ip, local_port(target)))
+                endpoints.append((ip, local_port(target), pod.handoff_path(target) or ""))
         return tuple(sorted(endpoints))
 
     def on_synced(self, listener_id: str, seq: int, ts_ns: int) -> None:
@@ -180,7 +181,7 @@ class ServiceController:
         if listener is None or seq != listener.seq:
             return
         node = listener.node if listener.service.local_traffic else ""
-        detail = ",".join(sorted({ip for ip, _ in listener.programmed}))
+        detail = ",".join(sorted({ip for ip, _, _ in listener.programmed}))
         key = (f"{listener.service.namespace}/{listener.service.name}", node)
         if self._last_emitted.get(key) == detail:
             return
