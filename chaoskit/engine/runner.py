@@ -80,7 +80,12 @@ class Engine:
         return (f"{load.rate:g} req/s per address at constant arrival, {load.connection}, "
                 f"timeout {load.timeout:g} s, no retries; {targets}")
 
-    def collector_checks(self) -> list[DataCheckResult]:
+    @property
+    def agent_report(self) -> AgentReport | None:
+        """The load agent's own account (CPU, lag, saturation); None when it never finished."""
+        return self._agent_report
+
+    def data_check_results(self) -> list[DataCheckResult]:
         return list(self._scheduler.checker.results) if self._scheduler else []
 
     async def run(self) -> RunOutcome:

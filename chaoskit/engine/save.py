@@ -31,8 +31,8 @@ def save_run(engine: Engine, *, aborted: bool) -> Path:
     events = engine.events_frame()
     run.write_parquet("requests.parquet", requests)
     run.write_parquet("events.parquet", events)
-    agent = dataclasses.asdict(engine._agent_report) if engine._agent_report else None
-    summary = summarize(requests, events, engine.collector_checks(), slo_targets(spec), experiment=spec.name,
+    agent = dataclasses.asdict(engine.agent_report) if engine.agent_report else None
+    summary = summarize(requests, events, engine.data_check_results(), slo_targets(spec), experiment=spec.name,
                         backend=engine.cluster.backend, run_id=run.run_id, aborted=aborted, agent=agent)
     context = RunContext(notes=list(engine.notes), load=engine.load_description())
     document: dict[str, Any] = summary.to_dict()
