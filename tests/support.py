@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,3 +90,22 @@ def reap_zombies() -> None:
             return
         if pid == 0:
             return
+
+
+def recv_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP response (Content-Length framed) from a blocking socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionAbortedError("closed before a response")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(body) < int(headers["content-length"]):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionAbortedError("closed inside a body")
+        body += chunk
+    return int(lines[0].split()[1]), headers, body

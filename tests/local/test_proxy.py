@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import recv_response
+
 pytestmark = pytest.mark.local
 
 TARGET_PORT = 18080
@@ -132,29 +134,10 @@ def proxy(targets: list[subprocess.Popen[bytes]]) -> Iterator[ProxyProcess]:
         _kill(proxy.process)
 
 
-def _recv_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP response (Content-Length framed) from a blocking socket."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionAbortedError("closed before a response")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode().split("\r\n")
-    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionAbortedError("closed inside a body")
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
 def _get(sock: socket.socket, path: str = "/", *, close: bool = False) -> tuple[int, bytes]:
     extra = "Connection: close\r\n" if close else ""
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n".encode())
-    status, _, body = _recv_response(sock)
+    status, _, body = recv_response(sock)
     return status, body
 
 
@@ -231,7 +214,7 @@ def test_half_closed_client_still_gets_its_response(proxy: ProxyProcess) -> None
     with socket.create_connection(address, timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)
-        status, _, body = _recv_response(sock)
+        status, _, body = recv_response(sock)
         assert (status, body) == (200, b"ok")
         assert sock.recv(1024) == b""
 
@@ -242,7 +225,7 @@ def test_large_request_body_is_relayed_whole(proxy: ProxyProcess) -> None:
     with socket.create_connection(address, timeout=30) as sock:
         sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body))
         sock.sendall(body)
-        assert _recv_response(sock)[0] == 404  # answered only once the whole body arrived
+        assert recv_response(sock)[0] == 404  # answered only once the whole body arrived
         assert _get(sock, "/healthz", close=True) == (200, b"ok")
 
 
@@ -332,7 +315,7 @@ def test_no_fd_leak_after_half_closed_connections(proxy: ProxyProcess) -> None:
         with socket.create_connection(address, timeout=10) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
             sock.shutdown(socket.SHUT_WR)
-            assert _recv_response(sock)[0] == 200
+            assert recv_response(sock)[0] == 200
             assert sock.recv(16) == b""
     assert _settled_fd_count(proxy.process.pid) == before
 

@@ -19,6 +19,7 @@ import pytest
 
 from chaoskit.target.config import ConfigError, from_env
 from chaoskit.target.http import BadRequest, parse_head, query_param
+from tests.support import recv_response
 
 PORT = 18080
 _next_ip = iter(range(10, 250))
@@ -80,24 +81,6 @@ def start_target() -> Iterator[StartTarget]:
             process.wait(timeout=10)
 
 
-def _recv_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionAbortedError("closed before a response")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    lines = head.decode().split("\r\n")
-    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionAbortedError("closed inside a body")
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
 def _request(sock: socket.socket, method: str, path: str, *, close: bool = False,
              body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
     extra = "Connection: close\r\n" if close else ""
@@ -110,7 +93,7 @@ def _request(sock: socket.socket, method: str, path: str, *, close: bool = False
             data += sock.recv(4096)
         lines = data.split(b"\r\n\r\n")[0].decode().split("\r\n")
         return int(lines[0].split()[1]), {}, b""
-    return _recv_response(sock)
+    return recv_response(sock)
 
 
 def _once(target: Target, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
@@ -157,10 +140,10 @@ def test_keep_alive_is_honoured_and_connection_close_too(start_target: StartTarg
                      b"Expect: 100-continue\r\n\r\n")
         assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"y" * 2048)
-        assert _recv_response(sock)[::2] == (200, b"ok")
+        assert recv_response(sock)[::2] == (200, b"ok")
     with target.connect() as sock:  # HTTP/1.0 closes by default
         sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
-        assert _recv_response(sock)[0] == 200 and sock.recv(16) == b""
+        assert recv_response(sock)[0] == 200 and sock.recv(16) == b""
 
 
 @pytest.mark.local
@@ -324,7 +307,7 @@ def test_sigterm_lets_a_begun_request_finish(start_target: StartTarget) -> None:
         # One send: a whole request and the start of a second. Once the first is answered the
         # target has read the partial second head, so that request has begun.
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\n")
-        assert _recv_response(sock)[0] == 200
+        assert recv_response(sock)[0] == 200
         target.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # it stopped listening: the shutdown has begun
@@ -333,7 +316,7 @@ def test_sigterm_lets_a_begun_request_finish(start_target: StartTarget) -> None:
                     break
             time.sleep(0.005)
         sock.sendall(b"Host: t\r\n\r\n")
-        status, headers, body = _recv_response(sock)
+        status, headers, body = recv_response(sock)
         assert (status, body, headers["connection"]) == (200, b"ok", "close")
         assert sock.recv(16) == b""
     assert target.process.wait(timeout=10) == 0
