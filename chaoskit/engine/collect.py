@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 
 import pandas as pd
@@ -60,8 +59,7 @@ class Collector:
         """Take what is left; the pump stops."""
         if self._pump is not None:
             self._pump.cancel()
-            with contextlib.suppress(Exception):
-                self._pump.exception() if self._pump.done() else None
+            self._pump = None
         self.drain_events()
         self._take_records()
 

@@ -204,7 +204,7 @@ class Engine:
             self._scheduler.cancel()
         if self._agent is not None:
             await self._agent.stop()
-            self.collector.stop()
+        self.collector.stop()  # also when the run failed before the agent started: the pump must end
         for failure in await self.undo.run_all():
             self.notes.append(f"undo failed: {failure}")
         await self.cluster.close()
