@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from . import components, config, images, network, pki, procs, render, smoke, teardown
+from . import agent_image, components, config, images, network, pki, procs, render, smoke, teardown
 from .config import Paths
 
 ENV_LINE = "export KUBECONFIG={kc}; export CHAOSKIT_KUBE_CONTEXT={ctx}"
@@ -27,14 +28,14 @@ def is_up(p: Paths) -> int | None:
     return pid if procs.alive(pid) and "tb.supervisor" in procs.cmdline(pid) else None
 
 
-def prepare(p: Paths) -> list[str]:
-    """Everything on disk and on the host before the first process starts."""
+def prepare(p: Paths, agent: dict[str, Any]) -> list[str]:
+    """Everything on disk and on the host before the first process starts (`agent`: agent_image.gather())."""
     for d in (p.state, p.logs, p.pids):
         d.mkdir(parents=True, exist_ok=True)
     network.save_sysctls(p.state)
     pki.make_pki(p.pki)
     files = render.write_configs(p)
-    tars = images.build_all(p.images, p.bin / "pause")
+    tars = [*images.build_all(p.images, p.bin / "pause"), str(agent_image.build(p.images, agent))]
     network.setup()
     (p.state / "components.json").write_text(json.dumps(components.spec(p, files, tars), indent=2))
     return tars
@@ -72,6 +73,11 @@ def up(p: Paths) -> int:
     if pid := is_up(p):
         say(f"already up (supervisor pid {pid}, state {p.state}); run testbed/down first")
         return 2
+    try:
+        agent = agent_image.gather()
+    except agent_image.AgentImageError as exc:
+        say(str(exc))
+        return 2
     bridge_left = subprocess.run(["ip", "link", "show", config.BRIDGE], capture_output=True,
                                  check=False).returncode == 0
     if p.state.exists() or bridge_left:
@@ -80,7 +86,7 @@ def up(p: Paths) -> int:
         down(p)
     t0 = time.monotonic()
     try:
-        prepare(p)
+        prepare(p, agent)
         t1 = time.monotonic()
         start_supervisor(p, timeout_s=300.0)
         t2 = time.monotonic()
@@ -89,7 +95,7 @@ def up(p: Paths) -> int:
         t3 = time.monotonic()
         urls = smoke.run_smoke(p, timeout_s=180.0)
         t4 = time.monotonic()
-    except (smoke.NotReadyError, subprocess.SubprocessError, OSError) as exc:
+    except (smoke.NotReadyError, agent_image.AgentImageError, subprocess.SubprocessError, OSError) as exc:
         say(f"FAILED: {exc}")
         print(_log_tail(p), file=sys.stderr)
         if os.environ.get("CHAOSKIT_TESTBED_KEEP") == "1":
@@ -126,10 +132,20 @@ def env(p: Paths) -> int:
     return 0
 
 
+def preflight(_p: Paths) -> int:
+    """Cheap checks `testbed/up` runs before the (long) build: the agent image's Python has locust."""
+    try:
+        agent_image.gather()
+    except agent_image.AgentImageError as exc:
+        say(str(exc))
+        return 2
+    return 0
+
+
 def main(argv: list[str]) -> int:
-    commands = {"up": up, "down": down, "env": env}
+    commands = {"up": up, "down": down, "env": env, "preflight": preflight}
     if len(argv) != 1 or argv[0] not in commands:
-        say("usage: python3 -m tb up|down|env")
+        say("usage: python3 -m tb up|down|env|preflight")
         return 2
     return commands[argv[0]](config.paths())
 

@@ -11,6 +11,8 @@ ETCD_VERSION = "v3.6.4"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 """The sandbox image kubelet 1.34 pins; built locally, never pulled."""
 HTTPD_IMAGE = "docker.io/library/httpd:2.4"
+AGENT_IMAGE = "docker.io/locustio/locust:2.47.0"
+"""chaoskit's load agent image (chaoskit/cluster/kube/config.py); a local stand-in, see agent_image.py."""
 
 CONTEXT = "chaoskit-testbed"
 NODE_NAME = "chaoskit-node"

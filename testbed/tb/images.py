@@ -2,6 +2,7 @@
 
 `pause` holds the pod sandbox; `httpd:2.4` mimics the official httpd image closely enough for our
 manifests: busybox httpd serving /usr/local/apache2/htdocs on port 80, a /bin/sh, graceful stop.
+The third image, the Locust stand-in for chaoskit's load agent, is built by agent_image.py.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ HTTPD_PATH = "/usr/local/apache2/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 
 @dataclass
 class Rootfs:
-    """An in-memory tar layer with deterministic metadata (mtime 0, root-owned)."""
+    """An in-memory tar layer with deterministic metadata (mtime 0 unless given, root-owned unless given)."""
 
     buf: io.BytesIO = field(default_factory=io.BytesIO)
 
@@ -44,17 +45,20 @@ class Rootfs:
         # Closed by close(), which also hands out the finished layer.
         self.tar = tarfile.open(fileobj=self.buf, mode="w", format=tarfile.PAX_FORMAT)  # noqa: SIM115
 
-    def _add(self, name: str, kind: bytes, *, mode: int, data: bytes = b"", link: str = "") -> None:
+    def _add(self, name: str, kind: bytes, *, mode: int, data: bytes = b"", link: str = "", mtime: int = 0,
+             owner: int = 0) -> None:
         info = tarfile.TarInfo(name.lstrip("/"))
-        info.type, info.mode, info.mtime, info.linkname = kind, mode, 0, link
+        info.type, info.mode, info.mtime, info.linkname = kind, mode, mtime, link
+        info.uid = info.gid = owner
         info.size = len(data)
         self.tar.addfile(info, io.BytesIO(data) if data else None)
 
-    def dir(self, name: str, mode: int = 0o755) -> None:
-        self._add(name, tarfile.DIRTYPE, mode=mode)
+    def dir(self, name: str, mode: int = 0o755, *, owner: int = 0) -> None:
+        self._add(name, tarfile.DIRTYPE, mode=mode, owner=owner)
 
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
-        self._add(name, tarfile.REGTYPE, mode=mode, data=data)
+    def file(self, name: str, data: bytes, mode: int = 0o644, *, mtime: int = 0) -> None:
+        """`mtime` other than 0: a copied file whose timestamp matters (Python checks .pyc against .py)."""
+        self._add(name, tarfile.REGTYPE, mode=mode, data=data, mtime=mtime)
 
     def symlink(self, name: str, target: str) -> None:
         self._add(name, tarfile.SYMTYPE, mode=0o777, link=target)

@@ -52,10 +52,12 @@ class Supervisor:
                 self.status(f"failed: {name} not ready (rc={proc.poll()}, see logs/{name}.log)")
                 return False
             for hook in comp.get("after_ready", []):
+                t0 = time.monotonic()
                 done = subprocess.run(hook, capture_output=True, text=True, env=env, check=False)
                 if done.returncode != 0:
                     self.status(f"failed: after {name}: {' '.join(hook)}: {done.stderr.strip()}")
                     return False
+                self.log(f"after {name}: {' '.join(hook[-2:])} in {time.monotonic() - t0:.1f}s")
             self.log(f"ready {name}")
         return True
 
