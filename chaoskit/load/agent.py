@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
@@ -27,6 +26,7 @@ import pandas as pd
 from chaoskit.load.decode import RECORD_DTYPE, records_array, to_frame
 from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.records import RECORD
+from chaoskit.load.report import AgentError, AgentReport, build_report
 
 __all__ = ["AgentError", "AgentReport", "LoadAgent", "LoadPlan", "LoadTarget"]
 
@@ -37,43 +37,7 @@ _PLAN_ENV, _RECORDS_FD_ENV, _CONTROL_FD_ENV, _PARENT_ENV = (
 _F_SETPIPE_SZ: Final = 1031
 _PIPE_BYTES: Final = 1 << 20
 _READ_BYTES: Final = 1 << 20
-_LATE_NS: Final = 10_000_000
 _TAIL_BYTES: Final = 4000
-
-
-class AgentError(Exception):
-    """The load agent failed to start, died, or broke its record stream (infrastructure failure)."""
-
-    def __init__(self, message: str, *, output_tail: str = "") -> None:
-        super().__init__(f"{message}\n--- agent output (tail) ---\n{output_tail}" if output_tail
-                         else message)
-        self.output_tail = output_tail
-
-
-@dataclass(frozen=True)
-class AgentReport:
-    """How the agent itself fared; ``saturated`` means its measurements of lag/latency are suspect."""
-
-    requests: int
-    cpu_seconds: float
-    """Agent CPU (user + system) over the load window, excluding interpreter and Locust start-up."""
-    wall_seconds: float
-    cpu_utilisation: float
-    """cpu_seconds / wall_seconds; the agent is single-threaded, so 1.0 is one full core."""
-    late_starts: int
-    """Requests that started more than 10 ms after their scheduled instant."""
-    max_lag_ms: float
-    saturated: bool
-    """cpu_utilisation > 0.9, p99 lag > 20 ms, or any request refused by the in-flight cap."""
-    exit_code: int
-    p99_lag_ms: float = 0.0
-    agent_saturated: int = 0
-    """Requests recorded as ``agent_saturated`` (in-flight cap reached)."""
-    connections: int = 0
-    """TCP connections the agent attempted (all targets): one per request with ``new-connection``."""
-    cpu_wait_seconds: float = 0.0
-    """Time the agent was runnable but waited for a CPU (/proc schedstat): lag with high wait and
-    low utilisation means the host was busy with other work, not that the agent hit its limit."""
 
 
 class LoadAgent:
@@ -82,6 +46,7 @@ class LoadAgent:
     def __init__(self, plan: LoadPlan, *, python: str = sys.executable,
                  start_timeout_s: float = 60.0, stop_grace_s: float = 2.0) -> None:
         self.plan = plan
+        self.notes: list[str] = []
         self._python = python
         self._start_timeout_s = start_timeout_s
         self._stop_grace_s = stop_grace_s
@@ -287,34 +252,11 @@ class LoadAgent:
         return self._report()
 
     def _report(self) -> AgentReport:
-        done, code = self._done, self.returncode if self.returncode is not None else -1
-        if done is None or code != 0:
-            failures = "; ".join(done.get("failures", [])) if done else "no summary"
-            raise AgentError(f"load agent exited with code {code} ({failures})",
-                             output_tail=self._tail())
+        code = self.returncode if self.returncode is not None else -1
         if self._buf:
             raise AgentError(f"record stream ended inside a record ({len(self._buf)} bytes left)")
-        if self.plan.records and self._decoded != done["requests"]:
-            raise AgentError(f"record stream lost records: agent made {done['requests']}, "
-                             f"received {self._decoded}")
-        late, max_lag, p99 = self._lag_stats(done)
-        cpu, wall = float(done["cpu_seconds"]), float(done["wall_seconds"])
-        util = cpu / wall if wall > 0 else 0.0
-        return AgentReport(
-            requests=int(done["requests"]), cpu_seconds=cpu, wall_seconds=wall,
-            cpu_utilisation=util, late_starts=late, max_lag_ms=max_lag,
-            saturated=util > 0.9 or p99 > 20.0 or done["agent_saturated"] > 0,
-            exit_code=code, p99_lag_ms=p99, agent_saturated=int(done["agent_saturated"]),
-            cpu_wait_seconds=float(done["cpu_wait_seconds"]), connections=int(done["connections"]))
-
-    def _lag_stats(self, done: dict[str, Any]) -> tuple[int, float, float]:
-        """From the records when they were kept (the source of truth), else from the agent summary."""
-        if not self.plan.records or not self._lags:
-            return int(done["late_starts"]), float(done["max_lag_ms"]), float(done["p99_lag_ms"])
-        lags = np.concatenate(self._lags)
-        p99 = float(np.quantile(lags, 0.99, method="lower"))
-        return (int((lags > _LATE_NS).sum()), max(0.0, float(lags.max()) / 1e6),
-                max(0.0, p99 / 1e6))
+        return build_report(self.plan, self._done, code, lags=self._lags, received=self._decoded,
+                            output_tail=self._tail)
 
     async def stop(self) -> None:
         """SIGTERM the agent's process group, SIGKILL after a grace; idempotent, safe on abort paths."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -49,6 +50,21 @@ def to_frame(arr: np.ndarray, plan: LoadPlan) -> pd.DataFrame:
     }
     frame = pd.DataFrame(cols)
     return frame[list(REQUEST_COLUMNS)]
+
+
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate record frames whose categories may differ (several agents, several plans), keeping the
+    categorical columns categorical over the union of their categories."""
+    if len(frames) == 1:
+        return frames[0]
+    merged = pd.concat(frames, ignore_index=True)
+    for column in ("service", "service_type", "outcome"):
+        if not isinstance(merged[column].dtype, pd.CategoricalDtype):
+            categories = sorted(set().union(*(f[column].cat.categories for f in frames)))
+            if column == "outcome":
+                categories = list(OUTCOME_LABELS)
+            merged[column] = pd.Categorical(merged[column], categories=pd.Index(categories))
+    return merged
 
 
 def decode(buf: bytes | bytearray | memoryview, plan: LoadPlan) -> pd.DataFrame:

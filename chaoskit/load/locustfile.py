@@ -36,8 +36,6 @@ RECORDS_FD_ENV = "CHAOSKIT_LOAD_RECORDS_FD"
 CONTROL_FD_ENV = "CHAOSKIT_LOAD_CONTROL_FD"
 PARENT_ENV = "CHAOSKIT_LOAD_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
-_START_LEAD_NS = 250_000_000
-"""Without a plan start instant, start this long after setup so users exist before request 0 is due."""
 
 
 class _Run:
@@ -106,8 +104,10 @@ class _Window:
 def _execute(run: _Run, control_fd: int) -> int:
     env = Environment(user_classes=[_user_class(run, i) for i in range(len(run.plan.targets))])
     runner = env.create_local_runner()
-    run.t0_ns = run.plan.start_at_ns or time.time_ns() + _START_LEAD_NS
-    _send(control_fd, {"event": "ready", "t0_ns": run.t0_ns, "pid": os.getpid()})
+    # Without a start instant: start after the plan's lead, so users exist before request 0 is due.
+    now_ns = time.time_ns()
+    run.t0_ns = run.plan.start_at_ns or now_ns + int(run.plan.start_lead_s * 1e9)
+    _send(control_fd, {"event": "ready", "t0_ns": run.t0_ns, "now_ns": now_ns, "pid": os.getpid()})
     # The agent process lives only for this run: freezing setup objects keeps GC passes short.
     gc.collect()
     gc.freeze()

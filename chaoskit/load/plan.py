@@ -47,6 +47,9 @@ class LoadPlan:
     """False discards records in the agent (only to measure the capture overhead)."""
     in_flight_cap: int | None = field(default=None, kw_only=True)
     """Override of ``max_in_flight`` (tests and benchmarks); ``None``: derived from rate and timeout."""
+    start_lead_s: float = field(default=0.25, kw_only=True)
+    """Without ``start_at_ns``: the first request is due this long after the agent is ready (time for the
+    other side to learn t0, e.g. through a pod log, and start its own agents on the same instant)."""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -85,6 +88,8 @@ def _validate(plan: LoadPlan) -> None:
                         ("timeout_s", plan.timeout_s)):
         if not (math.isfinite(value) and value > 0):
             raise PlanError(f"{name}: must be a positive number, got {value!r}")
+    if not (math.isfinite(plan.start_lead_s) and plan.start_lead_s >= 0):
+        raise PlanError(f"start_lead_s: must be a number >= 0, got {plan.start_lead_s!r}")
     if plan.in_flight_cap is not None and plan.in_flight_cap < 1:
         raise PlanError(f"in_flight_cap: must be at least 1, got {plan.in_flight_cap}")
     if plan.connection not in CONNECTION_MODES:
