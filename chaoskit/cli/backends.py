@@ -19,17 +19,18 @@ class KubeFlags:
     yes: bool = False
     dry_run: bool = False
     create_namespace: bool = False
+    agent_image: str | None = None
 
 
 def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int | None) -> Cluster:
     if backend == "local":
         return LocalCluster(LocalClusterConfig(), seed=seed)
     from chaoskit.cluster.kube.cluster import KubeCluster
-    from chaoskit.cluster.kube.config import KubeOptions
+    from chaoskit.cluster.kube.config import AGENT_IMAGE, KubeOptions
 
     options = KubeOptions(
         context=flags.context, kubeconfig=flags.kubeconfig, allow_contexts=flags.allow_contexts, yes=flags.yes,
         dry_run=flags.dry_run, namespaces=frozenset({spec.target.namespace}), load_from=spec.load.from_,
-        create_namespaces=flags.create_namespace,
+        create_namespaces=flags.create_namespace, agent_image=flags.agent_image or AGENT_IMAGE,
     )
     return KubeCluster(options)

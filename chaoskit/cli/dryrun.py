@@ -27,6 +27,8 @@ async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
     load = spec.load
     services = ", ".join(f"{s.name} ({'/'.join(t.value for t in s.types)})" for s in load.services)
     lines.append(f"load: {load.rate:g} req/s per address, {load.connection}, {services}")
+    if any(t.value == "ClusterIP" for s in load.services for t in s.types):
+        lines.append(f"ClusterIP load: {_origin_text(load.from_, cluster)}")
     lines.append(f"phases: baseline {spec.phases.baseline:g}s, chaos {spec.phases.chaos:g}s, "
                  f"recovery {spec.phases.recovery:g}s")
     for offset, fault in spec.fault_instants():
@@ -34,6 +36,14 @@ async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
         lines.append(f"fault at chaos+{offset:g}s: {fault.kind} ({fault.name}) on {target}")
     lines.append("teardown: every object above deleted, every node cordoned by a fault uncordoned")
     return lines
+
+
+def _origin_text(load_from: str, cluster: Cluster) -> str:
+    options = getattr(cluster, "options", None)
+    job = (f"an in-cluster Job chaoskit-load-agent-<run id> (image {getattr(options, 'agent_image', '?')}; with a "
+           "ConfigMap and a ServiceAccount without API rights, all deleted when the load ends)")
+    return {"local": "from this process", "in-cluster": f"from {job}"}.get(
+        load_from, f"from this process if the ClusterIP answers here, else from {job}")
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -7,7 +7,7 @@ import contextlib
 import signal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,6 +32,12 @@ class Backend(StrEnum):
     kube = "kube"
 
 
+class LoadFrom(StrEnum):
+    auto = "auto"
+    local = "local"
+    in_cluster = "in-cluster"
+
+
 def _duration(value: str | None, flag: str) -> float | None:
     if value is None:
         return None
@@ -41,7 +47,7 @@ def _duration(value: str | None, flag: str) -> float | None:
         exits.fail(f"{flag} {value!r}: {exc}", hint="use a duration like 5s, 500ms or 1m")
 
 
-def load_spec(name: str, overrides: dict[str, float | None]) -> Experiment:
+def load_spec(name: str, overrides: dict[str, Any]) -> Experiment:
     try:
         experiment = load_experiment(resolve_experiment(name, default_experiments_dir()))
         if any(v is not None for v in overrides.values()):
@@ -74,6 +80,11 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="kube: print what would be touched.")] = False,
     create_namespace: Annotated[bool, typer.Option(
         "--create-namespace", help="kube: create the namespace if missing, delete it at the end.")] = False,
+    load_from: Annotated[LoadFrom | None, typer.Option(help=(
+        "kube: where ClusterIP load runs: this process, an in-cluster Job, or auto (Job only when the ClusterIP "
+        "does not answer here). Overrides load.from."))] = None,
+    agent_image: Annotated[str | None, typer.Option(help=(
+        "kube: image of the in-cluster load agent Job (default: the pinned Locust image)."))] = None,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
         "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
@@ -84,10 +95,11 @@ def run(
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
-                 "recovery": _duration(recovery, "--recovery"), "rate": rate}
+                 "recovery": _duration(recovery, "--recovery"), "rate": rate,
+                 "load_from": load_from.value if load_from else None}
     spec = load_spec(experiment, overrides)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
-                      yes=yes, dry_run=dry_run, create_namespace=create_namespace)
+                      yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image)
     if dry_run:
         if backend is not Backend.kube:
             exits.fail("--dry-run is for --backend kube", hint="the local backend touches nothing outside itself")

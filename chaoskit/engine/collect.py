@@ -9,8 +9,9 @@ import pandas as pd
 
 from chaoskit.cluster.protocol import ClusterEvent, EventStream
 from chaoskit.engine.observer import Observers
-from chaoskit.load.agent import LoadAgent
+from chaoskit.load.decode import concat_frames
 from chaoskit.load.records import REQUEST_COLUMNS
+from chaoskit.load.source import LoadGroup
 
 PUMP_INTERVAL_S = 0.25
 EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(ClusterEvent))
@@ -24,14 +25,14 @@ class Collector:
         self._frames: list[pd.DataFrame] = []
         self._events: list[ClusterEvent] = []
         self._stream: EventStream | None = None
-        self._agent: LoadAgent | None = None
+        self._agent: LoadGroup | None = None
         self._pump: asyncio.Task[None] | None = None
 
     def watch(self, stream: EventStream) -> None:
         self._stream = stream
         self._pump = asyncio.create_task(self._pump_loop())
 
-    def start(self, agent: LoadAgent) -> None:
+    def start(self, agent: LoadGroup) -> None:
         self._agent = agent
 
     async def _pump_loop(self) -> None:
@@ -67,7 +68,7 @@ class Collector:
         frames = [f for f in self._frames if len(f)]
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in REQUEST_COLUMNS})
-        return pd.concat(frames, ignore_index=True)
+        return concat_frames(frames)
 
     def events(self) -> pd.DataFrame:
         rows = [dataclasses.asdict(e) for e in sorted(self._events, key=lambda e: e.ts_ns)]

@@ -46,6 +46,6 @@ async def wait_reachable(targets: Sequence[LoadTarget], *, timeout_s: float) -> 
 
 def _hint(target: LoadTarget) -> str:
     if target.service_type == "ClusterIP":
-        return ("a ClusterIP is reachable only from a node or a pod: run chaoskit there, or load only NodePort "
-                "(load.services[].types); the in-cluster load Job is not yet driven by `chaoskit run`")
+        return ("a ClusterIP is reachable only from a node or a pod: load it from an in-cluster Job "
+                "(--load-from in-cluster, or auto), run chaoskit on a node, or load only NodePort")
     return "check that the Service selects the ready pods and that this host can reach the address"

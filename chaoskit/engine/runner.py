@@ -23,11 +23,13 @@ from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
 from chaoskit.load.agent import AgentReport, LoadAgent
 from chaoskit.load.plan import LoadPlan, LoadTarget
+from chaoskit.load.source import InClusterLoad, LoadGroup
 from chaoskit.spec import Experiment
 
 PHASES = ("baseline", "chaos", "recovery")
 LOAD_START_DELAY_S = 1.0
-"""The agent gets this long to start before its first scheduled request."""
+"""The agent on this host gets this long to start before its first scheduled request (an in-cluster agent
+sets the instant itself, see ``chaoskit.cluster.kube.incluster.START_LEAD_S``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,17 +68,18 @@ class Engine:
         self.run_dir = RunDir(self.options.out_dir, experiment.name)
         self.collector = Collector(self.observers)
         self.notes: list[str] = []
-        self._agent: LoadAgent | None = None
+        self._load = LoadGroup()
         self._agent_report: AgentReport | None = None
         self._scheduler: FaultScheduler | None = None
-        self._plan: LoadPlan | None = None
+        self._targets: list[tuple[str, LoadTarget]] = []
 
     def load_description(self) -> str:
         """One line for the report: rate, connection mode, timeout and the addresses loaded."""
         load = self.experiment.load
-        if self._plan is None:
+        if not self._targets:
             return f"{load.rate:g} req/s per address, {load.connection}, timeout {load.timeout:g} s (never started)"
-        targets = ", ".join(f"{t.service_type} {t.host}:{t.port}" for t in self._plan.targets)
+        targets = ", ".join(f"{t.service_type} {t.host}:{t.port}" + (" from an in-cluster Job" if origin != "local"
+                                                                      else "") for origin, t in self._targets)
         return (f"{load.rate:g} req/s per address at constant arrival, {load.connection}, "
                 f"timeout {load.timeout:g} s, no retries; {targets}")
 
@@ -112,17 +115,8 @@ class Engine:
         spec = self.experiment
         manifests = load_manifest_files(spec.target.manifests)
         await self._setup(manifests)
-        targets = await self._load_targets()
-        await wait_reachable(targets, timeout_s=self.options.ready_timeout_s)
-        plan = LoadPlan(targets=tuple(targets), rate=spec.load.rate,
-                        duration_s=spec.total_duration_s, connection=spec.load.connection,
-                        timeout_s=spec.load.timeout, start_at_ns=time.time_ns() + int(LOAD_START_DELAY_S * 1e9))
-        self._plan = plan
-        self._agent = LoadAgent(plan)
-        await self._agent.start()
-        self.collector.start(self._agent)
-        assert plan.start_at_ns is not None
-        bounds = self._phase_bounds(plan.start_at_ns)
+        t0_ns = await self._start_load(await self._load_targets())
+        bounds = self._phase_bounds(t0_ns)
         scheduler = self._scheduler = FaultScheduler(self, FaultContext(
             cluster=self.cluster, namespace=spec.target.namespace, selector=spec.target.selector,
             rng=self.rng, undo=self.undo))
@@ -133,11 +127,56 @@ class Engine:
                 scheduler.start(begin_ns)
             await _sleep_until(end_ns)
             self._phase_event(phase, "end", end_ns)
-        self._agent_report = await self._agent.wait(timeout_s=spec.load.timeout + 30)
+        self._agent_report = await self._load.wait(timeout_s=spec.load.timeout + 30)
+        self.notes.extend(self._load.notes)
         self.observers.on_phase("verify", time.time_ns())
         await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
         self.notes.extend(scheduler.notes)
         await self._verify()
+
+    async def _start_load(self, targets: list[LoadTarget]) -> int:
+        """Start the agents (in the cluster first: it picks the first request's instant, t0) and return t0."""
+        spec = self.experiment
+        here, inside = await self._split_by_origin(targets)
+        self._targets = [("local", t) for t in here] + [("in-cluster", t) for t in inside]
+        await wait_reachable(here, timeout_s=self.options.ready_timeout_s)
+
+        def plan(chosen: list[LoadTarget], start_at_ns: int | None = None) -> LoadPlan:
+            return LoadPlan(targets=tuple(chosen), rate=spec.load.rate, duration_s=spec.total_duration_s,
+                            connection=spec.load.connection, timeout_s=spec.load.timeout, start_at_ns=start_at_ns)
+
+        t0_ns: int | None = None
+        if inside:
+            assert isinstance(self.cluster, InClusterLoad)
+            remote = self.cluster.in_cluster_agent(spec.target.namespace, plan(inside),
+                                                   start_timeout_s=self.options.ready_timeout_s)
+            self._load.add("in-cluster", remote)
+            await remote.start()
+            t0_ns = remote.t0_ns
+        if here:
+            local = LoadAgent(plan(here, t0_ns or time.time_ns() + int(LOAD_START_DELAY_S * 1e9)))
+            self._load.add("local", local)
+            await local.start()
+            t0_ns = local.t0_ns
+        self.collector.start(self._load)
+        assert t0_ns is not None
+        return t0_ns
+
+    async def _split_by_origin(self, targets: list[LoadTarget]) -> tuple[list[LoadTarget], list[LoadTarget]]:
+        """(load from this process, load from inside the cluster): only ClusterIP can need the latter."""
+        cluster, namespace = self.cluster, self.experiment.target.namespace
+        if not isinstance(cluster, InClusterLoad):
+            if self.experiment.load.from_ == "in-cluster":
+                self.notes.append(f"load.from in-cluster: the {cluster.backend} backend's ClusterIPs answer on this "
+                                  "host, so all load ran from this process")
+            return targets, []
+        here: list[LoadTarget] = []
+        inside: list[LoadTarget] = []
+        for target in targets:
+            remote = target.service_type == "ClusterIP" and (
+                await cluster.load_origin(namespace, target.service) == "in-cluster")
+            (inside if remote else here).append(target)
+        return here, inside
 
     def _phase_bounds(self, t0: int) -> list[tuple[int, int]]:
         phases = self.experiment.phases
@@ -202,8 +241,7 @@ class Engine:
     async def _teardown(self) -> None:
         if self._scheduler is not None:
             self._scheduler.cancel()
-        if self._agent is not None:
-            await self._agent.stop()
+        await self._load.stop()
         self.collector.stop()  # also when the run failed before the agent started: the pump must end
         for failure in await self.undo.run_all():
             self.notes.append(f"undo failed: {failure}")

@@ -83,8 +83,9 @@ class Experiment(SpecModel):
         chaos: float | None = None,
         recovery: float | None = None,
         rate: float | None = None,
+        load_from: str | None = None,
     ) -> Experiment:
-        """A new, re-validated experiment with phase lengths (seconds) or load rate replaced.
+        """A new, re-validated experiment with phase lengths (seconds), load rate or load origin replaced.
 
         Raises SpecError when the result is invalid (e.g. a shorter chaos phase no longer fits the schedule).
         """
@@ -94,6 +95,8 @@ class Experiment(SpecModel):
                 data["phases"][key] = value
         if rate is not None:
             data["load"]["rate"] = rate
+        if load_from is not None:
+            data["load"]["from"] = load_from
         try:
             return Experiment.model_validate(data)
         except ValidationError as err:

@@ -25,8 +25,9 @@ def test_dry_run_lists_changes_and_touches_nothing(kube_context: str, tmp_path: 
                           .replace("../manifests/target.yaml", str(manifest))
                           .replace("namespace: chaoskit-demo", "namespace: chaoskit-dry-run"))
     result = _run("run", str(experiment), "--backend", "kube", "--context", kube_context, "--yes", "--dry-run",
-                  "--create-namespace")
+                  "--create-namespace", "--load-from", "in-cluster")
     assert result.returncode == 0, result.stderr
+    assert "ClusterIP load: from an in-cluster Job chaoskit-load-agent-<run id>" in result.stdout
     assert "PATCH /apis/apps/v1/namespaces/chaoskit-dry-run/deployments/chaoskit-target" in result.stdout
     assert "fault at chaos+2s: pod-delete" in result.stdout
     listed = subprocess.run([sys.executable, "-c", (

@@ -292,37 +292,50 @@ def test_cleanup_restores_what_a_crashed_run_left(kube_context: str) -> None:
         asyncio.run(cleanup(kube_options(kube_context, ns), run_id=run_id))
 
 
-def test_agent_job_records_come_back_through_the_pod_log(kube_context: str) -> None:
-    """The in-cluster agent's transport (Job, ConfigMap, pod log, base64 lines, removal) with a shell
-    command standing in for Locust: the test bed has no Locust image."""
-    import base64
-
-    from chaoskit.cluster.kube.loadjob import AgentJobSpec
-    from chaoskit.load.records import RECORD, Outcome
+def test_in_cluster_agent_loads_the_cluster_ip_from_a_pod(kube_context: str) -> None:
+    """The in-cluster load agent for real: a Job running the Locust image (the test bed's stand-in, built
+    from this machine's Python and Locust), records streamed back through the pod log as they are made,
+    t0 chosen by the agent, every request accounted for, the Job gone afterwards."""
+    from chaoskit.load.plan import LoadPlan, LoadTarget
 
     ns = unique_namespace("agent")
-    raw = b"".join(RECORD.pack(i, i, 100, 0, Outcome.OK, 200) for i in range(300))
-    control = b'{"event": "done", "requests": 300}\n'
-    script = (f"echo starting; echo CKR {base64.b64encode(raw[:1000]).decode()}; "
-              f"echo CKC {base64.b64encode(control).decode()}; "
-              f"echo CKR {base64.b64encode(raw[1000:]).decode()}")
-    spec = AgentJobSpec(namespace=ns, run_id="kt", plan_json="{}", deadline_s=120,
-                        image="docker.io/library/httpd:2.4", cpu="100m", command=("sh", "-c", script))
 
     async def scenario() -> None:
         cluster = kube_cluster(kube_context, ns)
         await cluster.start()
         try:
-            log = await cluster.run_agent_job(spec, timeout_s=60)
-            assert log.records == raw
-            assert log.control == [{"event": "done", "requests": 300}]
-            assert "starting" in log.other
+            await cluster.apply(web(ns))
+            await cluster.wait_pods_ready(ns, WEB, count=2, timeout_s=120)
+            (address,) = await cluster.service_addresses(ns, "contract-web", ServiceKind.CLUSTER_IP)
+            await cluster.wait_endpoints(ns, "contract-web",
+                                         [p.ip for p in await cluster.list_pods(ns, WEB)], timeout_s=60)
+            plan = LoadPlan(targets=(LoadTarget("contract-web", "ClusterIP", address.host, address.port),),
+                            rate=50.0, duration_s=3.0, connection="keepalive", timeout_s=1.0)
+            agent = cluster.in_cluster_agent(ns, plan, start_timeout_s=120)
+            try:
+                await agent.start()
+                t0 = agent.t0_ns
+                assert t0 is not None
+                streamed = 0
+                while time.time_ns() < t0 + 2_500_000_000:  # records arrive while the agent still loads
+                    await asyncio.sleep(0.25)
+                    streamed += len(agent.take_records())
+                report = await agent.wait(timeout_s=60)
+                rest = agent.take_records()
+            finally:
+                await agent.stop()
+            assert streamed > 0, "no record reached us before the load ended"
+            assert report.requests == streamed + len(rest) == 150
+            assert report.exit_code == 0
+            assert rest["ok"].all() and set(rest["service_type"]) == {"ClusterIP"}
             api = admin_api(kube_context)
             try:
                 jobs = api.request("GET", f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
+                maps = api.request("GET", f"/api/v1/namespaces/{ns}/configmaps",
+                                   query=[("labelSelector", RUN_ID_LABEL)])["items"]
             finally:
                 api.close()
-            assert jobs == []  # removed after the run
+            assert jobs == [] and maps == []  # removed after the run
         finally:
             await cluster.close()
 

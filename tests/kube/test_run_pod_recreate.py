@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_pod_recreate_on_a_real_cluster(kube_context: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("load_from", ["local", "in-cluster"])
+def test_pod_recreate_on_a_real_cluster(kube_context: str, tmp_path: Path, load_from: str) -> None:
+    """ClusterIP measured from this host (a node of the test bed) and, the way an off-cluster user
+    measures it, from an in-cluster load agent Job; NodePort always from this host."""
     command = [sys.executable, "-m", "chaoskit.cli", "run", "pod-recreate", "--backend", "kube",
                "--context", kube_context, "--yes", "--create-namespace", "--baseline", "3s", "--chaos", "15s",
-               "--recovery", "5s", "--out", str(tmp_path), "--json"]
+               "--recovery", "5s", "--out", str(tmp_path), "--json", "--load-from", load_from]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     # 0 = SLOs held, 1 = an SLO was violated: both are measurements. Anything else is a broken run.
     assert result.returncode in (0, 1), result.stderr[-3000:]
@@ -37,6 +44,54 @@ def test_pod_recreate_on_a_real_cluster(kube_context: str, tmp_path: Path) -> No
     assert data, "no data check ran"
     assert {r["survived"] for r in data if r["volume_type"] == "emptyDir"} == {False}
     assert {r["survived"] for r in data if r["volume_type"] == "hostPath" and r["placement"] == "same-node"} == {True}
+    load = summary["context"]["load"]
+    assert ("ClusterIP" in load and "from an in-cluster Job" in load) == (load_from == "in-cluster"), load
+    assert "NodePort" in load
     run_dir = next(tmp_path.iterdir())
+    # Both agents (this host's and, with in-cluster, the Job's) kept one schedule: the same first instant.
+    requests = pd.read_parquet(run_dir / "requests.parquet")
+    first = requests.groupby("service_type", observed=True)["scheduled_ns"].min()
+    assert first["ClusterIP"] == first["NodePort"]
     for name in ("requests.parquet", "events.parquet", "report.md", "summary.json"):
         assert (run_dir / name).is_file()
+
+
+def _agent_jobs(context: str) -> list[str]:
+    from chaoskit.cluster.kube.api import KubeApi
+    from chaoskit.cluster.kube.config import MANAGED_BY_LABEL, load_configuration
+    from tests.kube.support import kube_options
+
+    api = KubeApi(load_configuration(kube_options(context, "unused")).configuration, request_timeout_s=30)
+    try:
+        items = api.request("GET", "/apis/batch/v1/jobs", query=[("labelSelector", MANAGED_BY_LABEL)])["items"]
+    finally:
+        api.close()
+    return [item["metadata"]["name"] for item in items if not item["metadata"].get("deletionTimestamp")]
+
+
+def test_interrupting_a_run_removes_the_in_cluster_load_job(kube_context: str, tmp_path: Path) -> None:
+    """SIGINT while the in-cluster agent loads: exit 130, partial results saved, no Job left behind."""
+    assert _agent_jobs(kube_context) == []
+    command = [sys.executable, "-m", "chaoskit.cli", "run", "pod-recreate", "--backend", "kube",
+               "--context", kube_context, "--yes", "--create-namespace", "--load-from", "in-cluster",
+               "--baseline", "30s", "--chaos", "15s", "--recovery", "5s", "--out", str(tmp_path), "--quiet"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not _agent_jobs(kube_context):
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the load Job never appeared"
+            time.sleep(0.5)
+        time.sleep(8)  # the agent is loading (its pod started; t0 is 3 s after it is ready)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode == 130, err[-3000:]
+    assert _agent_jobs(kube_context) == []
+    summary = json.loads(next(tmp_path.iterdir()).joinpath("summary.json").read_text())
+    assert summary["aborted"] is True
+    assert any(row["service_type"] == "ClusterIP" and row["requests"] > 0 for row in summary["availability"])

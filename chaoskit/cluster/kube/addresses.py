@@ -5,6 +5,7 @@ load should run from (``load.from: auto`` probes a TCP connect to the ClusterIP)
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -89,10 +90,15 @@ def tcp_reachable(host: str, port: int, *, timeout_s: float) -> bool:
         return False
 
 
-def choose_load_origin(load_from: LoadFrom, cluster_ip: ServiceAddress, *,
-                       probe_timeout_s: float) -> Literal["local", "in-cluster"]:
-    """``auto``: run ClusterIP load from this process when the ClusterIP answers here, else in-cluster."""
+def choose_load_origin(load_from: LoadFrom, cluster_ip: ServiceAddress, *, probe_timeout_s: float,
+                       attempts: int = 4) -> Literal["local", "in-cluster"]:
+    """``auto``: run ClusterIP load from this process when the ClusterIP answers here, else in-cluster.
+    Probed a few times: right after the Service is created kube-proxy may not have programmed it yet."""
     if load_from != "auto":
         return load_from
-    reachable = tcp_reachable(cluster_ip.host, cluster_ip.port, timeout_s=probe_timeout_s)
-    return "local" if reachable else "in-cluster"
+    for _ in range(attempts):
+        start = time.monotonic()
+        if tcp_reachable(cluster_ip.host, cluster_ip.port, timeout_s=probe_timeout_s):
+            return "local"
+        time.sleep(max(0.0, probe_timeout_s - (time.monotonic() - start)))
+    return "in-cluster"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal, TypeVar
 
 from chaoskit.cluster.events import EventBus, Subscription
-from chaoskit.cluster.kube import addresses, faults, loadjob, markers
+from chaoskit.cluster.kube import addresses, faults, markers
 from chaoskit.cluster.kube import apply as applying
 from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.config import (
@@ -24,7 +25,7 @@ from chaoskit.cluster.kube.config import (
     load_configuration,
     read_allowed_contexts,
 )
-from chaoskit.cluster.kube.loadjob import AgentJobSpec, AgentLog
+from chaoskit.cluster.kube.incluster import START_LEAD_S, InClusterAgent
 from chaoskit.cluster.kube.translate import node_info, pod_info
 from chaoskit.cluster.kube.watch import Notifier, ThreadsafePublisher
 from chaoskit.cluster.kube.watchers import Watchers
@@ -38,6 +39,7 @@ from chaoskit.cluster.protocol import (
     ServiceKind,
     WaitTimeout,
 )
+from chaoskit.load.plan import LoadPlan
 
 T = TypeVar("T")
 EXEC_TIMEOUT_S = 30.0
@@ -346,11 +348,12 @@ class KubeCluster:
         return await asyncio.to_thread(addresses.choose_load_origin, self.options.load_from, addr,
                                        probe_timeout_s=self.options.probe_timeout_s)
 
-    async def run_agent_job(self, spec: AgentJobSpec, *, timeout_s: float) -> AgentLog:
-        """Run the in-cluster load agent Job and return its decoded log (records + control messages).
-        The Job's objects are removed afterwards, also on failure."""
-        check_namespace(spec.namespace, allowed=self._allowed)
-        return await loadjob.run(self, spec, timeout_s=timeout_s)
+    def in_cluster_agent(self, namespace: str, plan: LoadPlan, *, start_timeout_s: float) -> InClusterAgent:
+        """A load agent Job in ``namespace`` for ``plan`` (ClusterIP targets), not yet started."""
+        check_namespace(namespace, allowed=self._allowed)
+        lead = dataclasses.replace(plan, start_at_ns=None, start_lead_s=START_LEAD_S)
+        return InClusterAgent(self, namespace, lead, start_timeout_s=start_timeout_s,
+                              image=self.options.agent_image)
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                            marker: str) -> None:

@@ -35,6 +35,8 @@ FIELD_MANAGER: Final = "chaoskit"
 
 # The Locust image pinned to the version chaoskit's locustfile is developed against (pyproject: locust 2.47).
 AGENT_IMAGE: Final = "locustio/locust:2.47.0"
+AGENT_NAME: Final = "chaoskit-load-agent"
+NAME_LABEL: Final = "app.kubernetes.io/name"
 
 
 def new_run_id() -> str:

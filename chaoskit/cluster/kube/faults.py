@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from chaoskit.cluster.kube.api import ApiStatusError, JsonObj, KubeApi
-from chaoskit.cluster.kube.config import CORDONED_BY_ANNOTATION
+from chaoskit.cluster.kube.config import AGENT_NAME, CORDONED_BY_ANNOTATION, NAME_LABEL
 from chaoskit.cluster.kube.execs import NO_SHELL_SIGNS, ExecResult, check_ran, run_exec
 from chaoskit.cluster.kube.translate import Obj, is_mirror_or_daemon
 from chaoskit.cluster.protocol import ClusterError, NotFoundError
@@ -51,13 +51,15 @@ def uncordon(api: KubeApi, node: str) -> None:
 
 def evictable(pods: Iterable[Obj], *, namespaces: frozenset[str] | None) -> tuple[list[Obj], list[Obj]]:
     """(to evict, skipped): DaemonSet and mirror pods, finished or terminating pods and pods outside
-    ``namespaces`` (None = all) are skipped, as ``kubectl drain --ignore-daemonsets`` would."""
+    ``namespaces`` (None = all) are skipped, as ``kubectl drain --ignore-daemonsets`` would; so is
+    chaoskit's own in-cluster load agent (the measurement, not the system under test)."""
     evict, skip = [], []
     for pod in pods:
         meta = pod.get("metadata", {})
         done = pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
         outside = namespaces is not None and meta.get("namespace") not in namespaces
-        if is_mirror_or_daemon(pod) or done or meta.get("deletionTimestamp") or outside:
+        agent = (meta.get("labels") or {}).get(NAME_LABEL) == AGENT_NAME
+        if is_mirror_or_daemon(pod) or done or meta.get("deletionTimestamp") or outside or agent:
             skip.append(pod)
         else:
             evict.append(pod)
