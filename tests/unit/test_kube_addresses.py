@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,29 @@ def test_load_origin_auto_probes_a_real_socket() -> None:
         port = listener.getsockname()[1]
         open_addr = ServiceAddress(ServiceKind.CLUSTER_IP, "127.63.0.1", port)
         assert choose_load_origin("auto", open_addr, probe_timeout_s=1.0) == "local"
-    # The listener is closed: the same address now refuses.
-    assert choose_load_origin("auto", open_addr, probe_timeout_s=1.0) == "in-cluster"
+    # The listener is closed: the same address now refuses, on every attempt.
+    assert choose_load_origin("auto", open_addr, probe_timeout_s=0.1) == "in-cluster"
     assert choose_load_origin("in-cluster", open_addr, probe_timeout_s=1.0) == "in-cluster"
+
+
+def test_load_origin_auto_retries_until_the_service_is_programmed() -> None:
+    """A new ClusterIP answers only after kube-proxy's next sync: a later attempt must still find it."""
+    with socket.socket() as probe:
+        probe.bind(("127.63.0.2", 0))
+        port = probe.getsockname()[1]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+    def listen_later() -> None:
+        time.sleep(0.25)
+        listener.bind(("127.63.0.2", port))
+        listener.listen()
+
+    late = threading.Thread(target=listen_later)
+    late.start()
+    try:
+        addr = ServiceAddress(ServiceKind.CLUSTER_IP, "127.63.0.2", port)
+        assert choose_load_origin("auto", addr, probe_timeout_s=0.2, attempts=5) == "local"
+    finally:
+        late.join()
+        listener.close()

@@ -32,10 +32,11 @@ def test_evictable_skips_daemonset_mirror_finished_terminating_and_foreign() -> 
     going = pod("going", deletionTimestamp="2026-11-27T01:00:00Z")
     foreign = pod("foreign", namespace="other")
     plain = pod("plain")
-    evict, skip = evictable([ds, mirror, done, going, foreign, plain],
+    agent = pod("agent", labels={"app.kubernetes.io/name": "chaoskit-load-agent"})  # the measurement itself
+    evict, skip = evictable([ds, mirror, done, going, foreign, agent, plain],
                             namespaces=frozenset({"chaoskit-demo"}))
     assert [p["metadata"]["name"] for p in evict] == ["plain"]
-    assert len(skip) == 5
+    assert len(skip) == 6
     evict_all, _ = evictable([foreign, plain], namespaces=None)
     assert len(evict_all) == 2
 

@@ -99,3 +99,13 @@ def test_split_log_reassembles_records_across_lines() -> None:
 def test_split_log_rejects_a_cut_line() -> None:
     with pytest.raises(ValueError):
         loadjob.split_log(["CKR QUJD$$"])
+
+
+def test_log_decoder_reassembles_a_control_message_split_over_lines() -> None:
+    """The wrapper relays pipe reads as they come: one JSON line may span two log lines."""
+    message = json.dumps({"event": "done", "requests": 3}).encode() + b"\n"
+    decoder = loadjob.LogDecoder()
+    decoder.feed("CKC " + base64.b64encode(message[:9]).decode())
+    assert decoder.control == []
+    decoder.feed("CKC " + base64.b64encode(message[9:]).decode())
+    assert decoder.control == [{"event": "done", "requests": 3}]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from chaoskit.load.decode import DecodeError, decode, empty_frame
+from chaoskit.load.decode import DecodeError, concat_frames, decode, empty_frame
 from chaoskit.load.plan import LoadPlan, LoadTarget, PlanError
 from chaoskit.load.records import OUTCOME_LABELS, RECORD, REQUEST_COLUMNS, Outcome
+from chaoskit.load.report import AgentReport, merge_reports
 
 pytestmark = pytest.mark.unit
 
@@ -101,3 +103,33 @@ def test_plan_validation_names_the_field(overrides: dict[str, object], message: 
 def test_plan_from_bad_json_is_a_plan_error() -> None:
     with pytest.raises(PlanError, match="invalid load plan JSON"):
         LoadPlan.from_json('{"targets": []')
+
+
+def test_frames_of_two_agents_concatenate_with_categorical_columns() -> None:
+    """Two agents, two plans: the merged frame keeps every row and categorical service columns."""
+    cluster_ip = LoadPlan(targets=(LoadTarget("web", "ClusterIP", "10.96.0.1", 80),), rate=1.0, duration_s=1.0,
+                          connection="keepalive", timeout_s=1.0)
+    node_port = LoadPlan(targets=(LoadTarget("web", "NodePort", "10.88.0.1", 30080),
+                                  LoadTarget("api", "NodePort", "10.88.0.1", 30081)), rate=1.0, duration_s=1.0,
+                         connection="keepalive", timeout_s=1.0)
+    a = decode(RECORD.pack(1, 1, 10, 0, Outcome.OK, 200), cluster_ip)
+    b = decode(RECORD.pack(2, 2, 10, 1, Outcome.REFUSED, 0) + RECORD.pack(3, 3, 10, 0, Outcome.OK, 200), node_port)
+    merged = concat_frames([a, b])
+    assert list(merged["service_type"]) == ["ClusterIP", "NodePort", "NodePort"]
+    assert list(merged["service"]) == ["web", "api", "web"]
+    assert list(merged["outcome"]) == ["ok", "refused", "ok"]
+    for column in ("service", "service_type", "outcome"):
+        assert isinstance(merged[column].dtype, pd.CategoricalDtype), column
+    assert list(merged.columns) == list(REQUEST_COLUMNS)
+
+
+def test_reports_of_two_agents_merge_to_the_worst_case() -> None:
+    quiet = AgentReport(requests=100, cpu_seconds=1.0, wall_seconds=10.0, cpu_utilisation=0.1, late_starts=1,
+                        max_lag_ms=2.0, saturated=False, exit_code=0, p99_lag_ms=1.0, connections=100)
+    busy = AgentReport(requests=50, cpu_seconds=9.5, wall_seconds=10.0, cpu_utilisation=0.95, late_starts=4,
+                       max_lag_ms=30.0, saturated=True, exit_code=0, p99_lag_ms=25.0, agent_saturated=2,
+                       connections=50)
+    merged = merge_reports([quiet, busy])
+    assert (merged.requests, merged.late_starts, merged.agent_saturated, merged.connections) == (150, 5, 2, 150)
+    assert merged.cpu_utilisation == 0.95 and merged.saturated and merged.max_lag_ms == 30.0
+    assert merge_reports([quiet]) is quiet
