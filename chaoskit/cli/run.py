@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import signal
 from enum import StrEnum
 from pathlib import Path
@@ -66,7 +67,8 @@ def run(
     backend: Annotated[Backend, typer.Option(help="local: the embedded cluster; kube: a real cluster.")] = (
         Backend.local),
     out: Annotated[Path, typer.Option(help="Parent directory of run directories.")] = Path("runs"),
-    seed: Annotated[int | None, typer.Option(help="Seed for victim choice and local placement.")] = None,
+    seed: Annotated[int | None, typer.Option(help=(
+        "Seed for victim choice and local placement (default: a random one, shown in the report)."))] = None,
     baseline: Annotated[str | None, typer.Option(help="Override the baseline phase length (e.g. 5s).")] = None,
     chaos: Annotated[str | None, typer.Option(help="Override the chaos phase length.")] = None,
     recovery: Annotated[str | None, typer.Option(help="Override the recovery phase length.")] = None,
@@ -98,6 +100,7 @@ def run(
                  "recovery": _duration(recovery, "--recovery"), "rate": rate,
                  "load_from": load_from.value if load_from else None}
     spec = load_spec(experiment, overrides)
+    seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image)
     if dry_run:

@@ -34,7 +34,7 @@ def save_run(engine: Engine, *, aborted: bool) -> Path:
     agent = dataclasses.asdict(engine.agent_report) if engine.agent_report else None
     summary = summarize(requests, events, engine.data_check_results(), slo_targets(spec), experiment=spec.name,
                         backend=engine.cluster.backend, run_id=run.run_id, aborted=aborted, agent=agent)
-    context = RunContext(notes=list(engine.notes), load=engine.load_description())
+    context = RunContext(notes=list(engine.notes), load=engine.load_description(), seed=engine.options.seed)
     document: dict[str, Any] = summary.to_dict()
     document["context"] = dataclasses.asdict(context)
     path = run.write_json("summary.json", document)
@@ -48,6 +48,8 @@ class RunContext:
 
     notes: list[str] = dataclasses.field(default_factory=list)
     load: str = ""
+    seed: int | None = None
+    """The seed of victim choice (and local placement): ``--seed`` replays the same choices."""
 
 
 def render_report(summary: RunSummary, context: RunContext) -> str:
@@ -55,9 +57,11 @@ def render_report(summary: RunSummary, context: RunContext) -> str:
     from chaoskit.report.markdown import render
 
     report = render(summary)
-    if context.load:
+    lines = ([f"Load: {context.load}"] if context.load else []) + (
+        [f"Seed: {context.seed} (`--seed {context.seed}` picks the same victims)"] if context.seed is not None else [])
+    if lines:
         head, sep, rest = report.partition("\n\n## ")
-        report = f"{head}\n\nLoad: {context.load}{sep}{rest}"
+        report = f"{head}\n\n" + "\n\n".join(lines) + f"{sep}{rest}"
     if context.notes:
         report += "\n## Notes from the run\n\n" + "".join(f"- {note}\n" for note in context.notes)
     return report
@@ -70,4 +74,6 @@ def load_summary(run_dir: Path) -> tuple[RunSummary, RunContext]:
     document = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     context = document.pop("context", {})
     notes = [str(n) for n in context.get("notes", [])]
-    return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")))
+    seed = context.get("seed")
+    return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")),
+                                                      seed=seed if isinstance(seed, int) else None)

@@ -100,4 +100,6 @@ async def pick_pods(ctx: FaultContext, pick: PodPick) -> list[PodInfo]:
         return sorted(pods, key=lambda p: p.created_ns)[:count]
     if pick.pick == "newest":
         return sorted(pods, key=lambda p: p.created_ns, reverse=True)[:count]
-    return ctx.rng.sample(pods, count)
+    # Sampled by position in creation order, so a seed replays the same choices (pod names differ
+    # between runs on a real cluster; "the second-oldest pod" does not).
+    return ctx.rng.sample(sorted(pods, key=lambda p: (p.created_ns, p.name)), count)

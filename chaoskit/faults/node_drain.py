@@ -17,7 +17,7 @@ class NodeDrainFault(FaultPlugin):
         if self.spec.node.of_victim:
             if not pods:
                 return [], ""
-            node = ctx.rng.choice(pods).node or ""
+            node = ctx.rng.choice(sorted(pods, key=lambda p: (p.created_ns, p.name))).node or ""
         else:
             node = self.spec.node.name
         return [p for p in pods if p.node == node], node

@@ -48,7 +48,9 @@ class LocalCluster:
 
     def __init__(self, config: LocalClusterConfig | None = None, *, seed: int | None = None) -> None:
         self.config = config or LocalClusterConfig()
-        self._rng = random.Random(seed)
+        # One stream per purpose: how often one is drawn from (a subnet probe that found a used one, a
+        # scheduling pass) must not shift another, so a seed replays names and placement exactly.
+        self._rng = random.Random(None if seed is None else f"{seed}:addresses")
         self.bus = EventBus()
         self.warnings: list[str] = []
         self._own_state_dir = self.config.state_dir is None
@@ -57,10 +59,11 @@ class LocalCluster:
         self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced,
                                   log_path=self.state_dir / "proxy.log")
         self.control = ControlPlane(config=self.config, plan=self.plan, bus=self.bus,
-                                    state_dir=self.state_dir, rng=self._rng,
+                                    state_dir=self.state_dir, seed=seed,
                                     on_pods_changed=self._pods_changed)
-        self.services = ServiceController(config=self.config, plan=self.plan, bus=self.bus,
-                                          proxy=self._proxy, rng=self._rng)
+        ports = random.Random(None if seed is None else f"{seed}:ports")
+        self.services = ServiceController(config=self.config, plan=self.plan, bus=self.bus, proxy=self._proxy,
+                                          rng=ports)
         self.services.watch_pods(self.control.pods.values)
         self._started = False
         self._closed = False

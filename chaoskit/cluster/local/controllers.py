@@ -31,12 +31,13 @@ class ControlPlane:
     """Keeps Deployments at their replica count and drives pods through their lifecycle."""
 
     def __init__(self, *, config: LocalClusterConfig, plan: AddressPlan, bus: EventBus, state_dir: Path,
-                 rng: random.Random, on_pods_changed: Callable[[], None]) -> None:
+                 seed: int | None, on_pods_changed: Callable[[], None]) -> None:
         self._config = config
         self._plan = plan
         self._bus = bus
         self._state_dir = state_dir
-        self._rng = rng
+        self._names = random.Random(None if seed is None else f"{seed}:names")
+        self._placement = random.Random(None if seed is None else f"{seed}:placement")
         self._on_pods_changed = on_pods_changed
         self.nodes: dict[str, LocalNode] = {}
         self.workloads: dict[tuple[str, str], Workload] = {}
@@ -85,7 +86,7 @@ class ControlPlane:
 
     def _pod_name(self, workload: Workload) -> str:
         while True:
-            suffix = "".join(self._rng.choice(NAME_ALPHABET) for _ in range(5))
+            suffix = "".join(self._names.choice(NAME_ALPHABET) for _ in range(5))
             name = f"{workload.name}-{template_hash(workload)}-{suffix}"
             if (workload.namespace, name) not in self.pods:
                 return name
@@ -101,7 +102,7 @@ class ControlPlane:
     def schedule_pending(self) -> None:
         for pod in list(self.pods.values()):
             if pod.placement is None and not pod.terminating and not pod.deleted:
-                node = pick_node(pod, self.nodes.values(), self.pods.values(), self._rng)
+                node = pick_node(pod, self.nodes.values(), self.pods.values(), self._placement)
                 if node is not None:
                     pod.bind(PodPlacement(node.name, self._plan.next_pod_ip(), node.root,
                                           self._state_dir / "pods" / pod.uid))

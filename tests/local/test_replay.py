@@ -1,0 +1,28 @@
+"""A run's seed is in its report and replays its choices: the same seed picks the same victims."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.local.engine_support import experiment, run
+
+pytestmark = pytest.mark.local
+
+
+def victims(out: Path, seed: int) -> tuple[list[str], str]:
+    spec = experiment("pod-recreate", baseline=1.0, chaos=15.0, recovery=1.0)
+    _summary, outcome = run(spec, out, seed=seed)
+    report = (outcome.run_dir / "report.md").read_text()
+    data = json.loads((outcome.run_dir / "summary.json").read_text())["data"]
+    return sorted({row["victim"] for row in data}), report
+
+
+def test_the_same_seed_picks_the_same_victims_and_the_report_says_which(tmp_path: Path) -> None:
+    first, report = victims(tmp_path / "a", 42)
+    again, _ = victims(tmp_path / "b", 42)
+    assert len(first) == 3  # faults at chaos+2, +8 and +14 s
+    assert first == again
+    assert "Seed: 42 (`--seed 42` picks the same victims)" in report
