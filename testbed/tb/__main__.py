@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import agent_image, components, config, images, network, pki, procs, render, smoke, teardown
+from . import agent_image, components, config, images, network, nodens, pki, procs, render, smoke, teardown
 from .config import Paths
 
 ENV_LINE = "export KUBECONFIG={kc}; export CHAOSKIT_KUBE_CONTEXT={ctx}"
@@ -28,16 +28,22 @@ def is_up(p: Paths) -> int | None:
     return pid if procs.alive(pid) and "tb.supervisor" in procs.cmdline(pid) else None
 
 
-def prepare(p: Paths, agent: dict[str, Any]) -> list[str]:
+def prepare(p: Paths, agent: dict[str, Any], nodes: tuple[config.Node, ...]) -> list[str]:
     """Everything on disk and on the host before the first process starts (`agent`: agent_image.gather())."""
     for d in (p.state, p.logs, p.pids):
         d.mkdir(parents=True, exist_ok=True)
     network.save_sysctls(p.state)
-    pki.make_pki(p.pki)
-    files = render.write_configs(p)
+    pki.make_pki(p.pki, nodes)
+    files = render.write_configs(p, nodes)
     tars = [*images.build_all(p.images, p.bin / "pause"), str(agent_image.build(p.images, agent))]
-    network.setup()
-    (p.state / "components.json").write_text(json.dumps(components.spec(p, files, tars), indent=2))
+    for node in nodes:
+        if node.isolated:
+            # Before the netns: the mount namespace then holds no reference to it.
+            nodens.setup_mount_ns(p, node)
+            nodens.create_cgroup_root(node)
+    network.setup(nodes, p.state)
+    spec = components.spec(p, files, tars, nodes)
+    (p.state / "components.json").write_text(json.dumps(spec, indent=2))
     return tars
 
 
@@ -80,23 +86,27 @@ def up(p: Paths) -> int:
         return 2
     bridge_left = subprocess.run(["ip", "link", "show", config.BRIDGE], capture_output=True,
                                  check=False).returncode == 0
-    if p.state.exists() or bridge_left:
+    if p.state.exists() or bridge_left or (network.RUN_NETNS / config.NODE2_NETNS).exists():
         # An earlier run was killed (e.g. with its session); down works from whatever is left.
-        say(f"leftovers of an earlier run ({p.state} or bridge {config.BRIDGE}): running down first")
+        say(f"leftovers of an earlier run ({p.state}, bridge {config.BRIDGE} or netns "
+            f"{config.NODE2_NETNS}): running down first")
         down(p)
+    nodes = config.nodes()
     t0 = time.monotonic()
     try:
-        prepare(p, agent)
+        prepare(p, agent, nodes)
         t1 = time.monotonic()
         start_supervisor(p, timeout_s=300.0)
         t2 = time.monotonic()
         say(f"components up in {t2 - t1:.1f}s (prepare {t1 - t0:.1f}s); waiting for the node")
-        smoke.wait_node_ready(p, timeout_s=180.0)
+        smoke.wait_nodes_ready(p, nodes, timeout_s=180.0)
         t3 = time.monotonic()
-        urls = smoke.run_smoke(p, timeout_s=180.0)
+        urls = smoke.run_smoke(p, nodes, timeout_s=180.0)
         t4 = time.monotonic()
     except (smoke.NotReadyError, agent_image.AgentImageError, subprocess.SubprocessError, OSError) as exc:
         say(f"FAILED: {exc}")
+        if isinstance(exc, subprocess.CalledProcessError) and exc.stderr:
+            say(f"  its stderr: {str(exc.stderr).strip()}")
         print(_log_tail(p), file=sys.stderr)
         if os.environ.get("CHAOSKIT_TESTBED_KEEP") == "1":
             say("left running for inspection (CHAOSKIT_TESTBED_KEEP=1); run testbed/down when done")
@@ -106,11 +116,13 @@ def up(p: Paths) -> int:
         return 1
     env_line = ENV_LINE.format(kc=p.kubeconfig, ctx=config.CONTEXT)
     (p.state / "env").write_text(env_line + "\n")
-    say(f"node Ready {t3 - t2:.1f}s after start; smoke answered via {', '.join(urls)} in {t4 - t3:.1f}s")
+    say(f"{len(nodes)} node(s) Ready {t3 - t2:.1f}s after start; smoke passed in {t4 - t3:.1f}s:")
+    for what, where in urls.items():
+        say(f"  ok: {what}: {where}")
     say(f"timings: prepare {t1 - t0:.1f}s, start {t2 - t1:.1f}s, ready {t4 - t2:.1f}s, "
         f"total {t4 - t0:.1f}s")
-    say(f"up: kube {config.K8S_VERSION}, context {config.CONTEXT}, node {config.NODE_NAME} "
-        f"({config.NODE_IP}); stop with testbed/down")
+    listed = ", ".join(f"{n.name} ({n.ip})" for n in nodes)
+    say(f"up: kube {config.K8S_VERSION}, context {config.CONTEXT}, nodes {listed}; stop with testbed/down")
     print(env_line)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import config
-from .config import Paths
+from .config import Node, Paths
 
 BLACKHOLE_PROXY = "http://127.0.0.1:9"
 
@@ -41,6 +41,8 @@ def _apiserver(p: Paths) -> dict[str, Any]:
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             "--kubelet-preferred-address-types=InternalIP",
+            # Kubelet serving certificates are signed by our CA for each node's name and IP.
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -55,18 +57,31 @@ def _apiserver(p: Paths) -> dict[str, Any]:
     }
 
 
-def _containerd(p: Paths, images: list[str]) -> dict[str, Any]:
-    ctr = ["ctr", "--address", str(p.containerd_sock), "--namespace", "k8s.io"]
+def in_node(p: Paths, node: Node) -> list[str]:
+    """Command prefix running a program inside the node's network and mount namespaces (none for node 1).
+
+    `nsenter` execs the program in place, so the recorded PID and command line are the program's own.
+    """
+    if not node.netns:
+        return []
+    return ["nsenter", f"--net=/run/netns/{node.netns}", f"--mount={p.mount_ns(node)}", "--"]
+
+
+def _containerd(p: Paths, node: Node, images: list[str]) -> dict[str, Any]:
+    ctr = ["ctr", "--address", str(p.sock(node)), "--namespace", "k8s.io"]
     return {
-        "name": "containerd",
-        "argv": ["containerd", "--config", str(p.state / "containerd" / "config.toml")],
+        "name": f"containerd{node.suffix}",
+        "argv": [*in_node(p, node), "containerd", "--config",
+                 str(p.node_dir(node) / "containerd" / "config.toml")],
         # Nothing may be pulled: every registry request goes to a closed loopback port and fails at
         # once (an image missing locally shows as ErrImagePull, with no traffic leaving the machine).
         "env": {"HTTP_PROXY": BLACKHOLE_PROXY, "HTTPS_PROXY": BLACKHOLE_PROXY, "NO_PROXY": "",
                 "http_proxy": BLACKHOLE_PROXY, "https_proxy": BLACKHOLE_PROXY, "no_proxy": ""},
-        "ready": {"kind": "unix", "path": str(p.containerd_sock)},
-        # Images come only from local OCI tarballs; nothing is ever pulled.
+        "ready": {"kind": "unix", "path": str(p.sock(node))},
+        # Images come only from local OCI tarballs; nothing is ever pulled. The imports run in the
+        # background (all nodes' at once); the first kubelet waits for them.
         "after_ready": [[*ctr, "images", "import", "--all-platforms", tar] for tar in images],
+        "after_ready_async": True,
     }
 
 
@@ -102,21 +117,25 @@ def _scheduler(p: Paths, files: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _kubelet(p: Paths, files: dict[str, str]) -> dict[str, Any]:
+def _kubelet(p: Paths, node: Node, files: dict[str, str]) -> dict[str, Any]:
+    sfx = node.suffix
+    health = node.ip if node.isolated else "127.0.0.1"
+    root = p.node_dir(node) / "kubelet"
     return {
-        "name": "kubelet",
-        "argv": [p.exe("kubelet"), f"--config={files['kubelet-config']}",
-                 f"--kubeconfig={files['kubelet']}", f"--root-dir={p.state / 'kubelet'}",
-                 f"--cert-dir={p.state / 'kubelet' / 'pki'}",
-                 f"--hostname-override={config.NODE_NAME}", f"--node-ip={config.NODE_IP}", "--v=1"],
-        "ready": {"kind": "http", "url": "http://127.0.0.1:10248/healthz"},
+        "name": f"kubelet{sfx}",
+        "argv": [*in_node(p, node), p.exe("kubelet"), f"--config={files[f'kubelet-config{sfx}']}",
+                 f"--kubeconfig={files[f'kubelet{sfx}']}", f"--root-dir={root}", f"--cert-dir={root / 'pki'}",
+                 f"--hostname-override={node.name}", f"--node-ip={node.ip}", "--v=1"],
+        "ready": {"kind": "http", "url": f"http://{health}:10248/healthz"},
+        "await_hooks": True,
     }
 
 
 def _api_relay(p: Paths) -> dict[str, Any]:
     # The API server listens on loopback only, but pods reach it as `kubernetes.default` =
     # 10.96.0.1:443 -> its advertised endpoint 10.88.0.1:6443; relay that address (bridge-only,
-    # covered by the egress guard) to loopback so in-cluster clients work as on any cluster.
+    # covered by the egress guard) to loopback so in-cluster clients work as on any cluster. Node 2's
+    # kubelet and kube-proxy (own netns, own loopback) use this address too, routed through the host.
     return {
         "name": "api-relay",
         "argv": ["socat", f"TCP-LISTEN:{config.API_PORT},bind={config.NODE_IP},reuseaddr,fork",
@@ -125,20 +144,23 @@ def _api_relay(p: Paths) -> dict[str, Any]:
     }
 
 
-def _kube_proxy(p: Paths, files: dict[str, str]) -> dict[str, Any]:
+def _kube_proxy(p: Paths, node: Node, files: dict[str, str]) -> dict[str, Any]:
+    health = node.ip if node.isolated else "127.0.0.1"
     return {
-        "name": "kube-proxy",
-        "argv": [p.exe("kube-proxy"), f"--config={files['kube-proxy-config']}", "--v=1"],
-        "ready": {"kind": "http", "url": "http://127.0.0.1:10256/healthz"},
+        "name": f"kube-proxy{node.suffix}",
+        "argv": [*in_node(p, node), p.exe("kube-proxy"), f"--config={files[f'kube-proxy-config{node.suffix}']}",
+                 "--v=1"],
+        "ready": {"kind": "http", "url": f"http://{health}:10256/healthz"},
     }
 
 
-def spec(p: Paths, files: dict[str, str], images: list[str]) -> dict[str, Any]:
-    """Start order: storage, API, runtime (+ image import), controllers, node agents."""
+def spec(p: Paths, files: dict[str, str], images: list[str], nodes: tuple[Node, ...]) -> dict[str, Any]:
+    """Start order: storage, API, runtimes (+ background image import), controllers, node agents."""
     return {
         "env": {"PATH": f"{p.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         "components": [
-            _etcd(p), _apiserver(p), _api_relay(p), _containerd(p, images), _controller_manager(p, files),
-            _scheduler(p, files), _kubelet(p, files), _kube_proxy(p, files),
+            _etcd(p), _apiserver(p), _api_relay(p), *(_containerd(p, n, images) for n in nodes),
+            _controller_manager(p, files), _scheduler(p, files),
+            *(_kubelet(p, n, files) for n in nodes), *(_kube_proxy(p, n, files) for n in nodes),
         ],
     }

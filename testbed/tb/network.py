@@ -1,7 +1,8 @@
-"""Host network and kernel state the test bed owns: bridge, service route, egress guard, sysctls.
+"""Host network and kernel state the test bed owns: bridge, service route, egress guard, sysctls, node 2's netns.
 
 Everything here is recorded or named so `down` removes exactly it: the bridge `cktb0`, the
-`CHAOSKIT-TB-GUARD` chain, kube-proxy/kubelet `KUBE-*` chains, and sysctls restored to saved values.
+`CHAOSKIT-TB-GUARD` chain, kube-proxy/kubelet `KUBE-*` chains, sysctls restored to saved values, the
+netns `cktb-n2` with its veth `cktb-n2h` and route (and `/run/netns` if `up` created it).
 """
 
 from __future__ import annotations
@@ -42,9 +43,14 @@ def restore_sysctls(state: Path) -> None:
             _sysctl_path(name).write_text(value + "\n")
 
 
-def setup() -> None:
-    """Bridge with the node IP, service CIDR routed into it, and a guard that drops test traffic
-    on any other interface (so pod/service addresses can never leave by the uplink)."""
+GUARDED = (config.CLUSTER_CIDR, config.SERVICE_CIDR, config.NODE2_LINK_CIDR)
+"""Pod, service and node-2 link addresses: never allowed out by any interface but ours."""
+RUN_NETNS = Path("/run/netns")
+
+
+def setup(nodes: tuple[config.Node, ...], state: Path) -> None:
+    """Bridge with the node IP, service CIDR routed into it, node 2's netns, and a guard that drops test
+    traffic on any other interface (so pod/service/node addresses can never leave by the uplink)."""
     run("modprobe", "br_netfilter", check=False)
     run("ip", "link", "add", config.BRIDGE, "type", "bridge")
     run("ip", "addr", "add", f"{config.NODE_IP}/16", "dev", config.BRIDGE)
@@ -53,15 +59,69 @@ def setup() -> None:
     run("ip", "route", "add", config.SERVICE_CIDR, "dev", config.BRIDGE, "src", config.NODE_IP)
     # kube-proxy needs bridged pod->service->pod traffic to traverse iptables.
     _sysctl_path("net.bridge.bridge-nf-call-iptables").write_text("1\n")
+    _setup_guard()
+    for node in nodes:
+        if node.netns:
+            # The host routes between node 1's bridge and node 2's link.
+            _sysctl_path("net.ipv4.ip_forward").write_text("1\n")
+            setup_node_netns(node, state)
+
+
+def _setup_guard() -> None:
     ipt = ("iptables", "-w", "-t", "mangle")
     run(*ipt, "-N", config.GUARD_CHAIN)
-    for rule in (["-o", config.BRIDGE, "-j", "RETURN"], ["-o", "lo", "-j", "RETURN"],
-                 ["-d", config.POD_CIDR, "-j", "DROP"], ["-d", config.SERVICE_CIDR, "-j", "DROP"],
-                 ["-s", config.POD_CIDR, "-j", "DROP"], ["-s", config.SERVICE_CIDR, "-j", "DROP"]):
+    rules = [["-o", dev, "-j", "RETURN"] for dev in (config.BRIDGE, config.NODE2_VETH_HOST, "lo")]
+    rules += [[flag, cidr, "-j", "DROP"] for flag in ("-d", "-s") for cidr in GUARDED]
+    for rule in rules:
         run(*ipt, "-A", config.GUARD_CHAIN, *rule)
     # mangle POSTROUTING sees every routed packet (local and forwarded) after routing, and
     # kube-proxy never inserts rules ahead of it there.
     run(*ipt, "-I", "POSTROUTING", "1", "-j", config.GUARD_CHAIN)
+
+
+def in_netns(node: config.Node, *argv: str) -> subprocess.CompletedProcess[str]:
+    # nsenter, not `ip netns exec`: that also remounts /sys, which would hide the cgroup mounts.
+    return run("nsenter", f"--net={RUN_NETNS / str(node.netns)}", "--", *argv)
+
+
+def setup_node_netns(node: config.Node, state: Path) -> None:
+    """Node 2's netns: `eth0` (node IP) veth-linked to the host, routes both ways, forwarding sysctls."""
+    ns = str(node.netns)
+    (state / "run-netns-created").write_text("1" if not RUN_NETNS.exists() else "0")
+    run("ip", "netns", "add", ns)
+    run("ip", "link", "add", config.NODE2_VETH_HOST, "type", "veth", "peer", "name", "eth0", "netns", ns)
+    prefix = config.NODE2_LINK_CIDR.split("/")[1]
+    run("ip", "addr", "add", f"{config.NODE2_HOST_IP}/{prefix}", "dev", config.NODE2_VETH_HOST)
+    run("ip", "link", "set", config.NODE2_VETH_HOST, "up")
+    for argv in (("addr", "add", f"{node.ip}/{prefix}", "dev", "eth0"), ("link", "set", "lo", "up"),
+                 ("link", "set", "eth0", "up"), ("route", "add", "default", "via", config.NODE2_HOST_IP)):
+        run("ip", "-n", ns, *argv)
+    # Host (and node 1's pods, whose gateway is the host) -> node 2's pods.
+    run("ip", "route", "add", node.pod_cidr, "via", node.ip, "dev", config.NODE2_VETH_HOST)
+    # A new netns starts with forwarding off; br_netfilter's switch is per netns too. kube-proxy needs
+    # no route_localnet here (localhostNodePorts: false).
+    in_netns(node, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.bridge.bridge-nf-call-iptables=1")
+
+
+def teardown_node_netns(state: Path) -> list[str]:
+    """Delete node 2's netns (its iptables, bridge and pod veths go with it) and the host end of its veth."""
+    if run("ip", "netns", "pids", config.NODE2_NETNS, check=False).stdout.split():
+        return [f"processes still in netns {config.NODE2_NETNS}"]
+    run("ip", "netns", "delete", config.NODE2_NETNS, check=False)
+    if run("ip", "link", "show", config.NODE2_VETH_HOST, check=False).returncode == 0:
+        run("ip", "link", "delete", config.NODE2_VETH_HOST, check=False)
+    created = state / "run-netns-created"
+    if created.exists() and created.read_text() == "1" and RUN_NETNS.is_dir() and not any(RUN_NETNS.iterdir()):
+        # `ip netns add` made /run/netns a (shared) bind mount of itself.
+        run("umount", str(RUN_NETNS), check=False)
+        with contextlib.suppress(OSError):
+            RUN_NETNS.rmdir()
+    problems = []
+    if (RUN_NETNS / config.NODE2_NETNS).exists():
+        problems.append(f"netns {config.NODE2_NETNS} still present")
+    if run("ip", "link", "show", config.NODE2_VETH_HOST, check=False).returncode == 0:
+        problems.append(f"veth {config.NODE2_VETH_HOST} still present")
+    return problems
 
 
 def _delete_chains(ipt: str, table: str, owned: tuple[str, ...]) -> None:
@@ -81,7 +141,7 @@ def _delete_chains(ipt: str, table: str, owned: tuple[str, ...]) -> None:
 
 def teardown(state: Path, kube_proxy: str | None) -> list[str]:
     """Undo `setup` and the rules kube-proxy/kubelet made; returns what could not be removed."""
-    problems: list[str] = []
+    problems = teardown_node_netns(state)
     if kube_proxy and Path(kube_proxy).exists():
         # kube-proxy's own cleanup knows its iptables and nftables artefacts.
         run(kube_proxy, "--cleanup", check=False)

@@ -40,9 +40,15 @@ LEAVES = (
     Leaf("admin", "/O=system:masters/CN=chaoskit-testbed-admin", "clientAuth"),
     Leaf("controller-manager", "/CN=system:kube-controller-manager", "clientAuth"),
     Leaf("scheduler", "/CN=system:kube-scheduler", "clientAuth"),
-    Leaf("kubelet", f"/O=system:nodes/CN=system:node:{config.NODE_NAME}", "clientAuth"),
     Leaf("kube-proxy", "/CN=system:kube-proxy", "clientAuth"),
 )
+
+
+def node_leaves(node: config.Node) -> tuple[Leaf, ...]:
+    """A node's kubelet client identity (for the Node authorizer) and its serving certificate."""
+    subject = f"/O=system:nodes/CN=system:node:{node.name}"
+    return (Leaf(f"kubelet{node.suffix}", subject, "clientAuth"),
+            Leaf(f"kubelet{node.suffix}-serving", subject, "serverAuth", (f"IP:{node.ip}", f"DNS:{node.name}")))
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -54,15 +60,15 @@ def _ec_key(name: str, cwd: Path) -> None:
              "-out", f"{name}.key", cwd=cwd)
 
 
-def make_pki(pki: Path) -> None:
-    """Create a CA, one leaf per component, and the service-account signing key pair."""
+def make_pki(pki: Path, nodes: tuple[config.Node, ...]) -> None:
+    """Create a CA, one leaf per component and node, and the service-account signing key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     _ec_key("ca", pki)
     _openssl("req", "-x509", "-new", "-key", "ca.key", "-out", "ca.crt", "-days", DAYS,
              "-subj", "/CN=chaoskit-testbed-ca",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature", cwd=pki)
-    for leaf in LEAVES:
+    for leaf in LEAVES + tuple(leaf for node in nodes for leaf in node_leaves(node)):
         _ec_key(leaf.name, pki)
         _openssl("req", "-new", "-key", f"{leaf.name}.key", "-out", f"{leaf.name}.csr",
                  "-subj", leaf.subject, cwd=pki)

@@ -7,32 +7,37 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .config import Paths
+from .config import Node, Paths
 
 SERVER = f"https://127.0.0.1:{config.API_PORT}"
+"""Host processes reach the API server on loopback."""
+SERVER_FROM_NETNS = f"https://{config.NODE_IP}:{config.API_PORT}"
+"""Node 2 (own netns, own loopback) reaches it through the API relay on node 1's IP, routed by the host."""
 
 
-def kubeconfig(p: Paths, user: str, *, context: str = config.CONTEXT) -> str:
+def kubeconfig(p: Paths, user: str, *, server: str = SERVER, name: str | None = None) -> str:
     """A kubeconfig for one client identity (its cert/key pair in pki/), written next to the others."""
+    context = config.CONTEXT
     text = json.dumps({
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": context, "cluster": {
-            "server": SERVER, "certificate-authority": str(p.pki / "ca.crt")}}],
+            "server": server, "certificate-authority": str(p.pki / "ca.crt")}}],
         "users": [{"name": f"{context}-{user}", "user": {
             "client-certificate": str(p.pki / f"{user}.crt"),
             "client-key": str(p.pki / f"{user}.key")}}],
         "contexts": [{"name": context, "context": {"cluster": context, "user": f"{context}-{user}"}}],
         "current-context": context,
     }, indent=2)
-    path = p.kubeconfig if user == "admin" else p.state / f"{user}.kubeconfig"
+    path = p.kubeconfig if user == "admin" else p.state / f"{name or user}.kubeconfig"
     path.write_text(text + "\n")
     path.chmod(0o600)
     return str(path)
 
 
-def containerd_toml(p: Paths) -> str:
-    cd = p.state / "containerd"
+def containerd_toml(p: Paths, node: Node) -> str:
+    cd = p.node_dir(node) / "containerd"
+    sock = p.sock(node)
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     return f"""version = 2
 root = "{cd}/root"
@@ -41,10 +46,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]
 
 [grpc]
-  address = "{p.containerd_sock}"
+  address = "{sock}"
 
 [ttrpc]
-  address = "{p.containerd_sock}.ttrpc"
+  address = "{sock}.ttrpc"
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "{cd}/opt"
@@ -53,6 +58,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = "{config.PAUSE_IMAGE}"
   # Pod network namespaces live under our state dir, so `down` can find and unmount exactly ours.
   netns_mounts_under_state_dir = true
+  # Loopback of the node's own network namespace: only its kubelet proxies exec/attach/port-forward here.
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   # This sandbox withholds CAP_SYS_RESOURCE, so lowering oom_score_adj (kubelet asks -998 for
@@ -74,18 +80,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [{cri}.cni]
   bin_dir = "/usr/lib/cni"
-  conf_dir = "{p.state}/cni"
+  conf_dir = "{p.node_dir(node)}/cni"
   max_conf_num = 1
 """
 
 
-def cni_conflist(p: Paths) -> dict[str, Any]:
+def cni_conflist(p: Paths, node: Node) -> dict[str, Any]:
     return {
         "cniVersion": "1.0.0",
         "name": "chaoskit-testbed",
         "plugins": [{
             "type": "bridge",
-            "bridge": config.BRIDGE,
+            "bridge": node.bridge,
             "isGateway": True,
             # Pods answer the host through the bridge gateway; no masquerade: pods never need egress.
             "isDefaultGateway": True,
@@ -93,22 +99,27 @@ def cni_conflist(p: Paths) -> dict[str, Any]:
             "hairpinMode": True,
             "ipam": {
                 "type": "host-local",
-                "dataDir": str(p.state / "cni-ipam"),
-                "ranges": [[{"subnet": config.POD_CIDR, "gateway": config.NODE_IP}]],
+                "dataDir": str(p.node_dir(node) / "cni-ipam"),
+                "ranges": [[{"subnet": node.pod_cidr, "gateway": node.pod_gateway}]],
             },
         }],
     }
 
 
-def kubelet_config(p: Paths) -> dict[str, Any]:
-    root = p.state / "kubelet"
+def kubelet_config(p: Paths, node: Node) -> dict[str, Any]:
+    root = p.node_dir(node) / "kubelet"
+    extra: dict[str, Any] = {"cgroupRoot": node.cgroup_root} if node.cgroup_root else {}
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
-        "address": config.NODE_IP,
+        "address": node.ip,
         "readOnlyPort": 0,
-        "healthzBindAddress": "127.0.0.1",
+        # Node 2's loopback is its own netns': the supervisor probes it on the node IP instead.
+        "healthzBindAddress": node.ip if node.isolated else "127.0.0.1",
         "healthzPort": 10248,
+        # Serving certificate signed by the test bed CA for the node's name and IP (the API server checks it).
+        "tlsCertFile": str(p.pki / f"kubelet{node.suffix}-serving.crt"),
+        "tlsPrivateKeyFile": str(p.pki / f"kubelet{node.suffix}-serving.key"),
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(p.pki / "ca.crt")}},
         "authorization": {"mode": "Webhook"},
@@ -116,8 +127,8 @@ def kubelet_config(p: Paths) -> dict[str, Any]:
         "cgroupDriver": "cgroupfs",
         "failCgroupV1": False,
         "failSwapOn": False,
-        "containerRuntimeEndpoint": f"unix://{p.containerd_sock}",
-        "podLogsDir": str(p.state / "pod-logs"),
+        "containerRuntimeEndpoint": f"unix://{p.sock(node)}",
+        "podLogsDir": str(p.node_dir(node) / "pod-logs"),
         "volumePluginDir": str(root / "volume-plugins"),
         "clusterDomain": "cluster.local",
         "resolvConf": "/etc/resolv.conf",
@@ -128,41 +139,56 @@ def kubelet_config(p: Paths) -> dict[str, Any]:
         "imageGCLowThresholdPercent": 99,
         "serializeImagePulls": False,
         "maxPods": 60,
+        **extra,
     }
 
 
-def kube_proxy_config(p: Paths, kubeconfig_path: str) -> dict[str, Any]:
+def kube_proxy_config(node: Node, kubeconfig_path: str) -> dict[str, Any]:
+    local = node.ip if node.isolated else "127.0.0.1"
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "clientConnection": {"kubeconfig": kubeconfig_path},
         "mode": "iptables",
-        "clusterCIDR": config.POD_CIDR,
-        "hostnameOverride": config.NODE_NAME,
-        "bindAddress": config.NODE_IP,
-        "healthzBindAddress": "127.0.0.1:10256",
+        # The cluster-wide pod range, as on a real cluster: traffic from any node's pods is "local".
+        "clusterCIDR": config.CLUSTER_CIDR,
+        "hostnameOverride": node.name,
+        "bindAddress": node.ip,
+        "healthzBindAddress": f"{local}:10256",
         "metricsBindAddress": "127.0.0.1:10249",
-        # NodePorts only on the node IP (bridge gateway), never on the uplink address.
-        "nodePortAddresses": [f"{config.NODE_IP}/32"],
-        # Zero = leave the host's conntrack sysctls alone.
+        # NodePorts only on the node IP, never on the uplink address.
+        "nodePortAddresses": [f"{node.ip}/32"],
+        # Zero = leave the conntrack sysctls alone.
         "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s",
                       "tcpCloseWaitTimeout": "0s"},
         "iptables": {"localhostNodePorts": False, "syncPeriod": "30s", "minSyncPeriod": "1s"},
     }
 
 
-def write_configs(p: Paths) -> dict[str, str]:
+def _write_json(path: Path, data: dict[str, Any]) -> str:
+    path.write_text(json.dumps(data, indent=2))
+    return str(path)
+
+
+def write_node_configs(p: Paths, node: Node) -> dict[str, str]:
+    """containerd, CNI, kubelet and kube-proxy files of one node; keys carry the node's suffix."""
+    d, sfx = p.node_dir(node), node.suffix
+    for sub in ("containerd", "cni", "kubelet"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "containerd" / "config.toml").write_text(containerd_toml(p, node))
+    _write_json(d / "cni" / "10-chaoskit-testbed.conflist", cni_conflist(p, node))
+    server = SERVER_FROM_NETNS if node.isolated else SERVER
+    files = {f"kubelet{sfx}": kubeconfig(p, f"kubelet{sfx}", server=server),
+             f"kube-proxy{sfx}": kubeconfig(p, "kube-proxy", server=server, name=f"kube-proxy{sfx}")}
+    files[f"kubelet-config{sfx}"] = _write_json(p.state / f"kubelet-config{sfx}.json", kubelet_config(p, node))
+    files[f"kube-proxy-config{sfx}"] = _write_json(
+        p.state / f"kube-proxy-config{sfx}.json", kube_proxy_config(node, files[f"kube-proxy{sfx}"]))
+    return files
+
+
+def write_configs(p: Paths, nodes: tuple[Node, ...]) -> dict[str, str]:
     """Write every config file; return the paths the command lines need."""
-    (p.state / "containerd").mkdir(parents=True, exist_ok=True)
-    (p.state / "containerd" / "config.toml").write_text(containerd_toml(p))
-    (p.state / "cni").mkdir(exist_ok=True)
-    (p.state / "cni" / "10-chaoskit-testbed.conflist").write_text(json.dumps(cni_conflist(p), indent=2))
-    files = {u: kubeconfig(p, u) for u in
-             ("admin", "controller-manager", "scheduler", "kubelet", "kube-proxy")}
-    (p.state / "kubelet").mkdir(exist_ok=True)
-    files["kubelet-config"] = str(p.state / "kubelet-config.json")
-    Path(files["kubelet-config"]).write_text(json.dumps(kubelet_config(p), indent=2))
-    files["kube-proxy-config"] = str(p.state / "kube-proxy-config.json")
-    Path(files["kube-proxy-config"]).write_text(
-        json.dumps(kube_proxy_config(p, files["kube-proxy"]), indent=2))
+    files = {u: kubeconfig(p, u) for u in ("admin", "controller-manager", "scheduler")}
+    for node in nodes:
+        files |= write_node_configs(p, node)
     return files

@@ -1,4 +1,4 @@
-"""`up`'s last gate: node Ready, then a Deployment + Services answering via ClusterIP and NodePort."""
+"""`up`'s last gate: nodes Ready, then a Deployment spread over them answering every path a test relies on."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import time
 import urllib.request
 
 from . import config
-from .config import Paths
+from .config import Node, Paths
 
 
 class NotReadyError(Exception):
     """The cluster did not reach a state within its bound; the message says which and where to look."""
 
 
-SMOKE_MANIFEST = f"""
+def smoke_manifest(replicas: int) -> str:
+    """One httpd pod per node (hard spread on the hostname), a ClusterIP and a NodePort Service."""
+    return f"""
 apiVersion: v1
 kind: Namespace
 metadata: {{name: {config.SMOKE_NAMESPACE}}}
@@ -23,12 +25,15 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: smoke, namespace: {config.SMOKE_NAMESPACE}}}
 spec:
-  replicas: 1
+  replicas: {replicas}
   selector: {{matchLabels: {{app: smoke}}}}
   template:
     metadata: {{labels: {{app: smoke}}}}
     spec:
       terminationGracePeriodSeconds: 5
+      topologySpreadConstraints:
+        - {{maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule,
+            labelSelector: {{matchLabels: {{app: smoke}}}}}}
       containers:
         - name: httpd
           image: httpd:2.4
@@ -53,6 +58,17 @@ spec:
 """
 
 
+PINNED_SERVICE = f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: smoke-node-1, namespace: {config.SMOKE_NAMESPACE}}}
+spec:
+  selector: {{app: smoke, smoke-node: "1"}}
+  ports: [{{port: 80, targetPort: 80}}]
+"""
+"""A ClusterIP whose only endpoint is node 1's pod (labelled by the smoke test), for the node-2 -> node-1 check."""
+
+
 def kubectl(p: Paths, *args: str, stdin: str | None = None, timeout_s: float = 60.0) -> str:
     done = subprocess.run([p.exe("kubectl"), f"--kubeconfig={p.kubeconfig}", *args], input=stdin,
                           capture_output=True, text=True, timeout=timeout_s, check=False)
@@ -61,11 +77,11 @@ def kubectl(p: Paths, *args: str, stdin: str | None = None, timeout_s: float = 6
     return done.stdout
 
 
-def wait_node_ready(p: Paths, *, timeout_s: float) -> None:
-    node = f"node/{config.NODE_NAME}"
-    kubectl(p, "wait", "--for=create", node, f"--timeout={int(timeout_s)}s", timeout_s=timeout_s + 10)
-    kubectl(p, "wait", "--for=condition=Ready", node, f"--timeout={int(timeout_s)}s",
-            timeout_s=timeout_s + 10)
+def wait_nodes_ready(p: Paths, nodes: tuple[Node, ...], *, timeout_s: float) -> None:
+    names = [f"node/{n.name}" for n in nodes]
+    for what in ("--for=create", "--for=condition=Ready"):
+        for name in names:
+            kubectl(p, "wait", what, name, f"--timeout={int(timeout_s)}s", timeout_s=timeout_s + 10)
 
 
 def _http_answers(url: str, *, timeout_s: float) -> int:
@@ -86,26 +102,83 @@ def _http_answers(url: str, *, timeout_s: float) -> int:
     raise NotReadyError(f"{url} did not answer within {timeout_s:.0f}s ({attempts} tries, last: {last})")
 
 
-def run_smoke(p: Paths, *, timeout_s: float) -> dict[str, str]:
-    """Deploy, check both paths from the host, delete; returns the URLs that answered."""
+def _pods_by_node(p: Paths) -> dict[str, tuple[str, str]]:
+    """node name -> (pod name, pod IP) of the smoke pods."""
+    out = kubectl(p, "-n", config.SMOKE_NAMESPACE, "get", "pods", "-l", "app=smoke", "-o",
+                  "jsonpath={range .items[*]}{.spec.nodeName} {.metadata.name} {.status.podIP}{'\\n'}{end}")
+    return {node: (pod, ip) for node, pod, ip in (line.split() for line in out.splitlines() if line.strip())}
+
+
+def _exec(p: Paths, pod: str, script: str) -> str:
+    return kubectl(p, "-n", config.SMOKE_NAMESPACE, "exec", pod, "--", "sh", "-c", script)
+
+
+def _check_api_from(p: Paths, pod: str) -> None:
+    # Plain HTTP on purpose: busybox wget's TLS segfaults on this ECDSA certificate; Go's TLS
+    # server answering "HTTP request to an HTTPS server" proves the whole path.
+    answer = _exec(p, pod, f"printf 'GET /livez HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {config.KUBERNETES_SVC_IP} 443")
+    if "HTTP request to an HTTPS server" not in answer:
+        raise NotReadyError(f"pod {pod} could not reach the API server at {config.KUBERNETES_SVC_IP}:443: "
+                            f"{answer.strip()!r}")
+
+
+def _check_http_from(p: Paths, pod: str, ip: str) -> None:
+    """`pod` GETs http://ip/ (retrying up to ~10 s: a new Service reaches kube-proxy within about a second).
+
+    nc, not wget: this busybox's `wget -T` segfaults.
+    """
+    get = f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {ip} 80"
+    script = f"for i in $(seq 20); do {get} | grep -q 'It works!' && exit 0; sleep 0.5; done; exit 1"
+    try:
+        _exec(p, pod, script)
+    except NotReadyError as exc:
+        raise NotReadyError(f"pod {pod} got no httpd page from http://{ip}/: {exc}") from exc
+
+
+def _check_logs_exec(p: Paths, pod: str) -> None:
+    """`kubectl exec` writes a line to the container's stdout; `kubectl logs` must show it."""
+    marker = f"tb-smoke-{time.monotonic_ns()}"
+    _exec(p, pod, f"echo {marker} > /proc/1/fd/1")
+    deadline = time.monotonic() + 10.0
+    while marker not in kubectl(p, "-n", config.SMOKE_NAMESPACE, "logs", pod):
+        if time.monotonic() > deadline:
+            raise NotReadyError(f"kubectl logs {pod} does not show what kubectl exec wrote")
+        time.sleep(0.2)
+
+
+def _cross_node_checks(p: Paths, nodes: tuple[Node, ...], pods: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Node 2's pod reaches node 1's pod by pod IP and by a ClusterIP; logs and exec work on node 2."""
+    (pod1, ip1), (pod2, _) = pods[nodes[0].name], pods[nodes[1].name]
+    kubectl(p, "-n", config.SMOKE_NAMESPACE, "label", "pod", pod1, "smoke-node=1")
+    kubectl(p, "apply", "-f", "-", stdin=PINNED_SERVICE)
+    pinned = kubectl(p, "-n", config.SMOKE_NAMESPACE, "get", "svc", "smoke-node-1", "-o", "jsonpath={.spec.clusterIP}")
+    _check_http_from(p, pod2, ip1)
+    _check_http_from(p, pod2, pinned)
+    _check_logs_exec(p, pod2)
+    return {"node-2 pod -> node-1 pod IP": ip1, "node-2 pod -> ClusterIP of node-1 pod": pinned,
+            "kubectl exec + logs on node 2": pod2}
+
+
+def run_smoke(p: Paths, nodes: tuple[Node, ...], *, timeout_s: float) -> dict[str, str]:
+    """Deploy one pod per node, check every path from the host and between nodes, delete; returns what passed."""
     ns = config.SMOKE_NAMESPACE
-    kubectl(p, "apply", "-f", "-", stdin=SMOKE_MANIFEST)
+    kubectl(p, "apply", "-f", "-", stdin=smoke_manifest(len(nodes)))
     kubectl(p, "-n", ns, "rollout", "status", "deployment/smoke", f"--timeout={int(timeout_s)}s",
             timeout_s=timeout_s + 10)
+    pods = _pods_by_node(p)
+    if sorted(pods) != sorted(n.name for n in nodes):
+        raise NotReadyError(f"smoke pods not spread one per node: {pods}")
     cluster_ip = kubectl(p, "-n", ns, "get", "svc", "smoke", "-o", "jsonpath={.spec.clusterIP}")
-    urls = {"ClusterIP": f"http://{cluster_ip}:80/",
-            "NodePort": f"http://{config.NODE_IP}:{config.SMOKE_NODEPORT}/"}
-    for url in urls.values():
+    passed = {"ClusterIP from the host": f"http://{cluster_ip}:80/"}
+    passed |= {f"NodePort on {n.name}": f"http://{n.ip}:{config.SMOKE_NODEPORT}/" for n in nodes}
+    for url in passed.values():
         _http_answers(url, timeout_s=60.0)
-    # And the other way round: a pod reaches the API server through the `kubernetes` Service.
-    # (Plain HTTP on purpose: busybox wget's TLS segfaults on this ECDSA certificate; Go's TLS
-    # server answering "HTTP request to an HTTPS server" proves the whole path.)
-    api = f"{config.KUBERNETES_SVC_IP}:443"
-    answer = kubectl(p, "-n", ns, "exec", "deployment/smoke", "--", "sh", "-c",
-                     f"printf 'GET /livez HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {api.replace(':', ' ')}")
-    if "HTTP request to an HTTPS server" not in answer:
-        raise NotReadyError(f"a pod could not reach the API server at {api}: {answer.strip()!r}")
-    urls["API from a pod"] = api
+    for node in nodes:
+        # And the other way round: each node's pod reaches the API server through the `kubernetes` Service.
+        _check_api_from(p, pods[node.name][0])
+        passed[f"API server from a pod on {node.name}"] = f"{config.KUBERNETES_SVC_IP}:443"
+    if len(nodes) > 1:
+        passed |= _cross_node_checks(p, nodes, pods)
     kubectl(p, "delete", "namespace", ns, "--wait=true", f"--timeout={int(timeout_s)}s",
             timeout_s=timeout_s + 10)
-    return urls
+    return passed

@@ -23,6 +23,8 @@ class Supervisor:
         self.state = state
         self.spec = spec
         self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.pending: list[tuple[str, list[str], float, subprocess.Popen[str]]] = []
+        """Background hooks (image imports): component, argv, start time, process."""
         self.stopping = False
 
     def status(self, text: str) -> None:
@@ -38,7 +40,7 @@ class Supervisor:
     def start_all(self) -> bool:
         env = {**os.environ, **self.spec.get("env", {})}
         for comp in self.spec["components"]:
-            if self.stopping:
+            if self.stopping or (comp.get("await_hooks") and not self.await_hooks()):
                 return False
             name = comp["name"]
             proc = procs.spawn(comp["argv"], log=self.state / "logs" / f"{name}.log",
@@ -51,15 +53,34 @@ class Supervisor:
                                                is_alive=lambda p=proc: p.poll() is None):
                 self.status(f"failed: {name} not ready (rc={proc.poll()}, see logs/{name}.log)")
                 return False
-            for hook in comp.get("after_ready", []):
-                t0 = time.monotonic()
-                done = subprocess.run(hook, capture_output=True, text=True, env=env, check=False)
-                if done.returncode != 0:
-                    self.status(f"failed: after {name}: {' '.join(hook)}: {done.stderr.strip()}")
-                    return False
-                self.log(f"after {name}: {' '.join(hook[-2:])} in {time.monotonic() - t0:.1f}s")
+            if not self.run_hooks(name, comp.get("after_ready", []), env,
+                                  background=comp.get("after_ready_async", False)):
+                return False
             self.log(f"ready {name}")
+        return self.await_hooks()
+
+    def run_hooks(self, name: str, hooks: list[list[str]], env: dict[str, str], *, background: bool) -> bool:
+        """Run a component's after-ready commands: in order, or all at once in the background."""
+        for hook in hooks:
+            proc = subprocess.Popen(hook, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            self.pending.append((name, hook, time.monotonic(), proc))
+            if not background and not self.await_hooks():
+                return False
         return True
+
+    def await_hooks(self) -> bool:
+        """Wait for every started hook; False (status failed) if one of them failed."""
+        ok = True
+        for name, hook, t0, proc in self.pending:
+            _, err = proc.communicate()
+            if proc.returncode != 0 and ok:
+                self.status(f"failed: after {name}: {' '.join(hook)}: {err.strip()}")
+                ok = False
+            # Awaited in start order, so for background hooks this is an upper bound.
+            self.log(f"after {name}: {' '.join(hook[-2:])} rc={proc.returncode}, finished within "
+                     f"{time.monotonic() - t0:.1f}s")
+        self.pending.clear()
+        return ok
 
     def watch(self) -> None:
         """Until asked to stop: reap adopted orphans and report components that exit on their own."""

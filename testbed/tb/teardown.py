@@ -14,13 +14,18 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import network, procs
+from . import config, network, nodens, procs
 from .config import Paths
 
-PROGRAM = {"api-relay": "socat"}
+CGROUP_ROOT2 = str(config.NODE2.cgroup_root).strip("/")
+
+PROGRAM = {"api-relay": "socat", "kubelet-2": "kubelet", "containerd-2": "containerd",
+           "kube-proxy-2": "kube-proxy"}
 """Component name -> the word its command line must contain (default: the name itself)."""
-COMPONENT_ORDER = ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager",
-                   "containerd", "api-relay", "kube-apiserver", "etcd")
+COMPONENT_ORDER = ("kube-proxy-2", "kube-proxy", "kubelet-2", "kubelet", "kube-scheduler",
+                   "kube-controller-manager", "containerd-2", "containerd", "api-relay", "kube-apiserver", "etcd")
+ALL_NODES = (config.NODE1, config.NODE2)
+"""`down` looks for both nodes whatever TB_NODES says: it must also clean up after a run with the other value."""
 
 
 def _pid_of(p: Paths, name: str, *, marker: str) -> int | None:
@@ -33,11 +38,11 @@ def _pid_of(p: Paths, name: str, *, marker: str) -> int | None:
     return pid if procs.alive(pid) and any(marker in a for a in procs.cmdline(pid)) else None
 
 
-def remove_containers(p: Paths) -> None:
-    """Kill every task containerd runs for us (pods and sandboxes) while containerd is still up."""
-    if not p.containerd_sock.exists():
+def remove_containers(sock: Path) -> None:
+    """Kill every task one containerd runs for us (pods and sandboxes) while it is still up."""
+    if not sock.exists():
         return
-    ctr = ["ctr", "--address", str(p.containerd_sock), "--namespace", "k8s.io"]
+    ctr = ["ctr", "--address", str(sock), "--namespace", "k8s.io"]
     listed = subprocess.run([*ctr, "tasks", "ls", "-q"], capture_output=True, text=True,
                             timeout=30, check=False)
     for task in listed.stdout.split():
@@ -49,9 +54,10 @@ def remove_containers(p: Paths) -> None:
 
 
 def _our_strays(p: Paths) -> list[int]:
-    """Processes of ours that lost their supervisor: shims of our containerd, pod processes."""
+    """Processes of ours that lost their supervisor: shims of our containerds, pod processes (cgroup
+    `/kubepods/...` for node 1, `/cktb-n2/kubepods/...` for node 2: both contain `/kubepods`)."""
     found = []
-    sock = str(p.containerd_sock)
+    socks = tuple(str(p.sock(n)) for n in ALL_NODES)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -60,18 +66,20 @@ def _our_strays(p: Paths) -> list[int]:
             cgroup = (entry / "cgroup").read_text()
         except OSError:
             continue
-        if any(sock in a for a in args) or "/kubepods" in cgroup:
+        if any(sock in a for a in args for sock in socks) or "/kubepods" in cgroup:
             found.append(int(entry.name))
     return found
 
 
 def stop_processes(p: Paths) -> None:
-    kubelet = _pid_of(p, "kubelet", marker="kubelet")
-    if kubelet:
-        # First, so it does not restart the containers we are about to kill.
-        procs.stop(kubelet, grace_s=10.0)
-    if _pid_of(p, "containerd", marker="containerd"):
-        remove_containers(p)
+    for node in ALL_NODES:
+        kubelet = _pid_of(p, f"kubelet{node.suffix}", marker="kubelet")
+        if kubelet:
+            # First, so it does not restart the containers we are about to kill.
+            procs.stop(kubelet, grace_s=10.0)
+    for node in ALL_NODES:
+        if _pid_of(p, f"containerd{node.suffix}", marker="containerd"):
+            remove_containers(p.sock(node))
     sup = _pid_of(p, "supervisor", marker="tb.supervisor")
     if sup:
         procs.stop(sup, grace_s=120.0)
@@ -102,19 +110,6 @@ def unmount_under(root: Path) -> list[str]:
     return mounts
 
 
-def remove_cgroups() -> None:
-    """Delete the `kubepods` cgroup trees the kubelet created (empty once its pods are gone)."""
-    for ctrl in Path("/sys/fs/cgroup").iterdir():
-        top = ctrl / "kubepods"
-        if not top.is_dir() or top.is_symlink():
-            continue
-        dirs = sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
-                      reverse=True)
-        for d in [*dirs, top]:
-            with contextlib.suppress(OSError):
-                d.rmdir()
-
-
 def remove_host_dirs(p: Paths) -> None:
     """Delete the host directories our kubelet created (recorded as absent before `up`)."""
     record = p.state / "host-dirs-created.json"
@@ -142,7 +137,8 @@ def down(p: Paths) -> list[str]:
     if _our_strays(p):
         problems.append(f"processes still running: {_our_strays(p)}")
     problems += [f"still mounted: {m}" for m in unmount_under(p.state)]
-    remove_cgroups()
+    # Node 1's kubelet: /kubepods; node 2's: /cktb-n2/kubepods (its cgroupRoot).
+    problems += [f"cgroup left: {c}" for c in nodens.remove_cgroup_trees(("kubepods", CGROUP_ROOT2))]
     problems += network.teardown(p.state, str(p.bin / "kube-proxy"))
     with contextlib.suppress(OSError):
         for link in Path("/var/log/containers").iterdir():
