@@ -109,3 +109,13 @@ def recv_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
             raise ConnectionAbortedError("closed inside a body")
         body += chunk
     return int(lines[0].split()[1]), headers, body
+
+
+def is_local_address(host: str) -> bool:
+    """Whether ``host`` is an address of this machine (binding to it succeeds only then)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, 0))
+        except OSError:
+            return False
+    return True

@@ -10,7 +10,7 @@ import pytest
 
 from chaoskit.cluster.protocol import ClusterError, EventKind, ServiceKind
 from tests.contract.conftest import NAMESPACE, manifests
-from tests.support import http_get, steady_load
+from tests.support import http_get, is_local_address, steady_load
 
 WEB = {"app": "contract-web"}
 
@@ -119,11 +119,22 @@ def test_local_traffic_policy_does_not_reach_a_node_without_a_pod(open_cluster: 
             nodes = await cluster.list_nodes()
             if len(nodes) < 2:
                 return  # a single-node cluster has no node without the pod
-            pod = (await _up(cluster, "local-policy.yaml", count=1))[0]
+            # kube-proxy serves a node's own traffic to its NodePort through the cluster path ("route
+            # LOCAL traffic to cluster IP"), so a node can only be seen to drop from outside it: keep
+            # the pod off a node this host is not.
+            outside = [n for n in nodes if not (cluster.backend == "kube" and is_local_address(n.address))]
+            if not outside:
+                pytest.skip("every node is this host: no node to probe from outside")
+            empty = outside[0].name
+            await cluster.cordon(empty)
+            try:
+                pod = (await _up(cluster, "local-policy.yaml", count=1))[0]
+            finally:
+                await cluster.uncordon(empty)
             addresses = await cluster.service_addresses(NAMESPACE, "contract-pinned", ServiceKind.NODE_PORT)
             with_pod = [a for a in addresses if a.node == pod.node]
-            without = [a for a in addresses if a.node != pod.node]
-            assert with_pod and without
+            without = [a for a in addresses if a.node == empty]
+            assert pod.node != empty and with_pod and without
             assert await _answering(with_pod[0])
             for address in without:
                 hit = await http_get(address.host, address.port, timeout_s=1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 import pytest
@@ -59,14 +60,16 @@ def test_hostpath_data_stays_on_its_node(open_cluster: Any) -> None:
             nodes = [n.name for n in await cluster.list_nodes()]
             pods = await _up(cluster)
             victim = pods[0]
-            await cluster.write_marker(NAMESPACE, victim.name, "httpd", NODE_DATA, "node-marker")
+            # A name of this run only: a hostPath outlives every pod, also pods of earlier runs.
+            marker = f"node-marker-{secrets.token_hex(4)}"
+            await cluster.write_marker(NAMESPACE, victim.name, "httpd", NODE_DATA, marker)
             others = [n for n in nodes if n != victim.node]
             for node in others:  # the replacement can only land on the victim's node
                 await cluster.cordon(node)
             await cluster.delete_pod(NAMESPACE, victim.name, grace_seconds=0)
             same = await _replacement(cluster, pods)
             assert same.node == victim.node
-            assert await cluster.read_marker(NAMESPACE, same.name, "httpd", NODE_DATA, "node-marker")
+            assert await cluster.read_marker(NAMESPACE, same.name, "httpd", NODE_DATA, marker)
             for node in others:
                 await cluster.uncordon(node)
             if not others:
@@ -76,7 +79,7 @@ def test_hostpath_data_stays_on_its_node(open_cluster: Any) -> None:
             await cluster.delete_pod(NAMESPACE, same.name, grace_seconds=0)
             moved = await _replacement(cluster, before)
             assert moved.node != victim.node
-            assert not await cluster.read_marker(NAMESPACE, moved.name, "httpd", NODE_DATA, "node-marker")
+            assert not await cluster.read_marker(NAMESPACE, moved.name, "httpd", NODE_DATA, marker)
             await cluster.uncordon(victim.node)
 
     asyncio.run(scenario())

@@ -100,6 +100,8 @@ def test_apply_labels_objects_and_close_removes_everything(kube_context: str) ->
             assert "chaoskit" in managers
             nodes = await cluster.list_nodes()
             assert nodes and all(n.address for n in nodes)
+            # Pods turn Ready before the endpoint controller publishes them: wait for the slices first.
+            await cluster.wait_endpoints(ns, "contract-web", [p.ip or "" for p in pods], timeout_s=60)
             headless = await cluster.service_addresses(ns, "contract-web", ServiceKind.HEADLESS)
             assert sorted(a.host for a in headless) == sorted(p.ip or "" for p in pods)
             # On the test bed chaoskit runs on the node: once kube-proxy programmed the new Service,
@@ -305,10 +307,9 @@ def test_in_cluster_agent_loads_the_cluster_ip_from_a_pod(kube_context: str) -> 
         await cluster.start()
         try:
             await cluster.apply(web(ns))
-            await cluster.wait_pods_ready(ns, WEB, count=2, timeout_s=120)
+            pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=120)
             (address,) = await cluster.service_addresses(ns, "contract-web", ServiceKind.CLUSTER_IP)
-            await cluster.wait_endpoints(ns, "contract-web",
-                                         [p.ip for p in await cluster.list_pods(ns, WEB)], timeout_s=60)
+            await cluster.wait_endpoints(ns, "contract-web", [p.ip or "" for p in pods], timeout_s=60)
             plan = LoadPlan(targets=(LoadTarget("contract-web", "ClusterIP", address.host, address.port),),
                             rate=50.0, duration_s=3.0, connection="keepalive", timeout_s=1.0)
             agent = cluster.in_cluster_agent(ns, plan, start_timeout_s=120)
@@ -342,25 +343,36 @@ def test_in_cluster_agent_loads_the_cluster_ip_from_a_pod(kube_context: str) -> 
     asyncio.run(scenario())
 
 
-def test_drain_honours_a_pod_disruption_budget_and_skips_nothing_else(kube_context: str) -> None:
-    """Single node: the drain may evict one pod (budget: 2 of 3 available); the replacement cannot
-    schedule on the cordoned node, so the second eviction stays refused until the drain times out."""
+PDB = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
+       "spec": {"minAvailable": 2, "selector": {"matchLabels": WEB}}}
+
+
+async def _all_pods_on_one_node(cluster: KubeCluster, ns: str) -> tuple[str, list[str], list[Any]]:
+    """Apply web + a budget (2 of 3 available) with every other node cordoned, so all 3 pods share one
+    node; returns (that node, the other nodes, still cordoned, the pods)."""
+    names = sorted(n.name for n in await cluster.list_nodes())
+    node, others = names[0], names[1:]
+    for other in others:
+        await cluster.cordon(other)
+    await cluster.apply([*web(ns), {**PDB, "metadata": {"name": "web", "namespace": ns}}])
+    pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90)
+    assert {p.node for p in pods} == {node}
+    return node, others, list(pods)
+
+
+def test_drain_stops_where_the_pod_disruption_budget_refuses(kube_context: str) -> None:
+    """Nowhere to reschedule (every other node cordoned): the budget (2 of 3 available) allows one
+    eviction; the replacement cannot schedule, so the second eviction stays refused until the drain
+    times out."""
     from chaoskit.cluster.protocol import WaitTimeout
 
     ns = unique_namespace("drain")
-    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-           "metadata": {"name": "web", "namespace": ns},
-           "spec": {"minAvailable": 2, "selector": {"matchLabels": WEB}}}
 
-    async def scenario() -> None:
+    async def scenario() -> str:
         cluster = kube_cluster(kube_context, ns)
         await cluster.start()
         try:
-            await cluster.apply([*web(ns), pdb])
-            pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90)
-            node = pods[0].node or ""
-            if len(await cluster.list_nodes()) > 1:
-                pytest.skip("written for a single-node cluster")
+            node, others, pods = await _all_pods_on_one_node(cluster, ns)
             events = cluster.subscribe()
             with pytest.raises(WaitTimeout, match="PodDisruptionBudgets still refuse"):
                 await cluster.drain(node, grace_seconds=1, timeout_s=8)
@@ -369,14 +381,52 @@ def test_drain_honours_a_pod_disruption_budget_and_skips_nothing_else(kube_conte
             evicted = {e.name for e in seen if e.kind is EventKind.POD_TERMINATING}
             assert len(evicted) == 1 and evicted <= {p.name for p in pods}
             assert any(e.kind is EventKind.NODE_CORDONED and e.node == node for e in seen)
-            await cluster.uncordon(node)
+            for name in (node, *others):
+                await cluster.uncordon(name)
             await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=60)
         finally:
             await cluster.close()
-        api = admin_api(kube_context)
+        return node
+
+    node = asyncio.run(scenario())
+    api = admin_api(kube_context)
+    try:
+        assert not api.request("GET", f"/api/v1/nodes/{node}")["spec"].get("unschedulable")
+    finally:
+        api.close()
+
+
+def test_drain_evicts_one_pod_at_a_time_as_the_budget_allows(kube_context: str) -> None:
+    """With another node to go to, the drain finishes, but never faster than the budget allows: each
+    eviction after the first waits until a replacement is Ready on the other node."""
+    ns = unique_namespace("drain2")
+
+    async def scenario() -> None:
+        cluster = kube_cluster(kube_context, ns)
+        await cluster.start()
         try:
-            assert not api.request("GET", f"/api/v1/nodes/{node}")["spec"].get("unschedulable")
+            if len(await cluster.list_nodes()) < 2:
+                pytest.skip("needs a second node to reschedule on (the test bed has two)")
+            node, others, pods = await _all_pods_on_one_node(cluster, ns)
+            for other in others:
+                await cluster.uncordon(other)
+            events = cluster.subscribe()
+            evicted = await cluster.drain(node, grace_seconds=1, timeout_s=120)
+            after = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=60)
+            seen = events.drain()
+            events.close()
+            assert sorted(evicted) == sorted(p.name for p in pods)
+            assert all(p.node != node for p in after)
+            originals = {p.name for p in pods}
+            ready = [e.ts_ns for e in seen if e.kind is EventKind.POD_READY and e.name not in originals]
+            terminating = sorted(e.ts_ns for e in seen if e.kind is EventKind.POD_TERMINATING
+                                 and e.name in originals)
+            assert len(terminating) == 3
+            for k, ts in enumerate(terminating[1:], start=1):
+                # Before the k-th eviction (counting from 0), k replacements had turned Ready.
+                assert sum(r < ts for r in ready) >= k, "an eviction went beyond the budget"
+            await cluster.uncordon(node)
         finally:
-            api.close()
+            await cluster.close()
 
     asyncio.run(scenario())

@@ -39,11 +39,13 @@ def test_pod_recreate_on_a_real_cluster(kube_context: str, tmp_path: Path, load_
     for service_type in ("ClusterIP", "NodePort"):
         assert overall[service_type]["requests"] > 0
         assert overall[service_type]["ratio"] > 0.9
-    # emptyDir markers are lost with the pod; hostPath markers stay on the node (a single node: same node).
+    # emptyDir markers are lost with the pod; hostPath markers stay on their node: found when the
+    # replacement landed on the victim's node, missing when it landed on the other one.
     data = summary["data"]
     assert data, "no data check ran"
     assert {r["survived"] for r in data if r["volume_type"] == "emptyDir"} == {False}
-    assert {r["survived"] for r in data if r["volume_type"] == "hostPath" and r["placement"] == "same-node"} == {True}
+    host_path = [r for r in data if r["volume_type"] == "hostPath"]
+    assert host_path and all(r["survived"] == (r["placement"] == "same-node") for r in host_path), host_path
     load = summary["context"]["load"]
     assert ("ClusterIP" in load and "from an in-cluster Job" in load) == (load_from == "in-cluster"), load
     assert "NodePort" in load

@@ -237,7 +237,7 @@ class KubeCluster:
 
         await self._wait_for(converged, timeout_s=timeout_s, what=lambda: (
             f"service {namespace}/{service}: ready endpoints "
-            f"{sorted(watchers.ready_ips(namespace, service))}, want {sorted(wanted)}"))
+            f"{sorted(watchers.ready_ips(namespace, service))}, want {sorted(wanted, key=str)}"))
 
     async def _wait_for(self, check: Callable[[], T | None], *, timeout_s: float,
                         what: Callable[[], str]) -> T:
