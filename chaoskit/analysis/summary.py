@@ -15,6 +15,7 @@ from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare
 from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
 from chaoskit.analysis.recovery import FaultRecovery, recovery
+from chaoskit.analysis.targets import TargetRow, by_target
 from chaoskit.analysis.timeline import read_timeline
 from chaoskit.analysis.verdict import LATENCY_PHASES, SloTargets, Verdict, judge
 from chaoskit.analysis.windows import WindowStats, error_windows, window_stats
@@ -47,6 +48,8 @@ class RunSummary:
     data: tuple[DataCheckResult, ...]
     churn: ChurnStats
     agent: AgentHealth
+    by_target: tuple[TargetRow, ...] = ()
+    """Per address, when a service type was loaded at several (e.g. a NodePort on every node)."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -119,4 +122,5 @@ def summarize(
         data=tuple(data_checks),
         churn=churn(events, phases),
         agent=health,
+        by_target=by_target(requests),
     )

@@ -10,7 +10,7 @@ import pandas as pd
 from chaoskit.cluster.protocol import ClusterEvent, EventStream
 from chaoskit.engine.observer import Observers
 from chaoskit.load.decode import concat_frames
-from chaoskit.load.records import REQUEST_COLUMNS
+from chaoskit.load.records import FRAME_COLUMNS
 from chaoskit.load.source import LoadGroup
 
 PUMP_INTERVAL_S = 0.25
@@ -67,7 +67,7 @@ class Collector:
     def requests(self) -> pd.DataFrame:
         frames = [f for f in self._frames if len(f)]
         if not frames:
-            return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in REQUEST_COLUMNS})
+            return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in FRAME_COLUMNS})
         return concat_frames(frames)
 
     def events(self) -> pd.DataFrame:

@@ -226,7 +226,8 @@ class Engine:
                     raise ClusterError(f"service {service.name} has no {kind} address",
                                        hint=f"check that the Service is of type {kind} in the manifests")
                 chosen = addresses[:1] if kind.value == "ClusterIP" else addresses
-                targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, spec.load.path) for a in chosen)
+                targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, spec.load.path,
+                                          node=a.node or "") for a in chosen)
         return targets
 
     async def _verify(self) -> None:

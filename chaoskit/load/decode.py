@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.records import OUTCOME_LABELS, RECORD, REQUEST_COLUMNS
+from chaoskit.load.records import FRAME_COLUMNS, OUTCOME_LABELS, RECORD
 
 RECORD_DTYPE: Final = np.dtype([
     ("scheduled_ns", "<i8"), ("start_ns", "<i8"), ("latency_us", "<u4"),
@@ -47,9 +47,10 @@ def to_frame(arr: np.ndarray, plan: LoadPlan) -> pd.DataFrame:
                                              categories=pd.Index(list(OUTCOME_LABELS))),
         "status": arr["status"].astype(np.int16),
         "ok": arr["outcome"] == 0,
+        "target": _categorical(idx, [t.label for t in plan.targets]),
     }
     frame = pd.DataFrame(cols)
-    return frame[list(REQUEST_COLUMNS)]
+    return frame[list(FRAME_COLUMNS)]
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -58,7 +59,9 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]
     merged = pd.concat(frames, ignore_index=True)
-    for column in ("service", "service_type", "outcome"):
+    for column in ("service", "service_type", "outcome", "target"):
+        if column not in merged.columns:
+            continue
         if not isinstance(merged[column].dtype, pd.CategoricalDtype):
             categories = sorted(set().union(*(f[column].cat.categories for f in frames)))
             if column == "outcome":

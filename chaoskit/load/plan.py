@@ -28,6 +28,13 @@ class LoadTarget:
     host: str
     port: int
     path: str = "/"
+    node: str = ""
+    """The node this address belongs to (NodePort), for per-address reporting; empty otherwise."""
+
+    @property
+    def label(self) -> str:
+        """``host:port``, with the node in parentheses when there is one."""
+        return f"{self.host}:{self.port}" + (f" ({self.node})" if self.node else "")
 
 
 @dataclass(frozen=True, slots=True)

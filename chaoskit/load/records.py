@@ -48,3 +48,7 @@ OUTCOME_LABELS: Final = tuple(o.label for o in Outcome)
 REQUEST_COLUMNS: Final = (
     "scheduled_ns", "start_ns", "latency_ns", "service", "service_type", "outcome", "status", "ok",
 )
+"""The columns the analysis requires."""
+FRAME_COLUMNS: Final = (*REQUEST_COLUMNS, "target")
+"""What the agents produce and requests.parquet holds; ``target`` (category) is the address
+(``host:port``, `` (node)`` for NodePort), optional for the analysis (older runs lack it)."""

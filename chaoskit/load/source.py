@@ -15,7 +15,7 @@ import pandas as pd
 
 from chaoskit.load.decode import concat_frames
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.records import REQUEST_COLUMNS
+from chaoskit.load.records import FRAME_COLUMNS
 from chaoskit.load.report import AgentReport, merge_reports
 
 Origin = Literal["local", "in-cluster"]
@@ -68,7 +68,7 @@ class LoadGroup:
         frames = [s.take_records() for _, s in self.sources]
         non_empty = [f for f in frames if len(f)]
         if not non_empty:
-            return frames[0] if frames else pd.DataFrame(columns=list(REQUEST_COLUMNS))
+            return frames[0] if frames else pd.DataFrame(columns=list(FRAME_COLUMNS))
         return concat_frames(non_empty)
 
     def check(self) -> None:

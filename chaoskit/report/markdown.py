@@ -16,6 +16,7 @@ def render(summary: RunSummary) -> str:
         _header(summary),
         _verdict(summary),
         _availability(summary),
+        *([_by_target(summary)] if summary.by_target else []),
         _windows(summary),
         _recovery(summary),
         _latency(summary),
@@ -79,6 +80,20 @@ def _availability(s: RunSummary) -> str:
         "## Availability\n\nOk ratio (failed/requests), requests assigned to phases by scheduled start.\n\n"
         + body
         + tail
+    )
+
+
+def _by_target(s: RunSummary) -> str:
+    rows = [
+        [r.service_type, r.target, f"{pct(r.ratio, failed=r.failed)} ({r.failed}/{r.requests})",
+         ", ".join(f"{k} {v}" for k, v in r.failures_by_outcome.items()) or DASH,
+         DASH if r.first_failure_s is None else f"{r.first_failure_s:.3f} to {r.last_failure_s:.3f} s"]
+        for r in s.by_target
+    ]  # fmt: skip
+    return (
+        "## By address\n\nOne service type, several addresses (a NodePort on every node): which path failed, "
+        "and when (seconds after the first request).\n\n"
+        + table(["Service type", "Address", "Availability", "Failures", "Failed between"], rows, align="llrll")
     )
 
 

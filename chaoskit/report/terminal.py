@@ -22,6 +22,8 @@ def render(summary: RunSummary, console: Console) -> None:
 def renderable(summary: RunSummary) -> RenderableType:
     """Everything :func:`render` prints, as one rich renderable (for tests and embedding)."""
     parts: list[RenderableType] = [verdict(summary), availability_table(summary)]
+    if summary.by_target:
+        parts.append(target_table(summary))
     if summary.recovery:
         parts.append(recovery_table(summary))
     parts.append(latency_table(summary))
@@ -57,6 +59,17 @@ def availability_table(summary: RunSummary) -> Table:
         window = longest.get(service_type)
         row.append(secs(window.duration_s) if window else DASH)
         table.add_row(*row)
+    return table
+
+
+def target_table(summary: RunSummary) -> Table:
+    table = Table(title="By address (failed/requests)", title_justify="left")
+    for name, justify in (("Service type", "left"), ("Address", "left"), ("Availability", "right"),
+                          ("Failures", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in summary.by_target:
+        table.add_row(r.service_type, r.target, f"{pct(r.ratio, failed=r.failed)} ({r.failed}/{r.requests})",
+                      ", ".join(f"{k} {v}" for k, v in r.failures_by_outcome.items()) or DASH)
     return table
 
 

@@ -57,8 +57,10 @@ def test_run_is_scraped_live_and_its_results_pushed(prom_stack: tuple[Prometheus
                              end=time.time())
     assert chaos, "Prometheus never scraped the run during its chaos phase"
     # The exporter stopped after one scrape of the final values: look back past its staleness marker.
-    lingered = prom.query(f"last_over_time(chaoskit_experiment_verdict{{{live}}}[5m])")
-    assert lingered, "--metrics-linger did not keep the final values up until a scrape"
+    # The scrape the exporter waited for may still be on its way into the TSDB when the run exits: poll.
+    lingered = poll("the lingered final verdict (--metrics-linger keeps it up until one scrape)",
+                    lambda: prom.query(f"last_over_time(chaoskit_experiment_verdict{{{live}}}[5m])") or None,
+                    timeout_s=15)
     assert float(lingered[0]["value"][1]) == (1.0 if summary.verdict.passed else 0.0)
 
     pushed = f'experiment="{EXPERIMENT}", run="{summary.run_id}", job="chaoskit"'
