@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
-# The kube tier: builds (once, cached) and starts a real single-node Kubernetes on this machine (root only),
+# The kube tier: builds (once, cached) and starts a real two-node Kubernetes on this machine (root only),
 # runs the contract and kube tests and `chaoskit run pod-recreate --backend kube` against it, always tears it down.
 test-kube: $(STAMP)
 	bash scripts/test-kube
