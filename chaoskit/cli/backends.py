@@ -20,6 +20,7 @@ class KubeFlags:
     dry_run: bool = False
     create_namespace: bool = False
     agent_image: str | None = None
+    agent_cpu: str | None = None
 
 
 def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int | None) -> Cluster:
@@ -32,5 +33,6 @@ def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int 
         context=flags.context, kubeconfig=flags.kubeconfig, allow_contexts=flags.allow_contexts, yes=flags.yes,
         dry_run=flags.dry_run, namespaces=frozenset({spec.target.namespace}), load_from=spec.load.from_,
         create_namespaces=flags.create_namespace, agent_image=flags.agent_image or AGENT_IMAGE,
+        agent_cpu=flags.agent_cpu or "1",
     )
     return KubeCluster(options)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 import signal
 from enum import StrEnum
@@ -87,6 +88,8 @@ def run(
         "does not answer here). Overrides load.from."))] = None,
     agent_image: Annotated[str | None, typer.Option(help=(
         "kube: image of the in-cluster load agent Job (default: the pinned Locust image)."))] = None,
+    agent_cpu: Annotated[str | None, typer.Option(help=(
+        "kube: CPU request and limit of the in-cluster load agent, e.g. 500m (default: 1)."))] = None,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
         "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
@@ -99,10 +102,14 @@ def run(
     overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
                  "recovery": _duration(recovery, "--recovery"), "rate": rate,
                  "load_from": load_from.value if load_from else None}
+    if agent_cpu is not None and not re.fullmatch(r"\d+(\.\d+)?|\d+m", agent_cpu):
+        exits.fail(f"--agent-cpu {agent_cpu!r}: not a CPU quantity",
+                   hint="cores like 1 or 0.5, or millicores like 500m")
     spec = load_spec(experiment, overrides)
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
-                      yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image)
+                      yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,
+                      agent_cpu=agent_cpu)
     if dry_run:
         if backend is not Backend.kube:
             exits.fail("--dry-run is for --backend kube", hint="the local backend touches nothing outside itself")

@@ -297,22 +297,31 @@ def test_cleanup_restores_what_a_crashed_run_left(kube_context: str) -> None:
 def test_in_cluster_agent_loads_the_cluster_ip_from_a_pod(kube_context: str) -> None:
     """The in-cluster load agent for real: a Job running the Locust image (the test bed's stand-in, built
     from this machine's Python and Locust), records streamed back through the pod log as they are made,
-    t0 chosen by the agent, every request accounted for, the Job gone afterwards."""
+    t0 chosen by the agent, every request accounted for, the Job gone afterwards. The agent runs in a
+    namespace that enforces Pod Security `restricted` (a root pod is refused there)."""
+    from chaoskit.cluster.kube.api import ApiStatusError
     from chaoskit.load.plan import LoadPlan, LoadTarget
 
-    ns = unique_namespace("agent")
+    ns, strict = unique_namespace("agent"), unique_namespace("agent-restricted")
+    restricted = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": strict, "labels": {
+        "pod-security.kubernetes.io/enforce": "restricted"}}}
+    root_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root", "namespace": strict},
+                "spec": {"containers": [{"name": "httpd", "image": "httpd:2.4"}]}}
 
     async def scenario() -> None:
-        cluster = kube_cluster(kube_context, ns)
+        cluster = kube_cluster(kube_context, ns, namespaces=frozenset({ns, strict}))
         await cluster.start()
         try:
+            await cluster.apply([restricted])
+            with pytest.raises(ApiStatusError, match="restricted"):
+                await cluster.apply([root_pod])
             await cluster.apply(web(ns))
             pods = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=120)
             (address,) = await cluster.service_addresses(ns, "contract-web", ServiceKind.CLUSTER_IP)
             await cluster.wait_endpoints(ns, "contract-web", [p.ip or "" for p in pods], timeout_s=60)
             plan = LoadPlan(targets=(LoadTarget("contract-web", "ClusterIP", address.host, address.port),),
                             rate=50.0, duration_s=3.0, connection="keepalive", timeout_s=1.0)
-            agent = cluster.in_cluster_agent(ns, plan, start_timeout_s=120)
+            agent = cluster.in_cluster_agent(strict, plan, start_timeout_s=120)
             try:
                 await agent.start()
                 t0 = agent.t0_ns
@@ -331,8 +340,8 @@ def test_in_cluster_agent_loads_the_cluster_ip_from_a_pod(kube_context: str) -> 
             assert rest["ok"].all() and set(rest["service_type"]) == {"ClusterIP"}
             api = admin_api(kube_context)
             try:
-                jobs = api.request("GET", f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
-                maps = api.request("GET", f"/api/v1/namespaces/{ns}/configmaps",
+                jobs = api.request("GET", f"/apis/batch/v1/namespaces/{strict}/jobs")["items"]
+                maps = api.request("GET", f"/api/v1/namespaces/{strict}/configmaps",
                                    query=[("labelSelector", RUN_ID_LABEL)])["items"]
             finally:
                 api.close()

@@ -77,6 +77,7 @@ def test_manifest_template_matches_rendering() -> None:
     c_r = job_r["template"]["spec"]["containers"][0]
     for key in ("image", "command", "volumeMounts", "securityContext", "resources"):
         assert c_t[key] == c_r[key], key
+    assert job_t["template"]["spec"]["securityContext"] == job_r["template"]["spec"]["securityContext"]
     items_t = job_t["template"]["spec"]["volumes"][0]["configMap"]["items"]
     items_r = job_r["template"]["spec"]["volumes"][0]["configMap"]["items"]
     assert items_t == items_r
@@ -109,3 +110,15 @@ def test_log_decoder_reassembles_a_control_message_split_over_lines() -> None:
     assert decoder.control == []
     decoder.feed("CKC " + base64.b64encode(message[9:]).decode())
     assert decoder.control == [{"event": "done", "requests": 3}]
+
+
+def test_the_agent_pod_meets_pod_security_restricted() -> None:
+    """Namespaces enforcing the `restricted` Pod Security level admit the agent (the kube tier runs it in one)."""
+    _account, _config_map, job = loadjob.render(spec())
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert isinstance(pod["securityContext"]["runAsUser"], int) and pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert all("hostPath" not in v for v in pod["volumes"])

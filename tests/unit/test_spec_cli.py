@@ -70,3 +70,11 @@ def test_schema_is_json_with_the_fault_discriminator() -> None:
     assert set(items["discriminator"]["mapping"]) == {"pod-delete", "pod-kill", "container-restart", "node-drain"}
     assert "from" in schema["$defs"]["Load"]["properties"]
     assert schema["$defs"]["Phases"]["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("flags", [["--agent-cpu", "banana"], ["--load-from", "elsewhere"]])
+def test_bad_kube_load_flags_exit_2_before_anything_runs(tmp_path: Path, flags: list[str]) -> None:
+    result = CliRunner().invoke(app, ["run", "pod-recreate", "--backend", "kube", "--out", str(tmp_path), *flags])
+    assert result.exit_code == 2, result.output
+    assert flags[0] in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no run directory: nothing started

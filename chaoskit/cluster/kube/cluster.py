@@ -353,7 +353,7 @@ class KubeCluster:
         check_namespace(namespace, allowed=self._allowed)
         lead = dataclasses.replace(plan, start_at_ns=None, start_lead_s=START_LEAD_S)
         return InClusterAgent(self, namespace, lead, start_timeout_s=start_timeout_s,
-                              image=self.options.agent_image)
+                              image=self.options.agent_image, cpu=self.options.agent_cpu)
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                            marker: str) -> None:

@@ -91,6 +91,9 @@ class KubeOptions:
     """TCP connect timeout of the ``load_from=auto`` ClusterIP reachability probe (s)."""
     agent_image: str = AGENT_IMAGE
     """Image of the in-cluster load agent Job."""
+    agent_cpu: str = "1"
+    """CPU request and limit of the in-cluster load agent (Kubernetes quantity; one core runs ~8,000 req/s
+    keep-alive, ~3,000 new-connection)."""
 
 
 def read_allowed_contexts(config_file: Path) -> tuple[str, ...]:

@@ -44,14 +44,15 @@ class InClusterAgent:
     """One Job for one plan (ClusterIP targets): ``start``, ``take_records``, ``wait``, ``stop``."""
 
     def __init__(self, cluster: KubeCluster, namespace: str, plan: LoadPlan, *, start_timeout_s: float,
-                 image: str) -> None:
+                 image: str, cpu: str = "1") -> None:
         self.plan = plan
         self.notes: list[str] = []
         self._cluster = cluster
         self._start_timeout_s = start_timeout_s
         deadline = start_timeout_s + START_LEAD_S + plan.duration_s + plan.timeout_s + 60
         self.spec = loadjob.AgentJobSpec(namespace=namespace, run_id=cluster.options.run_id,
-                                         plan_json=plan.to_json(), deadline_s=int(deadline), image=image)
+                                         plan_json=plan.to_json(), deadline_s=int(deadline), image=image,
+                                         cpu=cpu)
         self._objects = loadjob.render(self.spec)
         self._applied = False
         self._decoder = loadjob.LogDecoder()
@@ -115,9 +116,9 @@ class InClusterAgent:
                                            f"did not start in {self._start_timeout_s:g} s")
         except ClusterError as exc:
             await self.stop()
-            raise ClusterError(str(exc), hint=f"the node must be able to run image {self.spec.image}: pull or "
-                               "preload it, or pass --agent-image; or load ClusterIP from a node "
-                               "(--load-from local)") from exc
+            raise ClusterError(str(exc), hint=f"a node must be able to run image {self.spec.image} with "
+                               f"{self.spec.cpu} CPU: pull or preload it, or pass --agent-image / --agent-cpu; "
+                               "or load ClusterIP from a node (--load-from local)") from exc
 
     def _follow(self, pod: str, loop: asyncio.AbstractEventLoop) -> None:
         """Log thread: decode lines as they arrive until the container exits or ``stop`` interrupts."""

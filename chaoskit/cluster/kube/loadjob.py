@@ -28,6 +28,8 @@ from chaoskit.cluster.kube.config import (
 MOUNT: Final = "/chaoskit"
 RECORD_PREFIX: Final = "CKR "
 CONTROL_PREFIX: Final = "CKC "
+AGENT_UID: Final = 1000
+"""The Locust image's ``locust`` user."""
 AGENT_MODULES: Final = ("plan.py", "schedule.py", "gclient.py", "records.py", "locustfile.py")
 """The stdlib+gevent modules the locustfile imports; shipped as ConfigMap keys."""
 
@@ -111,11 +113,15 @@ def render(spec: AgentJobSpec, *, sources: dict[str, str] | None = None) -> list
                  "valueFrom": {"configMapKeyRef": {"name": name, "key": "plan.json"}}}],
         "resources": {"requests": {"cpu": spec.cpu}, "limits": {"cpu": spec.cpu}},
         "volumeMounts": [{"name": "code", "mountPath": MOUNT, "readOnly": True}],
-        "securityContext": {"allowPrivilegeEscalation": False},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never", "serviceAccountName": AGENT_NAME, "terminationGracePeriodSeconds": 10,
         "automountServiceAccountToken": False, "containers": [container],
+        # Pod Security "restricted": the Locust image's user `locust` is uid 1000; a numeric uid lets the
+        # kubelet verify runAsNonRoot (it cannot for a user name).
+        "securityContext": {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
         "volumes": [{"name": "code", "configMap": {"name": name, "items": items}}],
     }
     if spec.node_selector:
