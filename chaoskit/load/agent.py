@@ -20,13 +20,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final
 
-import numpy as np
 import pandas as pd
 
-from chaoskit.load.decode import RECORD_DTYPE, records_array, to_frame
 from chaoskit.load.plan import LoadPlan, LoadTarget
-from chaoskit.load.records import RECORD
 from chaoskit.load.report import AgentError, AgentReport, build_report
+from chaoskit.load.stream import RecordStream, until_changed
 
 __all__ = ["AgentError", "AgentReport", "LoadAgent", "LoadPlan", "LoadTarget"]
 
@@ -55,9 +53,7 @@ class LoadAgent:
         self._fds: dict[str, int] = {}
         self._buf = bytearray()
         self._ctl = bytearray()
-        self._pending: list[np.ndarray] = []
-        self._lags: list[np.ndarray] = []
-        self._decoded = 0
+        self._records = RecordStream(plan)
         self._ready: dict[str, Any] | None = None
         self._done: dict[str, Any] | None = None
         self._changed = asyncio.Event()
@@ -150,17 +146,7 @@ class LoadAgent:
         return "pid" not in self._fds and self._proc is not None
 
     async def _until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
-        """Wait for a state change making ``condition()`` true; False on timeout."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not condition():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
+        return await until_changed(self._changed, condition, timeout_s)
 
     def _on_records(self) -> None:
         self._drain("records", self._buf)
@@ -218,22 +204,10 @@ class LoadAgent:
         self._log.seek(max(0, self._log.tell() - _TAIL_BYTES))
         return self._log.read().decode(errors="replace")
 
-    def _decode_pending(self) -> None:
-        whole = len(self._buf) - len(self._buf) % RECORD.size
-        if not whole:
-            return
-        arr = records_array(memoryview(self._buf)[:whole])
-        del self._buf[:whole]
-        self._pending.append(arr)
-        self._lags.append(arr["start_ns"] - arr["scheduled_ns"])
-        self._decoded += len(arr)
-
     def take_records(self) -> pd.DataFrame:
-        """Every record decoded since the last call (columns as in ``records.REQUEST_COLUMNS``)."""
-        self._decode_pending()
-        arrays, self._pending = self._pending, []
-        merged = np.concatenate(arrays) if arrays else np.empty(0, dtype=RECORD_DTYPE)
-        return to_frame(merged, self.plan)
+        """Every record decoded since the last call (columns as in ``records.FRAME_COLUMNS``)."""
+        self._records.decode_whole(self._buf)
+        return self._records.take()
 
     async def wait(self, timeout_s: float) -> AgentReport:
         """Wait for the agent to finish its plan; the rest of the records stay for ``take_records``."""
@@ -248,14 +222,14 @@ class LoadAgent:
             self._close_fds()
             raise AgentError(f"load agent still running after {timeout_s:g} s; stopped it",
                              output_tail=tail)
-        self._decode_pending()
+        self._records.decode_whole(self._buf)
         return self._report()
 
     def _report(self) -> AgentReport:
         code = self.returncode if self.returncode is not None else -1
         if self._buf:
             raise AgentError(f"record stream ended inside a record ({len(self._buf)} bytes left)")
-        return build_report(self.plan, self._done, code, lags=self._lags, received=self._decoded,
+        return build_report(self.plan, self._done, code, lags=self._records.lags, received=self._records.received,
                             output_tail=self._tail)
 
     async def stop(self) -> None:

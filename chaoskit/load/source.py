@@ -15,7 +15,6 @@ import pandas as pd
 
 from chaoskit.load.decode import concat_frames
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.records import FRAME_COLUMNS
 from chaoskit.load.report import AgentReport, merge_reports
 
 Origin = Literal["local", "in-cluster"]
@@ -67,9 +66,7 @@ class LoadGroup:
     def take_records(self) -> pd.DataFrame:
         frames = [s.take_records() for _, s in self.sources]
         non_empty = [f for f in frames if len(f)]
-        if not non_empty:
-            return frames[0] if frames else pd.DataFrame(columns=list(FRAME_COLUMNS))
-        return concat_frames(non_empty)
+        return concat_frames(non_empty) if non_empty else frames[0]
 
     def check(self) -> None:
         for _, source in self.sources:

@@ -18,16 +18,14 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
 import pandas as pd
 
 from chaoskit.cluster.kube import loadjob
 from chaoskit.cluster.kube.api import interrupt, iter_lines
 from chaoskit.cluster.protocol import ClusterError
-from chaoskit.load.decode import RECORD_DTYPE, records_array, to_frame
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.records import RECORD
 from chaoskit.load.report import AgentError, AgentReport, build_report
+from chaoskit.load.stream import RecordStream, until_changed
 
 if TYPE_CHECKING:
     from chaoskit.cluster.kube.cluster import KubeCluster
@@ -57,9 +55,7 @@ class InClusterAgent:
         self._applied = False
         self._decoder = loadjob.LogDecoder()
         self._lock = threading.Lock()
-        self._pending: list[np.ndarray] = []
-        self._lags: list[np.ndarray] = []
-        self._decoded = 0
+        self._records = RecordStream(plan)
         self._ended = threading.Event()
         self._stream: Any = None
         self._thread: threading.Thread | None = None
@@ -89,7 +85,8 @@ class InClusterAgent:
         self._thread = threading.Thread(target=self._follow, args=(pod, loop), daemon=True,
                                         name=f"chaoskit-agent-log-{pod}")
         self._thread.start()
-        ready = await self._until(lambda: self.t0_ns is not None or self._ended.is_set(), self._start_timeout_s)
+        ready = await until_changed(self._changed, lambda: self.t0_ns is not None or self._ended.is_set(),
+                                    self._start_timeout_s)
         if self.t0_ns is None:
             tail = self._tail()
             await self.stop()
@@ -154,37 +151,15 @@ class InClusterAgent:
                 f"in-cluster agent clock: its ready line arrived {gap_ms:+.0f} ms after its own timestamp "
                 "(clock skew plus log delay); ClusterIP records carry the node's clock")
 
-    async def _until(self, condition: Any, timeout_s: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not condition():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
-
     # -- records -----------------------------------------------------------------------------------------
     def _decode_pending(self) -> None:
         with self._lock:
-            buf = self._decoder.records
-            whole = len(buf) - len(buf) % RECORD.size
-            chunk = bytes(buf[:whole])
-            del buf[:whole]
-        if chunk:
-            arr = records_array(chunk)
-            self._pending.append(arr)
-            self._lags.append(arr["start_ns"] - arr["scheduled_ns"])
-            self._decoded += len(arr)
+            self._records.decode_whole(self._decoder.records)
 
     def take_records(self) -> pd.DataFrame:
         """Every record decoded since the last call."""
         self._decode_pending()
-        arrays, self._pending = self._pending, []
-        merged = np.concatenate(arrays) if arrays else np.empty(0, dtype=RECORD_DTYPE)
-        return to_frame(merged, self.plan)
+        return self._records.take()
 
     def check(self) -> None:
         """Raise ``AgentError`` if the agent's log ended before it finished its plan."""
@@ -196,7 +171,7 @@ class InClusterAgent:
         """Wait until the agent's log ends; the remaining records stay for ``take_records``."""
         if self._thread is None:
             raise AgentError("wait() before start()")
-        if not await self._until(self._ended.is_set, timeout_s):
+        if not await until_changed(self._changed, self._ended.is_set, timeout_s):
             tail = self._tail()
             await self.stop()
             raise AgentError(f"in-cluster load agent still running after {timeout_s:g} s; stopped it",
@@ -210,8 +185,8 @@ class InClusterAgent:
             left = len(self._decoder.records)
         if left:
             raise AgentError(f"record stream ended inside a record ({left} bytes left)")
-        return build_report(self.plan, self._message("done"), int(exit_message["code"]), lags=self._lags,
-                            received=self._decoded, output_tail=self._tail)
+        return build_report(self.plan, self._message("done"), int(exit_message["code"]), lags=self._records.lags,
+                            received=self._records.received, output_tail=self._tail)
 
     def _tail(self) -> str:
         with self._lock:
