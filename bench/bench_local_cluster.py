@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/bench_local_cluster.py [--deletes 40] [--pods 100]
 Side by side in one run: the replacement-Ready latency is compared with the floor it cannot beat, a bare
-`python -m chaoskit.target` process going from spawn to answering HTTP on its own.
+`python -m chaoskit.standin` process going from spawn to answering HTTP on its own.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def bare_start(ip: str) -> float:
     """Spawn the target on its own and poll until it answers: the floor of any pod start."""
     env = {**os.environ, "POD_NAME": "bare", "POD_IP": ip, "NODE_NAME": "none", "CHAOSKIT_LISTEN": f"{ip}:18080"}
     started = time.perf_counter()
-    process = await spawn([sys.executable, "-m", "chaoskit.target"], env=env)
+    process = await spawn([sys.executable, "-m", "chaoskit.standin"], env=env)
     try:
         while True:
             try:

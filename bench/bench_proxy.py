@@ -155,7 +155,7 @@ def main() -> int:
     handoff_path = tempfile.mktemp(prefix="chaoskit-bench-", suffix=".handoff")
     env = {**os.environ, "CHAOSKIT_LISTEN": f"{TARGET[0]}:{TARGET[1]}", "POD_NAME": "bench",
            "CHAOSKIT_HANDOFF": handoff_path}
-    target = spawn([sys.executable, "-m", "chaoskit.target"], env=env)
+    target = spawn([sys.executable, "-m", "chaoskit.standin"], env=env)
     proxy = None
     try:
         wait_port(*TARGET)

@@ -8,7 +8,7 @@ from typing import Final
 import pandas as pd
 
 from chaoskit.analysis.frames import PhaseSpan, check_events
-from chaoskit.cluster.protocol import EventKind
+from chaoskit.vocab import EventKind
 
 MAX_LISTED: Final = 20
 """Reused IPs listed at most (the count is always exact)."""

@@ -9,10 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from chaoskit.cluster.protocol import EventKind
 from chaoskit.load.records import REQUEST_COLUMNS
+from chaoskit.vocab import REQUIRED_EVENT_COLUMNS, EventKind
 
-EVENT_COLUMNS: Final = ("ts_ns", "kind", "namespace", "name", "node", "ip", "service", "detail")
 OUTSIDE: Final = "outside"
 """Phase label of requests scheduled outside every recorded phase."""
 NS_PER_S: Final = 1_000_000_000
@@ -36,7 +35,7 @@ def check_requests(requests: pd.DataFrame) -> None:
 
 
 def check_events(events: pd.DataFrame) -> None:
-    check_columns(events, EVENT_COLUMNS, table="events")
+    check_columns(events, REQUIRED_EVENT_COLUMNS, table="events")
 
 
 def codes(series: pd.Series) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from chaoskit.cluster.protocol import ClusterEvent, EventKind
 from chaoskit.load.records import OUTCOME_LABELS, REQUEST_COLUMNS
+from chaoskit.vocab import ClusterEvent, EventKind
 
 SERVICES: Final = {"ClusterIP": "chaoskit-target", "NodePort": "chaoskit-target-nodeport"}
 T0_NS: Final = 1_700_000_000_000_000_000

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from chaoskit.analysis.frames import check_events
-from chaoskit.cluster.protocol import EventKind
+from chaoskit.vocab import EventKind
 
 # Values, not members: Enum hashes by member name, so a plain string is never found among members.
 _POD_KINDS = frozenset(

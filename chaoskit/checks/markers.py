@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from chaoskit.checks.results import DataCheckResult
 from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, PodInfo
-from chaoskit.spec import DataCheck
+from chaoskit.experiment import DataCheck
 
 
 @dataclass(frozen=True, slots=True)

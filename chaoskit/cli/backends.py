@@ -8,7 +8,7 @@ from pathlib import Path
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.protocol import Cluster
-from chaoskit.spec import Experiment
+from chaoskit.experiment import Experiment
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from chaoskit.cli import exits
 from chaoskit.engine.save import load_summary, render_report
+from chaoskit.experiment import SpecError, default_experiments_dir, list_experiments, load_experiment
 from chaoskit.report.terminal import render as render_terminal
-from chaoskit.spec import SpecError, default_experiments_dir, list_experiments, load_experiment
 
 
 def list_command() -> None:

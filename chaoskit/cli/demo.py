@@ -16,6 +16,7 @@ from chaoskit.cli import exits
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
 from chaoskit.cluster.protocol import ClusterError, ManifestError, PodInfo, ServiceAddress, ServiceKind
+from chaoskit.vocab import expected_replicas, selector_text
 
 cluster_app = typer.Typer(no_args_is_help=True, help="The embedded local cluster.")
 
@@ -48,8 +49,12 @@ async def _demo(console: Console, objects: list[SourcedManifest], namespace: str
     async with LocalCluster() as cluster:
         console.print(f"[bold]Local cluster[/] with {len(await cluster.list_nodes())} nodes "
                       f"(state in {cluster.state_dir})")
+        count = expected_replicas(objects, labels)
+        if count == 0:
+            raise ManifestError(f"no Deployment, StatefulSet, ReplicaSet or Pod in the manifests has labels "
+                                f"{selector_text(labels)}", hint="pass --selector with the target pods' labels")
         await cluster.apply(objects)
-        pods = await cluster.wait_pods_ready(namespace, labels, count=_replicas(objects, labels), timeout_s=60)
+        pods = await cluster.wait_pods_ready(namespace, labels, count=count, timeout_s=60)
         console.print(_pods_table(pods, "kubectl get pods -o wide"))
         addresses = await _addresses(cluster, objects, namespace)
         console.print(_services_table(addresses))
@@ -66,16 +71,6 @@ async def _demo(console: Console, objects: list[SourcedManifest], namespace: str
         console.print(_pods_table(after, "kubectl get pods -o wide"))
         await _ask_all(console, addresses)
         console.print("\nTearing down: every pod process and proxy stops, state directory removed.")
-
-
-def _replicas(objects: list[SourcedManifest], labels: dict[str, str]) -> int:
-    total = 0
-    for obj in objects:
-        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
-        if obj.get("kind") == "Deployment" and all((template.get("labels") or {}).get(k) == v
-                                                   for k, v in labels.items()):
-            total += int(obj["spec"].get("replicas", 1))
-    return total or 1
 
 
 async def _addresses(cluster: LocalCluster, objects: list[SourcedManifest],

@@ -10,7 +10,7 @@ import typer
 from chaoskit.cli import exits
 from chaoskit.cluster.manifests import describe, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ManifestError, UnsafeTargetError
-from chaoskit.spec import Experiment, NodeDrain
+from chaoskit.experiment import Experiment, NodeDrain
 
 
 async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:

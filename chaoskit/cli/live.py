@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from chaoskit.cluster.protocol import ClusterEvent, EventKind
+from chaoskit.vocab import ClusterEvent, EventKind
 
 WINDOW_NS = 1_000_000_000
 SHOWN_EVENTS = (EventKind.POD_TERMINATING, EventKind.POD_DELETED, EventKind.POD_READY, EventKind.POD_SCHEDULED,

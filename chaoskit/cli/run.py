@@ -1,4 +1,4 @@
-"""`chaoskit run NAME|FILE`: run an experiment and print its verdict (exit code per DESIGN.md)."""
+"""`chaoskit run NAME|FILE`: run an experiment and print its verdict (exit codes: ``cli/exits.py``, README)."""
 
 from __future__ import annotations
 
@@ -22,22 +22,17 @@ from chaoskit.cluster.protocol import ClusterError, ManifestError, UnsafeTargetE
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
 from chaoskit.engine.save import load_summary
+from chaoskit.experiment import Experiment, SpecError, default_experiments_dir, load_experiment, parse_duration
+from chaoskit.experiment.loader import resolve_experiment
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.terminal import render as render_terminal
-from chaoskit.spec import Experiment, SpecError, default_experiments_dir, load_experiment, parse_duration
-from chaoskit.spec.loader import resolve_experiment
+from chaoskit.vocab import LoadOrigin
 
 
 class Backend(StrEnum):
     local = "local"
     kube = "kube"
-
-
-class LoadFrom(StrEnum):
-    auto = "auto"
-    local = "local"
-    in_cluster = "in-cluster"
 
 
 def _duration(value: str | None, flag: str) -> float | None:
@@ -83,7 +78,7 @@ def run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="kube: print what would be touched.")] = False,
     create_namespace: Annotated[bool, typer.Option(
         "--create-namespace", help="kube: create the namespace if missing, delete it at the end.")] = False,
-    load_from: Annotated[LoadFrom | None, typer.Option(help=(
+    load_from: Annotated[LoadOrigin | None, typer.Option(help=(
         "kube: where ClusterIP load runs: this process, an in-cluster Job, or auto (Job only when the ClusterIP "
         "does not answer here). Overrides load.from."))] = None,
     agent_image: Annotated[str | None, typer.Option(help=(

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from chaoskit.spec import SpecError, SpecIssue, default_experiments_dir, json_schema, load_experiment
-from chaoskit.spec.loader import resolve_experiment
+from chaoskit.experiment import SpecError, SpecIssue, default_experiments_dir, json_schema, load_experiment
+from chaoskit.experiment.loader import resolve_experiment
 
 EXIT_BAD_INPUT = 2
 

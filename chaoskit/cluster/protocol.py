@@ -12,6 +12,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from chaoskit.vocab import ClusterEvent, EventKind, ServiceKind
+
+__all__ = [
+    "Cluster", "ClusterError", "ClusterEvent", "ContainerInfo", "EventKind", "EventStream", "Manifest",
+    "ManifestError", "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind",
+    "UnsafeTargetError", "WaitTimeout",
+]
+
 Manifest = Mapping[str, Any]
 """One Kubernetes object as parsed from YAML (``apiVersion``, ``kind``, ``metadata``, ...)."""
 
@@ -22,15 +30,6 @@ class PodPhase(enum.StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     UNKNOWN = "Unknown"
-
-
-class ServiceKind(enum.StrEnum):
-    """How a client reaches a Service."""
-
-    CLUSTER_IP = "ClusterIP"
-    NODE_PORT = "NodePort"
-    HEADLESS = "Headless"
-    LOAD_BALANCER = "LoadBalancer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,48 +88,6 @@ class ServiceAddress:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-
-class EventKind(enum.StrEnum):
-    POD_ADDED = "pod_added"
-    POD_SCHEDULED = "pod_scheduled"
-    POD_RUNNING = "pod_running"
-    POD_READY = "pod_ready"
-    POD_NOT_READY = "pod_not_ready"
-    POD_TERMINATING = "pod_terminating"
-    POD_DELETED = "pod_deleted"
-    CONTAINER_DIED = "container_died"
-    CONTAINER_RESTARTED = "container_restarted"
-    ENDPOINT_ADDED = "endpoint_added"
-    """A pod became a ready endpoint of a Service (control plane: EndpointSlice)."""
-    ENDPOINT_REMOVED = "endpoint_removed"
-    PROXY_SYNCED = "proxy_synced"
-    """The data path (local proxy / kube-proxy) now forwards to exactly ``detail``'s endpoint set."""
-    NODE_READY = "node_ready"
-    NODE_NOT_READY = "node_not_ready"
-    NODE_CORDONED = "node_cordoned"
-    NODE_UNCORDONED = "node_uncordoned"
-    FAULT_BEGIN = "fault_begin"
-    FAULT_END = "fault_end"
-    PHASE = "phase"
-    MARKER = "marker"
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterEvent:
-    """One state change. Flat on purpose: a list of these is one events.parquet table."""
-
-    ts_ns: int
-    kind: EventKind
-    namespace: str = ""
-    name: str = ""
-    """Pod, node, fault or phase name, depending on ``kind``."""
-    node: str = ""
-    ip: str = ""
-    service: str = ""
-    detail: str = ""
-    source_ts_ns: int | None = None
-    """The cluster's own timestamp (API server), when it has one: clock skew stays visible."""
 
 
 class ClusterError(Exception):

@@ -12,9 +12,9 @@ from chaoskit.engine.observer import Observers
 from chaoskit.load.decode import concat_frames
 from chaoskit.load.records import FRAME_COLUMNS
 from chaoskit.load.source import LoadGroup
+from chaoskit.vocab import EVENT_COLUMNS
 
 PUMP_INTERVAL_S = 0.25
-EVENT_COLUMNS = tuple(f.name for f in dataclasses.fields(ClusterEvent))
 
 
 class Collector:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from chaoskit.cluster.protocol import ClusterEvent
+from chaoskit.vocab import ClusterEvent
 
 
 class RunObserver(Protocol):

@@ -14,17 +14,18 @@ from chaoskit.checks.results import DataCheckResult
 from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
 from chaoskit.engine.collect import Collector
+from chaoskit.engine.firing import FaultScheduler
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.reachability import wait_reachable
 from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.save import save_run
-from chaoskit.engine.schedule import FaultScheduler
+from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
 from chaoskit.load.agent import AgentReport, LoadAgent
 from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.source import InClusterLoad, LoadGroup
-from chaoskit.spec import Experiment
+from chaoskit.vocab import LoadOrigin, expected_replicas
 
 PHASES = ("baseline", "chaos", "recovery")
 LOAD_START_DELAY_S = 1.0
@@ -150,12 +151,12 @@ class Engine:
             assert isinstance(self.cluster, InClusterLoad)
             remote = self.cluster.in_cluster_agent(spec.target.namespace, plan(inside),
                                                    start_timeout_s=self.options.ready_timeout_s)
-            self._load.add("in-cluster", remote)
+            self._load.add(LoadOrigin.IN_CLUSTER, remote)
             await remote.start()
             t0_ns = remote.t0_ns
         if here:
             local = LoadAgent(plan(here, t0_ns or time.time_ns() + int(LOAD_START_DELAY_S * 1e9)))
-            self._load.add("local", local)
+            self._load.add(LoadOrigin.LOCAL, local)
             await local.start()
             t0_ns = local.t0_ns
         self.collector.start(self._load)
@@ -166,7 +167,7 @@ class Engine:
         """(load from this process, load from inside the cluster): only ClusterIP can need the latter."""
         cluster, namespace = self.cluster, self.experiment.target.namespace
         if not isinstance(cluster, InClusterLoad):
-            if self.experiment.load.from_ == "in-cluster":
+            if self.experiment.load.from_ == LoadOrigin.IN_CLUSTER:
                 self.notes.append(f"load.from in-cluster: the {cluster.backend} backend's ClusterIPs answer on this "
                                   "host, so all load ran from this process")
             return targets, []
@@ -174,7 +175,7 @@ class Engine:
         inside: list[LoadTarget] = []
         for target in targets:
             remote = target.service_type == "ClusterIP" and (
-                await cluster.load_origin(namespace, target.service) == "in-cluster")
+                await cluster.load_origin(namespace, target.service) == LoadOrigin.IN_CLUSTER)
             (inside if remote else here).append(target)
         return here, inside
 
@@ -207,14 +208,7 @@ class Engine:
     def _replicas(self, manifests: list[SourcedManifest]) -> int:
         """The expected pod count: the spec's, else the replicas of Deployments the selector matches."""
         target = self.experiment.target
-        if target.replicas is not None:
-            return target.replicas
-        total = 0
-        for manifest in manifests:
-            labels = (((manifest.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-            if manifest.get("kind") == "Deployment" and all(labels.get(k) == v for k, v in target.selector.items()):
-                total += int((manifest.get("spec") or {}).get("replicas", 1))
-        return total
+        return target.replicas if target.replicas is not None else expected_replicas(manifests, target.selector)
 
     async def _load_targets(self) -> list[LoadTarget]:
         spec = self.experiment

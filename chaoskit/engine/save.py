@@ -10,7 +10,7 @@ import yaml
 
 from chaoskit.analysis.summary import RunSummary, summarize
 from chaoskit.analysis.verdict import SloTargets
-from chaoskit.spec import Experiment
+from chaoskit.experiment import Experiment
 
 if TYPE_CHECKING:
     from chaoskit.engine.runner import Engine

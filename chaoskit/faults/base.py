@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chaoskit.cluster.protocol import Cluster, ClusterEvent, EventKind, PodInfo
-from chaoskit.spec import Fault, PodPick
+from chaoskit.experiment import Fault, PodPick
 
 Undo = Callable[[], Awaitable[None]]
 BeforeHook = Callable[[list[PodInfo]], Awaitable[None]]

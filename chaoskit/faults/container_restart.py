@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chaoskit.cluster.protocol import PodInfo
+from chaoskit.experiment import ContainerRestart
 from chaoskit.faults.base import FaultContext, FaultPlugin, pick_pods
-from chaoskit.spec import ContainerRestart
 
 
 class ContainerRestartFault(FaultPlugin):

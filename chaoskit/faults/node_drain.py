@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chaoskit.cluster.protocol import PodInfo
+from chaoskit.experiment import NodeDrain
 from chaoskit.faults.base import FaultContext, FaultPlugin
-from chaoskit.spec import NodeDrain
 
 
 class NodeDrainFault(FaultPlugin):

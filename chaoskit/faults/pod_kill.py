@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chaoskit.cluster.protocol import PodInfo
+from chaoskit.experiment import PodKill
 from chaoskit.faults.base import FaultContext, FaultPlugin, pick_pods
-from chaoskit.spec import PodKill
 
 
 class PodKillFault(FaultPlugin):

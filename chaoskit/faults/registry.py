@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from chaoskit.experiment import Fault
 from chaoskit.faults.base import FaultPlugin
-from chaoskit.spec import Fault
 
 ENTRY_POINT_GROUP = "chaoskit.faults"
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from chaoskit.load.decode import concat_frames
 from chaoskit.load.plan import LoadPlan
 from chaoskit.load.report import AgentReport, merge_reports
+from chaoskit.vocab import LoadOrigin
 
-Origin = Literal["local", "in-cluster"]
+Origin = LoadOrigin
+"""``local`` or ``in-cluster`` (never ``auto``: that is resolved before an agent starts)."""
 
 
 class LoadSource(Protocol):

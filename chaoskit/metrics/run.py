@@ -12,14 +12,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
 from chaoskit.analysis.recovery import ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
 from chaoskit.checks.results import DataCheckResult
-from chaoskit.cluster.protocol import ClusterEvent, EventKind
 from chaoskit.metrics import names
 from chaoskit.metrics.exporter import DEFAULT_JOB, PushError, push
 from chaoskit.metrics.requests import RequestStats, Target
+from chaoskit.vocab import ClusterEvent, EventKind
 
 if TYPE_CHECKING:
     from chaoskit.analysis.summary import RunSummary
-    from chaoskit.spec import Experiment
+    from chaoskit.experiment import Experiment
 
 _DATA_LABELS = ["experiment", "volume_type", "fault", "placement"]
 

@@ -9,7 +9,7 @@ from chaoskit.metrics.run import RunMetrics
 
 if TYPE_CHECKING:
     from chaoskit.analysis.summary import RunSummary
-    from chaoskit.spec import Experiment
+    from chaoskit.experiment import Experiment
 
 
 class MetricsSession:

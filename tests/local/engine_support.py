@@ -11,7 +11,7 @@ from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
 from chaoskit.engine.save import load_summary
-from chaoskit.spec import Experiment, load_experiment
+from chaoskit.experiment import Experiment, load_experiment
 
 HERE = Path(__file__).parent
 EXPERIMENTS = HERE / "experiments"

@@ -24,7 +24,7 @@ def target() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     path = str(Path(tempfile.mkdtemp(prefix="chaoskit-handoff-")) / "httpd.handoff")
     env = {**os.environ, "CHAOSKIT_LISTEN": f"{TARGET[0]}:{TARGET[1]}", "POD_NAME": "handoff-pod",
            "POD_IP": TARGET[0], "NODE_NAME": "node-0", "CHAOSKIT_HANDOFF": path}
-    process = _spawn([sys.executable, "-m", "chaoskit.target"], env=env)
+    process = _spawn([sys.executable, "-m", "chaoskit.standin"], env=env)
     try:
         _wait_accepting(*TARGET)
         yield process, path

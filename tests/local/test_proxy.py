@@ -116,7 +116,7 @@ def targets() -> Iterator[list[subprocess.Popen[bytes]]]:
         for i, (host, port) in enumerate(TARGETS):
             env = {**os.environ, "CHAOSKIT_LISTEN": f"{host}:{port}", "POD_NAME": f"pod-{i}",
                    "POD_IP": host, "NODE_NAME": "node-0"}
-            processes.append(_spawn([sys.executable, "-m", "chaoskit.target"], env=env))
+            processes.append(_spawn([sys.executable, "-m", "chaoskit.standin"], env=env))
         for host, port in TARGETS:
             _wait_accepting(host, port)
         yield processes
@@ -329,7 +329,7 @@ def test_connections_queued_before_endpoints_go_empty_are_served(
 
     import uvloop
 
-    from chaoskit.cluster.local.proxy_listener import Listener
+    from chaoskit.cluster.local.proxy.listener import Listener
 
     async def scenario() -> list[bytes]:
         loop = asyncio.get_running_loop()

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from chaoskit.target.config import ConfigError, from_env
-from chaoskit.target.http import BadRequest, parse_head, query_param
+from chaoskit.standin.config import ConfigError, from_env
+from chaoskit.standin.http import BadRequest, parse_head, query_param
 from tests.support import recv_response
 
 PORT = 18080
@@ -63,7 +63,7 @@ def start_target() -> Iterator[StartTarget]:
         listen = ",".join(f"{address[0]}:{port}" for port in ports)
         full_env = {**os.environ, "CHAOSKIT_LISTEN": listen,
                     "POD_NAME": "web-1", "POD_IP": address[0], "NODE_NAME": "node-a", **env}
-        process = subprocess.Popen([sys.executable, "-m", "chaoskit.target"], env=full_env,
+        process = subprocess.Popen([sys.executable, "-m", "chaoskit.standin"], env=full_env,
                                    pass_fds=pass_fds, preexec_fn=_child_setup)  # noqa: PLW1509
         started.append(process)
         target = Target(process, address)

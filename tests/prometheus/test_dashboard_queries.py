@@ -16,8 +16,8 @@ from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.engine.save import load_summary
+from chaoskit.experiment import Experiment
 from chaoskit.metrics import MetricsServer, RunMetrics
-from chaoskit.spec import Experiment
 from dashboards import queries as q
 from tests.local.engine_support import experiment
 from tests.prometheus.dashboard_checks import (

@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from chaoskit.cluster.protocol import ServiceKind
-from chaoskit.spec import ContainerRestart, NodeDrain, PodDelete, PodKill, json_schema, load_experiment
+from chaoskit.experiment import ContainerRestart, NodeDrain, PodDelete, PodKill, json_schema, load_experiment
 
 pytestmark = pytest.mark.unit
 

@@ -17,7 +17,7 @@ from chaoskit.cluster.kube.config import (
     new_run_id,
     read_allowed_contexts,
 )
-from chaoskit.cluster.kube.faults import cordon, delete_pod, evict
+from chaoskit.cluster.kube.disruption import cordon, delete_pod, evict
 from chaoskit.cluster.protocol import ClusterError
 
 KUBECONFIG = """apiVersion: v1

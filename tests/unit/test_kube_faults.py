@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from chaoskit.cluster.kube.disruption import check_killable, died_since, evictable
 from chaoskit.cluster.kube.execs import ExecResult, NoShellError, check_ran, parse_exec_status
-from chaoskit.cluster.kube.faults import check_killable, died_since, evictable
 from chaoskit.cluster.protocol import ClusterError, NotFoundError
 
 pytestmark = pytest.mark.unit

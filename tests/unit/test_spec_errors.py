@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.spec import SpecError, SpecIssue, load_experiment, resolve_experiment
+from chaoskit.experiment import SpecError, SpecIssue, load_experiment, resolve_experiment
 from tests.unit.test_spec_helpers import EXPERIMENT, edit, errors, load, where, write_manifest
 
 pytestmark = pytest.mark.unit

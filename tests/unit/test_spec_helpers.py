@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chaoskit.spec import Experiment, SpecError, load_experiment_text
+from chaoskit.experiment import Experiment, SpecError, load_experiment_text
 
 MANIFEST = """\
 apiVersion: apps/v1

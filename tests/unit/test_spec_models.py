@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from chaoskit.cluster.protocol import ServiceKind
-from chaoskit.spec import (
+from chaoskit.experiment import (
     NODE_OF_VICTIM,
     ContainerRestart,
     Experiment,

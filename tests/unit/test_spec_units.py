@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from chaoskit.spec.units import Duration, Percent, parse_duration, parse_percent
+from chaoskit.experiment.units import Duration, Percent, parse_duration, parse_percent
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,7 @@
 
 from chaoskit.cluster.kube.api import PlannedAction
 from chaoskit.cluster.kube.cluster import KubeCluster
-from chaoskit.cluster.kube.config import KubeOptions, LoadFrom
+from chaoskit.cluster.kube.config import KubeOptions
 from chaoskit.cluster.protocol import UnsafeTargetError
 
-__all__ = ["KubeCluster", "KubeOptions", "LoadFrom", "PlannedAction", "UnsafeTargetError"]
+__all__ = ["KubeCluster", "KubeOptions", "PlannedAction", "UnsafeTargetError"]

@@ -7,11 +7,10 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
-from chaoskit.cluster.kube.config import LoadFrom
 from chaoskit.cluster.kube.translate import Obj, node_address, ready_endpoints
 from chaoskit.cluster.protocol import ClusterError, ServiceAddress, ServiceKind
+from chaoskit.vocab import LoadOrigin
 
 
 def service_port(service: Obj, *, name: str | None = None) -> Obj:
@@ -90,15 +89,15 @@ def tcp_reachable(host: str, port: int, *, timeout_s: float) -> bool:
         return False
 
 
-def choose_load_origin(load_from: LoadFrom, cluster_ip: ServiceAddress, *, probe_timeout_s: float,
-                       attempts: int = 4) -> Literal["local", "in-cluster"]:
+def choose_load_origin(load_from: LoadOrigin, cluster_ip: ServiceAddress, *, probe_timeout_s: float,
+                       attempts: int = 4) -> LoadOrigin:
     """``auto``: run ClusterIP load from this process when the ClusterIP answers here, else in-cluster.
     Probed a few times: right after the Service is created kube-proxy may not have programmed it yet."""
-    if load_from != "auto":
+    if load_from != LoadOrigin.AUTO:
         return load_from
     for _ in range(attempts):
         start = time.monotonic()
         if tcp_reachable(cluster_ip.host, cluster_ip.port, timeout_s=probe_timeout_s):
-            return "local"
+            return LoadOrigin.LOCAL
         time.sleep(max(0.0, probe_timeout_s - (time.monotonic() - start)))
-    return "in-cluster"
+    return LoadOrigin.IN_CLUSTER

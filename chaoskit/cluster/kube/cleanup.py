@@ -22,7 +22,7 @@ from chaoskit.cluster.kube.config import (
     load_configuration,
     read_allowed_contexts,
 )
-from chaoskit.cluster.kube.faults import uncordon
+from chaoskit.cluster.kube.disruption import uncordon
 from chaoskit.cluster.protocol import ManifestError
 
 SCANNED_KINDS = (

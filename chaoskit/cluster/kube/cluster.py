@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from chaoskit.cluster.events import EventBus, Subscription
-from chaoskit.cluster.kube import addresses, faults, markers
+from chaoskit.cluster.kube import addresses, disruption, markers
 from chaoskit.cluster.kube import apply as applying
 from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.config import (
@@ -26,8 +26,8 @@ from chaoskit.cluster.kube.config import (
     read_allowed_contexts,
 )
 from chaoskit.cluster.kube.incluster import START_LEAD_S, InClusterAgent
+from chaoskit.cluster.kube.informer import Notifier, ThreadsafePublisher
 from chaoskit.cluster.kube.translate import node_info, pod_info
-from chaoskit.cluster.kube.watch import Notifier, ThreadsafePublisher
 from chaoskit.cluster.kube.watchers import Watchers
 from chaoskit.cluster.protocol import (
     ClusterError,
@@ -40,19 +40,15 @@ from chaoskit.cluster.protocol import (
     WaitTimeout,
 )
 from chaoskit.load.plan import LoadPlan
+from chaoskit.vocab import LoadOrigin, selector_matches, selector_text
 
 T = TypeVar("T")
 EXEC_TIMEOUT_S = 30.0
 REMOVE_TIMEOUT_S = 180.0
 
 
-def selector_text(selector: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-
-
 def matches(obj: JsonObj, selector: Mapping[str, str]) -> bool:
-    labels = obj.get("metadata", {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+    return selector_matches(selector, obj.get("metadata", {}).get("labels"))
 
 
 class KubeCluster:
@@ -266,7 +262,7 @@ class KubeCluster:
         api, watchers = self._require_api(), self._require_watchers()
         await asyncio.to_thread(watchers.ensure_namespace, namespace)
         before = watchers.pod(namespace, name)
-        await asyncio.to_thread(faults.delete_pod, api, namespace, name, grace_seconds=grace_seconds)
+        await asyncio.to_thread(disruption.delete_pod, api, namespace, name, grace_seconds=grace_seconds)
         if api.dry_run or before is None:
             return
 
@@ -285,14 +281,14 @@ class KubeCluster:
         api, watchers = self._require_api(), self._require_watchers()
         await asyncio.to_thread(watchers.ensure_namespace, namespace)
         before = await self._get(f"/api/v1/namespaces/{namespace}/pods/{pod}")
-        faults.check_killable(before, container)
-        result = await asyncio.to_thread(faults.send_kill, api, namespace, pod, container,
+        disruption.check_killable(before, container)
+        result = await asyncio.to_thread(disruption.send_kill, api, namespace, pod, container,
                                          timeout_s=EXEC_TIMEOUT_S)
         if api.dry_run:
             return
 
         def died() -> bool | None:
-            return True if faults.died_since(before, watchers.pod(namespace, pod), container) else None
+            return True if disruption.died_since(before, watchers.pod(namespace, pod), container) else None
 
         def why() -> str:
             return (f"container {container} of {namespace}/{pod} still runs "
@@ -303,13 +299,13 @@ class KubeCluster:
         await self._wait_for(died, timeout_s=self.options.kill_confirm_timeout_s, what=why)
 
     async def cordon(self, node: str) -> None:
-        changed = await asyncio.to_thread(faults.cordon, self._require_api(), node,
+        changed = await asyncio.to_thread(disruption.cordon, self._require_api(), node,
                                           run_id=self.options.run_id)
         if changed and node not in self._cordoned:
             self._cordoned.append(node)
 
     async def uncordon(self, node: str) -> None:
-        await asyncio.to_thread(faults.uncordon, self._require_api(), node)
+        await asyncio.to_thread(disruption.uncordon, self._require_api(), node)
         if node in self._cordoned:
             self._cordoned.remove(node)
 
@@ -340,7 +336,7 @@ class KubeCluster:
                                  query=[("labelSelector", f"kubernetes.io/service-name={name}")])
         return addresses.headless_addresses(svc, slices.get("items", []))
 
-    async def load_origin(self, namespace: str, service: str) -> Literal["local", "in-cluster"]:
+    async def load_origin(self, namespace: str, service: str) -> LoadOrigin:
         """Where ClusterIP load for ``service`` runs (``options.load_from``; auto probes TCP). Ask once
         the Service's endpoints converged: before kube-proxy's first sync a new ClusterIP answers
         nowhere, and auto would pick in-cluster."""

@@ -13,11 +13,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from chaoskit.cluster.protocol import ClusterError, UnsafeTargetError
-
-LoadFrom = Literal["auto", "local", "in-cluster"]
+from chaoskit.vocab import LoadOrigin
 
 IN_CLUSTER_CONTEXT: Final = "in-cluster"
 """The context name used for the allowlist when chaoskit runs inside a pod (service-account config)."""
@@ -85,7 +84,7 @@ class KubeOptions:
     """Evict pods of every namespace on drain (kubectl's behaviour). Default: only experiment namespaces."""
     keep_objects: bool = False
     """Leave applied objects in place on ``close`` (nodes are uncordoned regardless)."""
-    load_from: LoadFrom = "auto"
+    load_from: LoadOrigin = LoadOrigin.AUTO
     """Where ClusterIP load runs: the chaoskit process (``local``), an in-cluster Job, or ``auto`` (probe)."""
     probe_timeout_s: float = 0.5
     """TCP connect timeout of the ``load_from=auto`` ClusterIP reachability probe (s)."""

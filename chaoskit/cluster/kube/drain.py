@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chaoskit.cluster.kube import apply, faults
+from chaoskit.cluster.kube import apply, disruption
 from chaoskit.cluster.kube.api import JsonObj, KubeApi
 from chaoskit.cluster.kube.watchers import Watchers
 from chaoskit.cluster.protocol import WaitTimeout
@@ -38,13 +38,13 @@ async def drain_node(api: KubeApi, watchers: Watchers, node: str, *, scope: froz
     """Evict every evictable pod on ``node`` (already cordoned); returns the evicted pod names."""
     deadline = time.monotonic() + timeout_s
     pods = await asyncio.to_thread(pods_on_node, api, node, scope)
-    pending = [dict(p) for p in faults.evictable(pods, namespaces=scope)[0]]
+    pending = [dict(p) for p in disruption.evictable(pods, namespaces=scope)[0]]
     evicted: list[JsonObj] = []
     while pending:
         still: list[JsonObj] = []
         for pod in pending:
             meta = pod["metadata"]
-            ok = await asyncio.to_thread(faults.evict, api, meta["namespace"], meta["name"],
+            ok = await asyncio.to_thread(disruption.evict, api, meta["namespace"], meta["name"],
                                          grace_seconds=grace_seconds)
             (evicted if ok else still).append(pod)
         pending = still
@@ -52,7 +52,7 @@ async def drain_node(api: KubeApi, watchers: Watchers, node: str, *, scope: froz
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise WaitTimeout(f"drain {node}: PodDisruptionBudgets still refuse evicting "
-                                  f"{faults.summarize(pending)} after {timeout_s:g}s",
+                                  f"{disruption.summarize(pending)} after {timeout_s:g}s",
                                   hint="the budget needs more ready replicas elsewhere")
             await _next_change(watchers, wait_for, min(PDB_RETRY_S, remaining))
     if not api.dry_run:
@@ -89,6 +89,6 @@ async def _wait_all_gone(api: KubeApi, watchers: Watchers, pods: list[JsonObj], 
         return True
 
     def left() -> str:
-        return f"drain {node}: evicted pods still terminating: {faults.summarize(pods)}"
+        return f"drain {node}: evicted pods still terminating: {disruption.summarize(pods)}"
 
     await wait_for(gone, timeout_s=max(0.0, deadline - time.monotonic()), what=left)

@@ -26,6 +26,7 @@ from chaoskit.cluster.protocol import ClusterError
 from chaoskit.load.plan import LoadPlan
 from chaoskit.load.report import AgentError, AgentReport, build_report
 from chaoskit.load.stream import RecordStream, until_changed
+from chaoskit.vocab import selector_matches
 
 if TYPE_CHECKING:
     from chaoskit.cluster.kube.cluster import KubeCluster
@@ -100,8 +101,7 @@ class InClusterAgent:
 
         def started() -> str | None:
             for pod in watchers.pods(self.spec.namespace):
-                labels = pod.get("metadata", {}).get("labels") or {}
-                if all(labels.get(k) == v for k, v in selector.items()):
+                if selector_matches(selector, pod.get("metadata", {}).get("labels")):
                     if pod.get("status", {}).get("phase") != "Pending":
                         return str(pod["metadata"]["name"])  # even Failed: its log says why
                     watchers.raise_if_failing([pod])  # e.g. ImagePullBackOff: fail now

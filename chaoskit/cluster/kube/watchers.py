@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from chaoskit.cluster.kube.api import JsonObj, KubeApi
+from chaoskit.cluster.kube.informer import Informer, Notifier, OnChange, OnSync, ThreadsafePublisher
 from chaoskit.cluster.kube.translate import (
     Endpoint,
     endpoint_events,
@@ -20,7 +21,6 @@ from chaoskit.cluster.kube.translate import (
     service_of,
     slice_trigger_time,
 )
-from chaoskit.cluster.kube.watch import Informer, Notifier, OnChange, OnSync, ThreadsafePublisher
 from chaoskit.cluster.protocol import ClusterError
 
 FATAL_WAITING_REASONS = frozenset({

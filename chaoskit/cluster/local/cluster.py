@@ -19,7 +19,7 @@ from chaoskit.cluster.local.nodes import LocalNode
 from chaoskit.cluster.local.objects import ServiceSpec, Workload
 from chaoskit.cluster.local.parse import parse_service, parse_workload
 from chaoskit.cluster.local.pod import LocalPod
-from chaoskit.cluster.local.proxyctl import ProxyClient
+from chaoskit.cluster.local.proxy.client import ProxyClient
 from chaoskit.cluster.local.services import ServiceController
 from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import (
@@ -35,6 +35,7 @@ from chaoskit.cluster.protocol import (
     ServiceKind,
     WaitTimeout,
 )
+from chaoskit.vocab import selector_matches
 
 log = logging.getLogger(__name__)
 IGNORED_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
@@ -137,7 +138,7 @@ class LocalCluster:
             where = describe(by_name.get(("Service", service.name), {"kind": "Service"}))
             if not service.selector or not any(
                 w.namespace == service.namespace
-                and all(w.template.labels.get(k) == v for k, v in service.selector.items())
+                and selector_matches(service.selector, w.template.labels)
                 for w in known
             ):
                 raise ManifestError(f"{where}: spec.selector {dict(service.selector)} matches no pod template",
@@ -173,7 +174,7 @@ class LocalCluster:
         return sorted(
             (p for p in self.control.pods.values()
              if p.namespace == namespace and not p.deleted
-             and all(p.template.labels.get(k) == v for k, v in selector.items())),
+             and selector_matches(selector, p.template.labels)),
             key=lambda p: p.created_ns,
         )
 

@@ -65,7 +65,7 @@ class Container:
         return not self.spec.command
 
     def argv(self) -> list[str]:
-        return [self._python, "-m", "chaoskit.target"] if self.builtin else list(self.spec.command)
+        return [self._python, "-m", "chaoskit.standin"] if self.builtin else list(self.spec.command)
 
     async def start(self) -> None:
         """Start the process; returns once it has started (the target's byte, else at spawn)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from chaoskit.cluster.local.pod import LocalPod
 from chaoskit.cluster.protocol import NodeInfo
+from chaoskit.vocab import selector_matches
 
 
 @dataclass
@@ -35,7 +36,7 @@ def pick_node(pod: LocalPod, nodes: Iterable[LocalNode], pods: Iterable[LocalPod
         n for n in nodes
         if n.ready and n.powered and (n.schedulable or template.node_name == n.name)
         and (not template.node_name or template.node_name == n.name)
-        and all(n.labels.get(k) == v for k, v in template.node_selector.items())
+        and selector_matches(template.node_selector, n.labels)
     ]
     if not candidates:
         return None

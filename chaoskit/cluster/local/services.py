@@ -17,7 +17,7 @@ from chaoskit.cluster.local.addresses import AddressPlan, local_port
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.objects import ServicePort, ServiceSpec
 from chaoskit.cluster.local.pod import LocalPod
-from chaoskit.cluster.local.proxyctl import ProxyClient
+from chaoskit.cluster.local.proxy.client import ProxyClient
 from chaoskit.cluster.protocol import (
     ClusterError,
     ClusterEvent,
@@ -26,6 +26,7 @@ from chaoskit.cluster.protocol import (
     ServiceAddress,
     ServiceKind,
 )
+from chaoskit.vocab import selector_matches
 
 NODE_PORT_RANGE = (30000, 32767)
 
@@ -220,4 +221,4 @@ class ServiceController:
 
 def _selects(spec: ServiceSpec, pod: LocalPod) -> bool:
     return (pod.namespace == spec.namespace and bool(spec.selector)
-            and all(pod.template.labels.get(k) == v for k, v in spec.selector.items()))
+            and selector_matches(spec.selector, pod.template.labels))

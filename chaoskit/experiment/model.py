@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from chaoskit.spec.diagnostics import diagnose
-from chaoskit.spec.errors import SpecError, SpecIssue
-from chaoskit.spec.faults import Fault, NodeDrain
-from chaoskit.spec.models import DNS_LABEL, DataCheck, Load, Phases, Slo, SpecModel, Target
+from chaoskit.experiment.diagnostics import diagnose
+from chaoskit.experiment.errors import SpecError, SpecIssue
+from chaoskit.experiment.faults import Fault, NodeDrain
+from chaoskit.experiment.models import DNS_LABEL, DataCheck, Load, Phases, Slo, SpecModel, Target
 
 
 class Experiment(SpecModel):

@@ -15,10 +15,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from chaoskit.spec.crosscheck import cross_check
-from chaoskit.spec.diagnostics import Loc, diagnose, path_of
-from chaoskit.spec.errors import SpecError, SpecIssue
-from chaoskit.spec.experiment import Experiment
+from chaoskit.experiment.crosscheck import cross_check
+from chaoskit.experiment.diagnostics import Loc, diagnose, path_of
+from chaoskit.experiment.errors import SpecError, SpecIssue
+from chaoskit.experiment.model import Experiment
 
 SUFFIXES: Final = (".yaml", ".yml")
 

@@ -13,10 +13,10 @@ from typing import Any, Final
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from chaoskit.cluster.protocol import ServiceKind
-from chaoskit.spec.diagnostics import Loc
-from chaoskit.spec.experiment import Experiment
-from chaoskit.spec.faults import ContainerRestart
+from chaoskit.experiment.diagnostics import Loc
+from chaoskit.experiment.faults import ContainerRestart
+from chaoskit.experiment.model import Experiment
+from chaoskit.vocab import ServiceKind, selector_matches
 
 _WORKLOADS: Final = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 # Which Service types can serve each way of reaching a Service.
@@ -177,7 +177,7 @@ def _type_hint(kind: ServiceKind) -> str:
 
 
 def _matches(selector: Mapping[str, str], labels: Mapping[str, Any]) -> bool:
-    return all(k in labels and str(labels[k]) == v for k, v in selector.items())
+    return selector_matches(selector, labels)
 
 
 def _labels(labels: Mapping[str, Any]) -> str:

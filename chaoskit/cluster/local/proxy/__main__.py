@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chaoskit.cluster.local.proxy_conn import HANDOFF
-from chaoskit.cluster.local.proxy_handoff import Endpoint
-from chaoskit.cluster.local.proxy_listener import Listener
+from chaoskit.cluster.local.proxy.conn import HANDOFF
+from chaoskit.cluster.local.proxy.handoff import Endpoint
+from chaoskit.cluster.local.proxy.listener import Listener
 
 log = logging.getLogger("chaoskit.proxy")
 

@@ -12,8 +12,8 @@ import logging
 import socket
 from typing import Final
 
-from chaoskit.cluster.local.proxy_conn import ClientSide
-from chaoskit.cluster.local.proxy_handoff import Endpoint
+from chaoskit.cluster.local.proxy.conn import ClientSide
+from chaoskit.cluster.local.proxy.handoff import Endpoint
 from chaoskit.sockets import bound_socket
 
 BACKLOG: Final = 4096

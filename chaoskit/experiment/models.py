@@ -8,8 +8,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from chaoskit.cluster.protocol import ServiceKind
-from chaoskit.spec.units import Duration, Percent, PositiveDuration
+from chaoskit.experiment.units import Duration, Percent, PositiveDuration
+from chaoskit.vocab import LoadOrigin, ServiceKind
 
 DNS_LABEL: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """Names that end up in labels, metric values and file names: lowercase letters, digits and '-'."""
@@ -74,8 +74,8 @@ class Load(SpecModel):
     )
     timeout: PositiveDuration = Field(default=2.0, description="Per-request timeout.")
     path: str = Field(default="/", pattern=r"^/", description="HTTP path requested.")
-    from_: Literal["auto", "local", "in-cluster"] = Field(
-        default="auto", alias="from", description="Where the load agent runs."
+    from_: LoadOrigin = Field(
+        default=LoadOrigin.AUTO, alias="from", description="Where the load agent runs."
     )
     services: list[LoadedService] = Field(min_length=1, description="Services to load.")
 

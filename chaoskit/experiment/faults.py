@@ -8,8 +8,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from chaoskit.spec.models import Selector, SpecModel
-from chaoskit.spec.units import Duration, Percent, PositiveDuration
+from chaoskit.experiment.models import Selector, SpecModel
+from chaoskit.experiment.units import Duration, Percent, PositiveDuration
 
 NODE_OF_VICTIM: Final = "node-of-victim"
 

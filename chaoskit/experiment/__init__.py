@@ -1,8 +1,7 @@
 """Experiment specs: frozen pydantic models, a YAML loader with located errors, and the JSON schema."""
 
-from chaoskit.spec.errors import SpecError, SpecIssue
-from chaoskit.spec.experiment import Experiment
-from chaoskit.spec.faults import (
+from chaoskit.experiment.errors import SpecError, SpecIssue
+from chaoskit.experiment.faults import (
     FAULT_KINDS,
     NODE_OF_VICTIM,
     ContainerRestart,
@@ -14,16 +13,17 @@ from chaoskit.spec.faults import (
     PodPick,
     Schedule,
 )
-from chaoskit.spec.loader import (
+from chaoskit.experiment.loader import (
     default_experiments_dir,
     list_experiments,
     load_experiment,
     load_experiment_text,
     resolve_experiment,
 )
-from chaoskit.spec.models import DataCheck, DataExpectation, Load, LoadedService, Phases, Slo, Target
-from chaoskit.spec.schema import json_schema
-from chaoskit.spec.units import Duration, Percent, parse_duration, parse_percent
+from chaoskit.experiment.model import Experiment
+from chaoskit.experiment.models import DataCheck, DataExpectation, Load, LoadedService, Phases, Slo, Target
+from chaoskit.experiment.schema import json_schema
+from chaoskit.experiment.units import Duration, Percent, parse_duration, parse_percent
 
 __all__ = [
     "FAULT_KINDS",

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from chaoskit.target.config import ConfigError, TargetConfig, from_env
-from chaoskit.target.server import TargetService
+from chaoskit.standin.config import ConfigError, TargetConfig, from_env
+from chaoskit.standin.server import TargetService
 
 EXIT_OK = 0
 EXIT_BIND_FAILED = 1
@@ -72,7 +72,7 @@ async def serve(config: TargetConfig) -> int:
     try:
         await service.start()
     except OSError as exc:
-        logging.getLogger("chaoskit.target").error("cannot bind %s: %s", config.listen, exc)
+        logging.getLogger("chaoskit.standin").error("cannot bind %s: %s", config.listen, exc)
         return EXIT_BIND_FAILED
     if config.startup_delay_s <= 0:
         # Stands in for httpd, which listens within milliseconds of its exec: the interpreter's own start-up is an
@@ -89,7 +89,7 @@ def main() -> int:
     try:
         config = from_env(os.environ)
     except ConfigError as exc:
-        logging.getLogger("chaoskit.target").error("%s", exc)
+        logging.getLogger("chaoskit.standin").error("%s", exc)
         return EXIT_BAD_CONFIG
     raise_fd_limit()
     return run_loop(serve(config))

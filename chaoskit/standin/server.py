@@ -12,10 +12,10 @@ import time
 from typing import Final
 
 from chaoskit.sockets import bound_socket
-from chaoskit.target.config import TargetConfig
-from chaoskit.target.conn import HttpConnection, Reply
-from chaoskit.target.handoff import HandoffReceiver, reset_socket
-from chaoskit.target.http import Request, query_param, response
+from chaoskit.standin.config import TargetConfig
+from chaoskit.standin.conn import HttpConnection, Reply
+from chaoskit.standin.handoff import HandoffReceiver, reset_socket
+from chaoskit.standin.http import Request, query_param, response
 
 BACKLOG: Final = 4096
 MAX_REFUSE_MS: Final = 600_000.0
@@ -25,7 +25,7 @@ DRAIN_S: Final = 0.5
 """After SIGTERM (and the shutdown delay), how long requests already begun get to finish."""
 
 _JSON: Final = b"application/json"
-log = logging.getLogger("chaoskit.target")
+log = logging.getLogger("chaoskit.standin")
 
 
 class TargetService:

@@ -16,7 +16,7 @@ import struct
 import time
 from typing import Final, cast
 
-from chaoskit.cluster.local.proxy_handoff import Endpoint, HandoffSender
+from chaoskit.cluster.local.proxy.handoff import Endpoint, HandoffSender
 
 HANDOFF: Final = HandoffSender()
 """This proxy process's hand-over sender: which endpoints take hand-overs, and the unix connections to them."""

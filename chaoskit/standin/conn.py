@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from chaoskit.target.http import CONTINUE, MAX_HEAD, METHODS, BadRequest, Request, parse_head, response
+from chaoskit.standin.http import CONTINUE, MAX_HEAD, METHODS, BadRequest, Request, parse_head, response
 
 Reply = tuple[bytes, bool, Callable[[], None] | None]
 """(response bytes, keep the connection open, action to run once the response is written)"""

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from chaoskit.spec.models import DNS_LABEL
+from chaoskit.experiment.models import DNS_LABEL
 
 Loc = tuple[int | str, ...]
 

@@ -3,7 +3,7 @@
 This is how the local proxy models kube-proxy's DNAT for endpoints that accept hand-overs (the built-in
 target): the proxy only accepts and picks the endpoint; the connection then runs client <-> pod directly,
 so the proxy adds no per-request cost, and the connection dies with the pod as a DNATed one does.
-Endpoints without a hand-over socket are relayed (proxy_conn).
+Endpoints without a hand-over socket are relayed (``conn``).
 """
 
 from __future__ import annotations

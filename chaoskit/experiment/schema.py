@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit.spec.experiment import Experiment
+from chaoskit.experiment.model import Experiment
 
 SCHEMA_ID = "https://chaoskit.dev/schema/experiment.json"
 

@@ -1,0 +1,7 @@
+"""``python -m chaoskit.standin``: run the built-in target HTTP service (configured by env)."""
+
+import sys
+
+from chaoskit.standin.app import main
+
+sys.exit(main())

@@ -1,4 +1,0 @@
-"""The small HTTP service local pods run for the images the manifests name (``python -m chaoskit.target``).
-
-Keep this package light to import: pod start latency includes its import time.
-"""
