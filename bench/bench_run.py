@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(runs: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from chaoskit.experiment import load_experiment
+    from chaoskit.kinds import load_experiment
 
     phases = load_experiment(ROOT / "experiments" / "pod-recreate.yaml").total_duration_s
     walls = []

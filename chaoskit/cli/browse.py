@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from chaoskit import kinds
 from chaoskit.cli import exits
 from chaoskit.engine.save import load_summary, render_report
-from chaoskit.experiment import SpecError, default_experiments_dir, list_experiments, load_experiment
+from chaoskit.experiment import SpecError, default_experiments_dir, list_experiments
 from chaoskit.report.terminal import render as render_terminal
 
 
@@ -23,7 +24,7 @@ def list_command() -> None:
         exits.fail(f"no experiments in {directory}", hint="run from the chaoskit checkout, or pass a file to run")
     for path in files:
         try:
-            experiment = load_experiment(path)
+            experiment = kinds.load_experiment(path)
             typer.echo(f"{experiment.name:<20} {experiment.summary}")
         except SpecError as err:
             typer.echo(f"{path.stem:<20} (invalid: {err.issues[0].message})")

@@ -10,7 +10,7 @@ import typer
 from chaoskit.cli import exits
 from chaoskit.cluster.manifests import describe, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ManifestError, UnsafeTargetError
-from chaoskit.experiment import Experiment, NodeDrain
+from chaoskit.experiment import Experiment
 
 
 async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
@@ -32,8 +32,7 @@ async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
     lines.append(f"phases: baseline {spec.phases.baseline:g}s, chaos {spec.phases.chaos:g}s, "
                  f"recovery {spec.phases.recovery:g}s")
     for offset, fault in spec.fault_instants():
-        target = f"node {fault.node.name}" if isinstance(fault, NodeDrain) else "pods matching the selector"
-        lines.append(f"fault at chaos+{offset:g}s: {fault.kind} ({fault.name}) on {target}")
+        lines.append(f"fault at chaos+{offset:g}s: {fault.kind} ({fault.name}) on {fault.describe_target()}")
     lines.append("teardown: every object above deleted, every node cordoned by a fault uncordoned")
     return lines
 

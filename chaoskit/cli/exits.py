@@ -1,4 +1,4 @@
-"""Exit codes (documented in README "Exit codes") and the one way the CLI reports an error: one line, a hint, the right code."""
+"""Exit codes (README, "Exit codes") and the one way the CLI reports an error: a line, a hint, the right code."""
 
 from __future__ import annotations
 

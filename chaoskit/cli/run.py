@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import secrets
 import signal
@@ -14,15 +15,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from chaoskit import kinds
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
 from chaoskit.cluster.protocol import ClusterError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers
-from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
-from chaoskit.engine.save import load_summary
-from chaoskit.experiment import Experiment, SpecError, default_experiments_dir, load_experiment, parse_duration
+from chaoskit.engine.record import RunRecord
+from chaoskit.engine.runner import Engine, RunOptions
+from chaoskit.engine.save import summary_document
+from chaoskit.experiment import Experiment, SpecError, default_experiments_dir, parse_duration
 from chaoskit.experiment.loader import resolve_experiment
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
@@ -46,7 +49,7 @@ def _duration(value: str | None, flag: str) -> float | None:
 
 def load_spec(name: str, overrides: dict[str, Any]) -> Experiment:
     try:
-        experiment = load_experiment(resolve_experiment(name, default_experiments_dir()))
+        experiment = kinds.load_experiment(resolve_experiment(name, default_experiments_dir()))
         if any(v is not None for v in overrides.values()):
             experiment = experiment.with_overrides(**overrides)
     except SpecError as err:
@@ -120,18 +123,18 @@ def run(
         with session:
             if session.server is not None and not quiet:
                 console.print(f"Metrics: {session.server.url}")
-            outcome = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet,
-                               metrics=session.metrics)
-            session.finish(load_summary(outcome.run_dir)[0])
+            record = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet,
+                              metrics=session.metrics)
+            session.finish(record.summary)
     except PushError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
     except MetricsError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
-    _finish(outcome, console, quiet=quiet, as_json=as_json)
+    _finish(record, console, quiet=quiet, as_json=as_json)
 
 
 def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptions, console: Console, *,
-             quiet: bool, metrics: RunMetrics | None = None) -> RunOutcome:
+             quiet: bool, metrics: RunMetrics | None = None) -> RunRecord:
     try:
         cluster = make_cluster(backend, spec, flags, seed=options.seed)
     except ClusterError as exc:
@@ -152,7 +155,7 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
         raise typer.Exit(exits.ABORTED) from None
 
 
-async def _interruptible(engine: Engine) -> RunOutcome:
+async def _interruptible(engine: Engine) -> RunRecord:
     """SIGINT/SIGTERM cancel the run; the engine then undoes its faults, saves what it has and reports aborted."""
     task = asyncio.current_task()
     assert task is not None
@@ -166,19 +169,19 @@ async def _interruptible(engine: Engine) -> RunOutcome:
             loop.remove_signal_handler(sig)
 
 
-def _finish(outcome: RunOutcome, console: Console, *, quiet: bool, as_json: bool) -> None:
-    summary, context = load_summary(outcome.run_dir)
+def _finish(record: RunRecord, console: Console, *, quiet: bool, as_json: bool) -> None:
+    summary, context = record.summary, record.context
     if as_json:
-        typer.echo((outcome.run_dir / "summary.json").read_text(encoding="utf-8"))
+        typer.echo(json.dumps(summary_document(summary, context), indent=2))
     elif quiet:
-        word = "ABORTED" if outcome.aborted else "PASS" if summary.verdict.passed else "FAIL"
-        typer.echo(f"{summary.experiment}: {word} ({outcome.run_dir})")
+        word = "ABORTED" if record.aborted else "PASS" if summary.verdict.passed else "FAIL"
+        typer.echo(f"{summary.experiment}: {word} ({record.run_dir})")
     else:
         render_terminal(summary, console)
         for note in context.notes:
             console.print(f"[yellow]note:[/] {note}")
-        console.print(f"Run directory: {outcome.run_dir} (report.md, requests.parquet, events.parquet)")
-    if outcome.aborted:
+        console.print(f"Run directory: {record.run_dir} (report.md, requests.parquet, events.parquet)")
+    if record.aborted:
         raise typer.Exit(exits.ABORTED)
     raise typer.Exit(exits.PASSED if summary.verdict.passed else exits.SLO_VIOLATED)
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from chaoskit.experiment import SpecError, SpecIssue, default_experiments_dir, json_schema, load_experiment
+from chaoskit import kinds
+from chaoskit.experiment import SpecError, SpecIssue, default_experiments_dir
 from chaoskit.experiment.loader import resolve_experiment
 
 EXIT_BAD_INPUT = 2
@@ -22,7 +23,7 @@ def validate(
     for name in files:
         try:
             path = resolve_experiment(name, search_dir)
-            experiment = load_experiment(path)
+            experiment = kinds.load_experiment(path)
         except SpecError as err:
             failed = True
             _print_issues(err.issues)
@@ -37,7 +38,7 @@ def validate(
 
 def schema() -> None:
     """Print the JSON schema of experiment files."""
-    typer.echo(json.dumps(json_schema(), indent=2))
+    typer.echo(json.dumps(kinds.schema(), indent=2))
 
 
 def _print_issues(issues: tuple[SpecIssue, ...]) -> None:

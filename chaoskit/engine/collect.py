@@ -9,8 +9,7 @@ import pandas as pd
 
 from chaoskit.cluster.protocol import ClusterEvent, EventStream
 from chaoskit.engine.observer import Observers
-from chaoskit.load.decode import concat_frames
-from chaoskit.load.records import FRAME_COLUMNS
+from chaoskit.load.decode import concat_frames, no_records
 from chaoskit.load.source import LoadGroup
 from chaoskit.vocab import EVENT_COLUMNS
 
@@ -67,7 +66,7 @@ class Collector:
     def requests(self) -> pd.DataFrame:
         frames = [f for f in self._frames if len(f)]
         if not frames:
-            return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in FRAME_COLUMNS})
+            return no_records()
         return concat_frames(frames)
 
     def events(self) -> pd.DataFrame:
@@ -77,9 +76,3 @@ class Collector:
         frame["ts_ns"] = frame["ts_ns"].astype("int64")
         frame["source_ts_ns"] = frame["source_ts_ns"].astype("Int64")
         return frame
-
-
-def _dtype(column: str) -> str:
-    if column.endswith("_ns"):
-        return "int64"
-    return {"status": "int16", "ok": "bool"}.get(column, "category")

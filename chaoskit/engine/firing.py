@@ -4,28 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from chaoskit.checks.markers import DataChecker, Marker
 from chaoskit.cluster.protocol import ClusterError, PodInfo
-from chaoskit.faults.base import FaultContext
+from chaoskit.experiment.faults import FaultSpec
+from chaoskit.faults.base import FaultContext, Injection
+from chaoskit.faults.registry import FaultRegistry
 
-if TYPE_CHECKING:
-    from chaoskit.engine.runner import Engine
+
+@dataclass(frozen=True)
+class Firing:
+    """One scheduled firing: seconds after chaos begins, and the fault."""
+
+    offset_s: float
+    fault: FaultSpec
 
 
 class FaultScheduler:
     """One task sleeps to each instant and spawns that firing; firings never wait for each other."""
 
-    def __init__(self, engine: Engine, ctx: FaultContext) -> None:
-        self._engine = engine
+    def __init__(self, firings: Sequence[Firing], *, registry: FaultRegistry, ctx: FaultContext,
+                 checker: DataChecker) -> None:
+        self._firings_planned = list(firings)
+        self._registry = registry
         self._ctx = ctx
-        spec = engine.experiment
-        self.checker = DataChecker(ctx.cluster, spec.data, run_id=engine.run_dir.run_id,
-                                   namespace=spec.target.namespace, selector=spec.target.selector,
-                                   timeout_s=engine.options.data_check_timeout_s)
+        self.checker = checker
         self._loop: asyncio.Task[None] | None = None
         self._firings: list[asyncio.Task[None]] = []
+        self.injections: list[Injection] = []
+        """Every firing that ran, in the order they finished injecting (victims included, maybe none)."""
         self.notes: list[str] = []
 
     def start(self, chaos_begin_ns: int) -> None:
@@ -33,16 +42,16 @@ class FaultScheduler:
 
     async def _fire_all(self, chaos_begin_ns: int) -> None:
         counts: dict[str, int] = {}
-        for offset, fault in self._engine.experiment.fault_instants():
-            delay = (chaos_begin_ns + int(offset * 1e9) - time.time_ns()) / 1e9
+        for firing in self._firings_planned:
+            delay = (chaos_begin_ns + int(firing.offset_s * 1e9) - time.time_ns()) / 1e9
             if delay > 0:
                 await asyncio.sleep(delay)
-            name = fault.name or fault.kind
+            name = firing.fault.name or firing.fault.kind
             counts[name] = counts.get(name, 0) + 1
-            self._firings.append(asyncio.create_task(self._fire(fault, f"{name}#{counts[name]}")))
+            self._firings.append(asyncio.create_task(self._fire(firing.fault, f"{name}#{counts[name]}")))
 
-    async def _fire(self, fault: object, instance: str) -> None:
-        plugin = self._engine.registry.create(fault)  # type: ignore[arg-type]
+    async def _fire(self, fault: FaultSpec, instance: str) -> None:
+        plugin = self._registry.create(fault)
         markers: list[Marker] = []
         known: set[str] = set()
 
@@ -57,10 +66,11 @@ class FaultScheduler:
         except ClusterError as exc:
             self.notes.append(f"{instance}: injection failed: {exc}")
             return
+        self.injections.append(injection)
         if not injection.victims:
             self.notes.append(f"{instance}: no matching ready pod to hit")
         if markers:
-            await self.checker.after(plugin.kind, markers, known=known, restart=plugin.kind == "container-restart")
+            await self.checker.after(plugin.kind, markers, known=known, restart=plugin.restarts_in_place)
 
     async def finish(self, *, timeout_s: float) -> None:
         """Wait for pending firings and data checks (bounded); cancel what is left."""

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from chaoskit.checks.results import DataCheckResult
+from chaoskit.analysis.summary import summarize
+from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
 from chaoskit.engine.collect import Collector
-from chaoskit.engine.firing import FaultScheduler
+from chaoskit.engine.firing import FaultScheduler, Firing
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.reachability import wait_reachable
+from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
-from chaoskit.engine.save import save_run
+from chaoskit.engine.save import save_run, slo_targets
 from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
@@ -45,17 +46,8 @@ class RunOptions:
     """How long a data check waits for a victim's successor to be Ready."""
 
 
-@dataclass
-class RunOutcome:
-    run_dir: Path
-    aborted: bool
-    agent: AgentReport | None
-    notes: list[str] = field(default_factory=list)
-    summary_path: Path | None = None
-
-
 class Engine:
-    """Runs one experiment against one cluster and saves everything into a run directory."""
+    """Runs one experiment against one cluster; ``run`` saves the run directory and returns the ``RunRecord``."""
 
     def __init__(self, experiment: Experiment, cluster: Cluster, *, options: RunOptions | None = None,
                  observers: Observers | None = None, registry: FaultRegistry | None = None) -> None:
@@ -84,15 +76,8 @@ class Engine:
         return (f"{load.rate:g} req/s per address at constant arrival, {load.connection}, "
                 f"timeout {load.timeout:g} s, no retries; {targets}")
 
-    @property
-    def agent_report(self) -> AgentReport | None:
-        """The load agent's own account (CPU, lag, saturation); None when it never finished."""
-        return self._agent_report
-
-    def data_check_results(self) -> list[DataCheckResult]:
-        return list(self._scheduler.checker.results) if self._scheduler else []
-
-    async def run(self) -> RunOutcome:
+    async def run(self) -> RunRecord:
+        """Run every phase, undo every fault, save the run directory (also when aborted or failing)."""
         aborted = False
         stream: EventStream | None = None
         try:
@@ -108,8 +93,21 @@ class Engine:
             if stream is not None:
                 self.collector.drain_events()
                 stream.close()
-            summary_path = save_run(self, aborted=aborted)
-        return RunOutcome(self.run_dir.path, aborted, self._agent_report, self.notes, summary_path)
+            record = self._record(aborted=aborted)
+            save_run(record, self.run_dir)
+        return record
+
+    def _record(self, *, aborted: bool) -> RunRecord:
+        spec = self.experiment
+        requests, events = self.collector.requests(), self.collector.events()
+        agent = dataclasses.asdict(self._agent_report) if self._agent_report else None
+        checks = list(self._scheduler.checker.results) if self._scheduler else []
+        summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
+                            backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent)
+        context = RunContext(notes=(*self.notes, *self.observers.notes()), load=self.load_description(),
+                             seed=self.options.seed)
+        return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
+                         summary=summary, context=context, agent=self._agent_report)
 
     # --- phases ------------------------------------------------------------------------------
     async def _run_phases(self) -> None:
@@ -118,9 +116,7 @@ class Engine:
         await self._setup(manifests)
         t0_ns = await self._start_load(await self._load_targets())
         bounds = self._phase_bounds(t0_ns)
-        scheduler = self._scheduler = FaultScheduler(self, FaultContext(
-            cluster=self.cluster, namespace=spec.target.namespace, selector=spec.target.selector,
-            rng=self.rng, undo=self.undo))
+        scheduler = self._scheduler = self._fault_scheduler()
         for phase, (begin_ns, end_ns) in zip(PHASES, bounds, strict=True):
             self._phase_event(phase, "begin", begin_ns)
             self.observers.on_phase(phase, end_ns)
@@ -134,6 +130,16 @@ class Engine:
         await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
         self.notes.extend(scheduler.notes)
         await self._verify()
+
+    def _fault_scheduler(self) -> FaultScheduler:
+        spec = self.experiment
+        target = spec.target
+        ctx = FaultContext(cluster=self.cluster, namespace=target.namespace, selector=target.selector,
+                           rng=self.rng, undo=self.undo)
+        checker = DataChecker(self.cluster, spec.data, run_id=self.run_dir.run_id, namespace=target.namespace,
+                              selector=target.selector, timeout_s=self.options.data_check_timeout_s)
+        firings = [Firing(offset, fault) for offset, fault in spec.fault_instants()]
+        return FaultScheduler(firings, registry=self.registry, ctx=ctx, checker=checker)
 
     async def _start_load(self, targets: list[LoadTarget]) -> int:
         """Start the agents (in the cluster first: it picks the first request's instant, t0) and return t0."""
@@ -241,12 +247,6 @@ class Engine:
         for failure in await self.undo.run_all():
             self.notes.append(f"undo failed: {failure}")
         await self.cluster.close()
-
-    def requests_frame(self) -> pd.DataFrame:
-        return self.collector.requests()
-
-    def events_frame(self) -> pd.DataFrame:
-        return self.collector.events()
 
 
 async def _sleep_until(ts_ns: int) -> None:

@@ -1,19 +1,19 @@
-"""Turns a finished (or aborted) run into its files: parquet tables, summary.json, report.md, the spec."""
+"""A run record into its files (parquet tables, summary.json, report.md, the spec), and summary.json back."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from chaoskit.analysis.summary import RunSummary, summarize
+from chaoskit.analysis.summary import RunSummary
 from chaoskit.analysis.verdict import SloTargets
+from chaoskit.engine.record import RunContext, RunRecord
+from chaoskit.engine.rundir import RunDir
 from chaoskit.experiment import Experiment
-
-if TYPE_CHECKING:
-    from chaoskit.engine.runner import Engine
 
 
 def slo_targets(experiment: Experiment) -> SloTargets:
@@ -22,34 +22,22 @@ def slo_targets(experiment: Experiment) -> SloTargets:
                       data=slo.data)
 
 
-def save_run(engine: Engine, *, aborted: bool) -> Path:
+def save_run(record: RunRecord, run: RunDir) -> Path:
     """Write every file of the run directory (each atomically); returns the summary.json path."""
-    run = engine.run_dir
-    spec = engine.experiment
+    spec = record.experiment
     run.write_text("experiment.yaml", yaml.safe_dump(spec.model_dump(mode="json", by_alias=True), sort_keys=False))
-    requests = engine.requests_frame()
-    events = engine.events_frame()
-    run.write_parquet("requests.parquet", requests)
-    run.write_parquet("events.parquet", events)
-    agent = dataclasses.asdict(engine.agent_report) if engine.agent_report else None
-    summary = summarize(requests, events, engine.data_check_results(), slo_targets(spec), experiment=spec.name,
-                        backend=engine.cluster.backend, run_id=run.run_id, aborted=aborted, agent=agent)
-    context = RunContext(notes=list(engine.notes), load=engine.load_description(), seed=engine.options.seed)
-    document: dict[str, Any] = summary.to_dict()
-    document["context"] = dataclasses.asdict(context)
-    path = run.write_json("summary.json", document)
-    run.write_text("report.md", render_report(summary, context))
+    run.write_parquet("requests.parquet", record.requests)
+    run.write_parquet("events.parquet", record.events)
+    path = run.write_json("summary.json", summary_document(record.summary, record.context))
+    run.write_text("report.md", render_report(record.summary, record.context))
     return path
 
 
-@dataclasses.dataclass(frozen=True)
-class RunContext:
-    """What the engine knows beyond the measurements: how load was offered, and what it noticed on the way."""
-
-    notes: list[str] = dataclasses.field(default_factory=list)
-    load: str = ""
-    seed: int | None = None
-    """The seed of victim choice (and local placement): ``--seed`` replays the same choices."""
+def summary_document(summary: RunSummary, context: RunContext) -> dict[str, Any]:
+    """summary.json's content: the analysis, plus the engine's context under ``context``."""
+    document: dict[str, Any] = summary.to_dict()
+    document["context"] = {**dataclasses.asdict(context), "notes": list(context.notes)}
+    return document
 
 
 def render_report(summary: RunSummary, context: RunContext) -> str:
@@ -69,11 +57,9 @@ def render_report(summary: RunSummary, context: RunContext) -> str:
 
 def load_summary(run_dir: Path) -> tuple[RunSummary, RunContext]:
     """Read a run directory's summary.json back (for `chaoskit report`)."""
-    import json
-
     document = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     context = document.pop("context", {})
-    notes = [str(n) for n in context.get("notes", [])]
+    notes = tuple(str(n) for n in context.get("notes", []))
     seed = context.get("seed")
     return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")),
                                                       seed=seed if isinstance(seed, int) else None)

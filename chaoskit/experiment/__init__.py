@@ -1,18 +1,7 @@
 """Experiment specs: frozen pydantic models, a YAML loader with located errors, and the JSON schema."""
 
 from chaoskit.experiment.errors import SpecError, SpecIssue
-from chaoskit.experiment.faults import (
-    FAULT_KINDS,
-    NODE_OF_VICTIM,
-    ContainerRestart,
-    Fault,
-    NodeDrain,
-    NodePick,
-    PodDelete,
-    PodKill,
-    PodPick,
-    Schedule,
-)
+from chaoskit.experiment.faults import NODE_OF_VICTIM, FaultSpec, NodePick, PodFaultSpec, PodPick, Schedule
 from chaoskit.experiment.loader import (
     default_experiments_dir,
     list_experiments,
@@ -26,22 +15,18 @@ from chaoskit.experiment.schema import json_schema
 from chaoskit.experiment.units import Duration, Percent, parse_duration, parse_percent
 
 __all__ = [
-    "FAULT_KINDS",
     "NODE_OF_VICTIM",
-    "ContainerRestart",
     "DataCheck",
     "DataExpectation",
     "Duration",
     "Experiment",
-    "Fault",
+    "FaultSpec",
     "Load",
     "LoadedService",
-    "NodeDrain",
     "NodePick",
     "Percent",
     "Phases",
-    "PodDelete",
-    "PodKill",
+    "PodFaultSpec",
     "PodPick",
     "Schedule",
     "Slo",

@@ -14,7 +14,6 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from chaoskit.experiment.diagnostics import Loc
-from chaoskit.experiment.faults import ContainerRestart
 from chaoskit.experiment.model import Experiment
 from chaoskit.vocab import ServiceKind, selector_matches
 
@@ -129,8 +128,9 @@ def _check_data(experiment: Experiment, pods: list[tuple[str, dict[str, Any]]]) 
         if check.container is not None and check.container not in containers:
             problems.append(_no_container(("data", i, "container"), check.container, containers))
     for i, fault in enumerate(experiment.faults):
-        if isinstance(fault, ContainerRestart) and fault.container and fault.container not in containers:
-            problems.append(_no_container(("faults", i, fault.kind, "container"), fault.container, containers))
+        for field_name, container in fault.container_refs().items():
+            if container not in containers:
+                problems.append(_no_container(("faults", i, fault.kind, field_name), container, containers))
     return problems
 
 

@@ -1,8 +1,11 @@
-"""Fault models: when a fault fires (Schedule), whom it hits (PodPick, NodePick) and one model per fault kind."""
+"""What every fault spec shares: when it fires (Schedule), whom it hits (PodPick, NodePick) and the base model
+(``FaultSpec``) each fault plugin's own spec model extends (``chaoskit/faults/``: one module per kind owns its
+model, so the schema and ``validate`` come from the plugins)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, model_validator
@@ -93,46 +96,35 @@ class NodePick(SpecModel):
         return self.name == NODE_OF_VICTIM
 
 
-class _FaultBase(SpecModel):
+class FaultSpec(SpecModel):
+    """The fields every fault has. A plugin's model narrows ``kind`` to ``Literal["its-kind"]`` and adds its own."""
+
+    kind: str = Field(description="The fault kind (a registered fault plugin).")
     name: str | None = Field(default=None, min_length=1, description="Label of the fault (default: <kind>-<index>).")
     schedule: Schedule = Field(default_factory=Schedule)
 
+    def victim_selector(self) -> Selector | None:
+        """Labels of the pods this fault picks from, when it has its own (else the target's)."""
+        return None
 
-class PodDelete(_FaultBase):
-    """Graceful pod deletion (like `kubectl delete pod`); the workload controller replaces the pod."""
+    def container_refs(self) -> Mapping[str, str]:
+        """Container names this spec refers to, by field (cross-checked against the pod template)."""
+        return {}
 
-    kind: Literal["pod-delete"]
+    def describe_target(self) -> str:
+        """Whom it hits, in a few words (for --dry-run)."""
+        return "pods matching the selector"
+
+
+class PodFaultSpec(FaultSpec):
+    """A fault that hits pods chosen by a ``PodPick`` (``target``)."""
+
     target: PodPick = Field(default_factory=PodPick)
-    grace: Duration | None = Field(
-        default=None, description="Grace period (default: the pod's terminationGracePeriodSeconds)."
-    )
 
+    def victim_selector(self) -> Selector | None:
+        return self.target.selector
 
-class PodKill(_FaultBase):
-    """Forced pod deletion with grace 0: the process dies at once."""
-
-    kind: Literal["pod-kill"]
-    target: PodPick = Field(default_factory=PodPick)
-
-
-class ContainerRestart(_FaultBase):
-    """Kill one container; the kubelet restarts it inside the same pod (same IP, same volumes)."""
-
-    kind: Literal["container-restart"]
-    target: PodPick = Field(default_factory=PodPick)
-    container: str | None = Field(default=None, description="Container name (default: the first).")
-
-
-class NodeDrain(_FaultBase):
-    """Cordon a node and evict its pods (like `kubectl drain`); they are rescheduled elsewhere."""
-
-    kind: Literal["node-drain"]
-    node: NodePick = Field(default_factory=NodePick)
-    grace: Duration | None = Field(default=None, description="Grace period for evicted pods.")
-    timeout: PositiveDuration = Field(default=60.0, description="Give up draining after this long.")
-
-
-Fault = Annotated[PodDelete | PodKill | ContainerRestart | NodeDrain, Field(discriminator="kind")]
-"""One fault, discriminated by ``kind``."""
-
-FAULT_KINDS: Final = ("pod-delete", "pod-kill", "container-restart", "node-drain")
+    def describe_target(self) -> str:
+        pick = self.target
+        amount = f"{pick.percent * 100:g}% of the" if pick.percent is not None else f"{pick.count or 1}"
+        return f"{amount} {pick.pick} pod(s) matching the selector"

@@ -52,16 +52,20 @@ def resolve_experiment(name_or_path: str, search_dir: Path) -> Path:
     raise SpecError([SpecIssue(name_or_path, None, None, "no such experiment file or name", hint)])
 
 
-def load_experiment(path: Path) -> Experiment:
-    """Read, validate and cross-check one experiment file. Raises SpecError with every issue found."""
+def load_experiment(path: Path, *, model: type[Experiment]) -> Experiment:
+    """Read, validate and cross-check one experiment file. Raises SpecError with every issue found.
+
+    ``model`` knows the fault kinds (``FaultRegistry.experiment_model()``; ``chaoskit.kinds`` has the default).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError([SpecIssue(str(path), None, None, f"cannot read: {err}")]) from None
-    return load_experiment_text(text, str(path), base_dir=path.parent)
+    return load_experiment_text(text, str(path), model=model, base_dir=path.parent)
 
 
-def load_experiment_text(text: str, source: str, *, base_dir: Path | None = None) -> Experiment:
+def load_experiment_text(text: str, source: str, *, model: type[Experiment],
+                         base_dir: Path | None = None) -> Experiment:
     """Validate YAML ``text``; ``source`` names it in messages, manifests resolve against ``base_dir``.
 
     ``base_dir`` defaults to the directory of ``source``.
@@ -69,9 +73,9 @@ def load_experiment_text(text: str, source: str, *, base_dir: Path | None = None
     tree = _parse(text, source)
     base = (base_dir if base_dir is not None else Path(source).parent).resolve()
     try:
-        experiment = Experiment.model_validate(_plain(tree), context={"base_dir": base}, by_name=False)
+        experiment = model.model_validate(_plain(tree), context={"base_dir": base}, by_name=False)
     except ValidationError as err:
-        found = [diagnose(e, Experiment) for e in err.errors()]
+        found = [diagnose(e, model) for e in err.errors()]
         issues = [
             _issue(
                 source, tree, d.loc[:-1] if d.missing else d.loc, d.message, d.hint, key=d.points_at_key or d.missing
@@ -82,7 +86,7 @@ def load_experiment_text(text: str, source: str, *, base_dir: Path | None = None
     problems = cross_check(experiment)
     if problems:
         issues = [
-            _issue(source, tree, p.loc, f"{path_of(Experiment, p.loc)}: {p.message}", p.hint, key=False)
+            _issue(source, tree, p.loc, f"{path_of(model, p.loc)}: {p.message}", p.hint, key=False)
             for p in problems
         ]
         raise SpecError(sorted(issues, key=_order))

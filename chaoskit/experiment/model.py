@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import functools
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Union
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chaoskit.experiment.diagnostics import diagnose
 from chaoskit.experiment.errors import SpecError, SpecIssue
-from chaoskit.experiment.faults import Fault, NodeDrain
+from chaoskit.experiment.faults import FaultSpec
 from chaoskit.experiment.models import DNS_LABEL, DataCheck, Load, Phases, Slo, SpecModel, Target
+
+FAULTS_DESCRIPTION = "Empty list: a no-fault control run."
 
 
 class Experiment(SpecModel):
-    """A resilience experiment: load a target, inject faults on a schedule, judge against SLOs."""
+    """A resilience experiment: load a target, inject faults on a schedule, judge against SLOs.
+
+    This class knows no fault kind: ``Experiment.for_faults(models)`` (``FaultRegistry.experiment_model()``)
+    is the model that validates files, with ``faults`` a union of the plugins' spec models on ``kind``.
+    """
 
     name: str = Field(pattern=DNS_LABEL, description="Short identifier (lowercase, digits, '-').")
     description: str = Field(
@@ -24,14 +32,14 @@ class Experiment(SpecModel):
     target: Target
     load: Load
     phases: Phases
-    faults: list[Fault] = Field(default_factory=list, description="Empty list: a no-fault control run.")
+    faults: list[FaultSpec] = Field(default_factory=list, description=FAULTS_DESCRIPTION)
     data: list[DataCheck] = Field(default_factory=list, description="Volumes checked for data survival.")
     slo: Slo = Field(default_factory=Slo)
     metadata: dict[str, str] = Field(default_factory=dict, description="Free labels, copied to the run.")
 
     @field_validator("faults")
     @classmethod
-    def _name_and_schedule(cls, faults: list[Fault], info: ValidationInfo) -> list[Fault]:
+    def _name_and_schedule(cls, faults: list[FaultSpec], info: ValidationInfo) -> list[FaultSpec]:
         named = [f if f.name else f.model_copy(update={"name": f"{f.kind}-{i}"}) for i, f in enumerate(faults)]
         problems = _duplicate_names(named)
         phases = info.data.get("phases")
@@ -66,14 +74,19 @@ class Experiment(SpecModel):
         """Baseline + chaos + recovery, in seconds."""
         return self.phases.total_s
 
-    def fault_instants(self) -> list[tuple[float, Fault]]:
+    @classmethod
+    def for_faults(cls, models: Sequence[type[FaultSpec]]) -> type[Experiment]:
+        """The experiment model whose ``faults`` accept exactly these spec models, told apart by ``kind``."""
+        return _with_faults(cls, tuple(models))
+
+    def fault_instants(self) -> list[tuple[float, FaultSpec]]:
         """Every firing of every fault as (seconds after chaos starts, fault), in time order."""
         instants = [(t, i, f) for i, f in enumerate(self.faults) for t in f.schedule.offsets()]
         return [(t, f) for t, _, f in sorted(instants, key=lambda item: (item[0], item[1]))]
 
-    def selector_for(self, fault: Fault) -> Mapping[str, str]:
+    def selector_for(self, fault: FaultSpec) -> Mapping[str, str]:
         """Labels of the pods a fault picks from (its own selector, else the target's)."""
-        own = fault.node.selector if isinstance(fault, NodeDrain) else fault.target.selector
+        own = fault.victim_selector()
         return own if own is not None else self.target.selector
 
     def with_overrides(
@@ -98,13 +111,34 @@ class Experiment(SpecModel):
         if load_from is not None:
             data["load"]["from"] = load_from
         try:
-            return Experiment.model_validate(data)
+            return type(self).model_validate(data)
         except ValidationError as err:
-            found = [diagnose(e, Experiment) for e in err.errors()]
+            found = [diagnose(e, type(self)) for e in err.errors()]
             raise SpecError([SpecIssue("overrides", None, None, d.message, d.hint) for d in found]) from None
 
 
-def _duplicate_names(faults: list[Fault]) -> list[InitErrorDetails]:
+@functools.cache
+def _with_faults(base: type[Experiment], models: tuple[type[FaultSpec], ...]) -> type[Experiment]:
+    kinds = [_kind_of(m) for m in models]
+    if len(set(kinds)) != len(kinds):
+        raise ValueError(f"fault kinds registered twice: {sorted(k for k in kinds if kinds.count(k) > 1)}")
+    if not models:
+        return base
+    # A single kind is not a union; pydantic wants the discriminator on unions only.
+    member: Any = models[0] if len(models) == 1 else Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007
+    return create_model(base.__name__, __base__=base, __module__=base.__module__,
+                        faults=(list[member], Field(default_factory=list, description=FAULTS_DESCRIPTION)))
+
+
+def _kind_of(model: type[FaultSpec]) -> str:
+    """The one value of a spec model's ``kind: Literal[...]``."""
+    values = typing.get_args(model.model_fields["kind"].annotation)
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise ValueError(f"{model.__name__}.kind must be Literal['<kind>'], one string")
+    return str(values[0])
+
+
+def _duplicate_names(faults: list[FaultSpec]) -> list[InitErrorDetails]:
     seen: set[str] = set()
     problems: list[InitErrorDetails] = []
     for i, fault in enumerate(faults):
@@ -119,7 +153,7 @@ def _duplicate_names(faults: list[Fault]) -> list[InitErrorDetails]:
     return problems
 
 
-def _outside_chaos(faults: list[Fault], chaos_s: float) -> list[InitErrorDetails]:
+def _outside_chaos(faults: list[FaultSpec], chaos_s: float) -> list[InitErrorDetails]:
     problems: list[InitErrorDetails] = []
     for i, fault in enumerate(faults):
         last = fault.schedule.offsets()[-1]

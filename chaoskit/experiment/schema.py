@@ -9,7 +9,7 @@ from chaoskit.experiment.model import Experiment
 SCHEMA_ID = "https://chaoskit.dev/schema/experiment.json"
 
 
-def json_schema() -> dict[str, Any]:
-    """The experiment JSON schema with YAML key names (``from``, not ``from_``)."""
-    schema = Experiment.model_json_schema(by_alias=True, mode="validation")
+def json_schema(model: type[Experiment]) -> dict[str, Any]:
+    """The JSON schema of ``model`` (``FaultRegistry.experiment_model()``) with YAML key names (``from``)."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}

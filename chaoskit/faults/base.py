@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from chaoskit.cluster.protocol import Cluster, ClusterEvent, EventKind, PodInfo
-from chaoskit.experiment import Fault, PodPick
+from chaoskit.experiment.faults import FaultSpec, PodPick
 
 Undo = Callable[[], Awaitable[None]]
 BeforeHook = Callable[[list[PodInfo]], Awaitable[None]]
@@ -58,11 +58,21 @@ class Injection:
 
 
 class FaultPlugin(abc.ABC):
-    """One fault kind. ``inject`` must record begin/end events and push its own undo actions."""
+    """One fault kind: its spec model, its behaviour flags, and how it picks victims and acts.
+
+    ``inject`` records begin/end events; ``act`` must push its own undo actions. Third-party plugins are
+    classes like the built-in ones, registered through the ``chaoskit.faults`` entry-point group.
+    """
 
     kind: ClassVar[str]
+    """The ``kind`` experiment files name it by; equal to ``spec_model``'s ``kind`` literal."""
+    spec_model: ClassVar[type[FaultSpec]]
+    """The pydantic model of its entry in an experiment's ``faults`` (extends ``FaultSpec``)."""
+    restarts_in_place: ClassVar[bool] = False
+    """True when the victim pod survives (a container restarts in it) instead of being replaced: data checks
+    then look in the same pod, recovery waits for the same pod to be Ready again."""
 
-    def __init__(self, spec: Fault) -> None:
+    def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
 
     @abc.abstractmethod

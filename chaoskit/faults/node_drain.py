@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from chaoskit.cluster.protocol import PodInfo
-from chaoskit.experiment import NodeDrain
+from chaoskit.experiment.faults import FaultSpec, NodePick
+from chaoskit.experiment.models import Selector
+from chaoskit.experiment.units import Duration, PositiveDuration
 from chaoskit.faults.base import FaultContext, FaultPlugin
+
+
+class NodeDrain(FaultSpec):
+    """Cordon a node and evict its pods (like `kubectl drain`); they are rescheduled elsewhere."""
+
+    kind: Literal["node-drain"]
+    node: NodePick = Field(default_factory=NodePick)
+    grace: Duration | None = Field(default=None, description="Grace period for evicted pods.")
+    timeout: PositiveDuration = Field(default=60.0, description="Give up draining after this long.")
+
+    def victim_selector(self) -> Selector | None:
+        return self.node.selector
+
+    def describe_target(self) -> str:
+        return "the node of a random matching pod" if self.node.of_victim else f"node {self.node.name}"
 
 
 class NodeDrainFault(FaultPlugin):
     kind = "node-drain"
+    spec_model = NodeDrain
     spec: NodeDrain
 
     async def choose(self, ctx: FaultContext) -> tuple[list[PodInfo], str]:

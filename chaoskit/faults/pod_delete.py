@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
+
 from chaoskit.cluster.protocol import PodInfo
-from chaoskit.experiment import PodDelete
+from chaoskit.experiment.faults import PodFaultSpec
+from chaoskit.experiment.units import Duration
 from chaoskit.faults.base import FaultContext, FaultPlugin, pick_pods
+
+
+class PodDelete(PodFaultSpec):
+    """Graceful pod deletion (like `kubectl delete pod`); the workload controller replaces the pod."""
+
+    kind: Literal["pod-delete"]
+    grace: Duration | None = Field(
+        default=None, description="Grace period (default: the pod's terminationGracePeriodSeconds)."
+    )
 
 
 class PodDeleteFault(FaultPlugin):
     kind = "pod-delete"
+    spec_model = PodDelete
     spec: PodDelete
 
     async def choose(self, ctx: FaultContext) -> tuple[list[PodInfo], str]:

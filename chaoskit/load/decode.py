@@ -79,6 +79,17 @@ def empty_frame(plan: LoadPlan) -> pd.DataFrame:
     return to_frame(np.empty(0, dtype=RECORD_DTYPE), plan)
 
 
+def no_records() -> pd.DataFrame:
+    """An empty requests table with every column and its dtype, when no plan is at hand."""
+    return pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in FRAME_COLUMNS})
+
+
+def _empty_dtype(column: str) -> str:
+    if column.endswith("_ns"):
+        return "int64"
+    return {"status": "int16", "ok": "bool"}.get(column, "category")
+
+
 def _categorical(target_idx: np.ndarray, per_target: list[str]) -> pd.Categorical[str]:
     # Several targets may share a name (one Service through ClusterIP and NodePort): map index -> code.
     categories = sorted(set(per_target))

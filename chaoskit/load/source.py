@@ -13,9 +13,9 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from chaoskit.load.decode import concat_frames
+from chaoskit.load.decode import concat_frames, no_records
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.report import AgentReport, merge_reports
+from chaoskit.load.report import AgentError, AgentReport, merge_reports
 from chaoskit.vocab import LoadOrigin
 
 Origin = LoadOrigin
@@ -68,13 +68,17 @@ class LoadGroup:
     def take_records(self) -> pd.DataFrame:
         frames = [s.take_records() for _, s in self.sources]
         non_empty = [f for f in frames if len(f)]
-        return concat_frames(non_empty) if non_empty else frames[0]
+        if non_empty:
+            return concat_frames(non_empty)
+        return frames[0] if frames else no_records()
 
     def check(self) -> None:
         for _, source in self.sources:
             source.check()
 
     async def wait(self, timeout_s: float) -> AgentReport:
+        if not self.sources:
+            raise AgentError("no load source was started, so there is nothing to wait for")
         reports: Sequence[AgentReport] = await asyncio.gather(*(s.wait(timeout_s) for _, s in self.sources))
         return merge_reports(reports)
 

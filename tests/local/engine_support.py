@@ -9,9 +9,10 @@ from typing import Any
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.engine.observer import Observers
-from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
-from chaoskit.engine.save import load_summary
-from chaoskit.experiment import Experiment, load_experiment
+from chaoskit.engine.record import RunRecord
+from chaoskit.engine.runner import Engine, RunOptions
+from chaoskit.experiment import Experiment
+from chaoskit.kinds import load_experiment
 
 HERE = Path(__file__).parent
 EXPERIMENTS = HERE / "experiments"
@@ -26,19 +27,18 @@ def experiment(name: str, **overrides: Any) -> Experiment:
     if overrides:
         data = spec.model_dump(by_alias=True)
         data.update(overrides)
-        spec = Experiment.model_validate(data)
+        spec = type(spec).model_validate(data)
     return spec
 
 
 def run(spec: Experiment, out: Path, *, seed: int = 1, observers: Observers | None = None,
-        engine_hook: Any = None) -> tuple[RunSummary, RunOutcome]:
-    async def main() -> RunOutcome:
+        engine_hook: Any = None) -> tuple[RunSummary, RunRecord]:
+    async def main() -> RunRecord:
         engine = Engine(spec, LocalCluster(seed=seed), options=RunOptions(out_dir=out, seed=seed),
                         observers=observers)
         if engine_hook is not None:
             engine_hook(engine)
         return await engine.run()
 
-    outcome = asyncio.run(main())
-    summary, _ = load_summary(outcome.run_dir)
-    return summary, outcome
+    record = asyncio.run(main())
+    return record.summary, record

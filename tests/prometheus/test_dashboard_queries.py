@@ -15,8 +15,6 @@ from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions
-from chaoskit.engine.save import load_summary
-from chaoskit.experiment import Experiment
 from chaoskit.metrics import MetricsServer, RunMetrics
 from dashboards import queries as q
 from tests.local.engine_support import experiment
@@ -50,7 +48,7 @@ def live_run(prom_stack: tuple[Prometheus, str], tmp_path_factory: pytest.TempPa
     """pod-recreate (2 s / 15 s / 3 s, three pod deletions) with the live exporter scraped every second."""
     prom, _ = prom_stack
     shipped = experiment("pod-recreate", baseline=2, chaos=15, recovery=3)
-    spec = Experiment.model_validate({**shipped.model_dump(by_alias=True), "name": EXPERIMENT})
+    spec = type(shipped).model_validate({**shipped.model_dump(by_alias=True), "name": EXPERIMENT})
     metrics = RunMetrics.for_experiment(spec, backend="local")
     out = Path(tmp_path_factory.mktemp("runs"))
     start = time.time()
@@ -61,8 +59,8 @@ def live_run(prom_stack: tuple[Prometheus, str], tmp_path_factory: pytest.TempPa
         engine = Engine(spec, LocalCluster(LocalClusterConfig(subnet=SUBNET), seed=1),
                         options=RunOptions(out_dir=out, seed=1), observers=Observers(metrics))
         metrics.identify(run_id=engine.run_dir.run_id)
-        outcome = asyncio.run(engine.run())
-        summary, _ = load_summary(outcome.run_dir)
+        record = asyncio.run(engine.run())
+        summary = record.summary
         metrics.finalize(summary)
         poll("the final verdict in Prometheus",
              lambda: prom.query(f'chaoskit_experiment_verdict{{experiment="{EXPERIMENT}"}}') or None, timeout_s=15)

@@ -9,7 +9,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from chaoskit.cluster.protocol import ServiceKind
-from chaoskit.experiment import ContainerRestart, NodeDrain, PodDelete, PodKill, json_schema, load_experiment
+from chaoskit.faults.container_restart import ContainerRestart
+from chaoskit.faults.node_drain import NodeDrain
+from chaoskit.faults.pod_delete import PodDelete
+from chaoskit.faults.pod_kill import PodKill
+from chaoskit.kinds import load_experiment
+from chaoskit.kinds import schema as json_schema
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.experiment import SpecError, SpecIssue, load_experiment, resolve_experiment
+from chaoskit.experiment import SpecError, SpecIssue, resolve_experiment
+from chaoskit.kinds import load_experiment
 from tests.unit.test_spec_helpers import EXPERIMENT, edit, errors, load, where, write_manifest
 
 pytestmark = pytest.mark.unit

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chaoskit.experiment import Experiment, SpecError, load_experiment_text
+from chaoskit.experiment import Experiment, SpecError
+from chaoskit.kinds import load_text as load_experiment_text
 
 MANIFEST = """\
 apiVersion: apps/v1

@@ -8,17 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from chaoskit.cluster.protocol import ServiceKind
-from chaoskit.experiment import (
-    NODE_OF_VICTIM,
-    ContainerRestart,
-    Experiment,
-    NodeDrain,
-    NodePick,
-    PodDelete,
-    PodPick,
-    Schedule,
-    SpecError,
-)
+from chaoskit.experiment import NODE_OF_VICTIM, NodePick, PodPick, Schedule, SpecError
+from chaoskit.faults.container_restart import ContainerRestart
+from chaoskit.faults.node_drain import NodeDrain
+from chaoskit.faults.pod_delete import PodDelete
 from tests.unit.test_spec_helpers import EXPERIMENT, edit, load
 
 pytestmark = pytest.mark.unit
@@ -106,7 +99,7 @@ def test_models_are_frozen_and_closed(tmp_path: Path) -> None:
 
 def test_dump_and_revalidate_round_trips(tmp_path: Path) -> None:
     exp = load(TWO_FAULTS, tmp_path)
-    again = Experiment.model_validate(exp.model_dump(by_alias=True))
+    again = type(exp).model_validate(exp.model_dump(by_alias=True))
     assert again == exp
     assert "from" in exp.model_dump(by_alias=True)["load"]
 

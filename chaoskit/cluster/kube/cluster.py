@@ -25,7 +25,7 @@ from chaoskit.cluster.kube.config import (
     load_configuration,
     read_allowed_contexts,
 )
-from chaoskit.cluster.kube.incluster import START_LEAD_S, InClusterAgent
+from chaoskit.cluster.kube.incluster import START_LEAD_S, AgentDeps, InClusterAgent
 from chaoskit.cluster.kube.informer import Notifier, ThreadsafePublisher
 from chaoskit.cluster.kube.translate import node_info, pod_info
 from chaoskit.cluster.kube.watchers import Watchers
@@ -348,7 +348,9 @@ class KubeCluster:
         """A load agent Job in ``namespace`` for ``plan`` (ClusterIP targets), not yet started."""
         check_namespace(namespace, allowed=self._allowed)
         lead = dataclasses.replace(plan, start_at_ns=None, start_lead_s=START_LEAD_S)
-        return InClusterAgent(self, namespace, lead, start_timeout_s=start_timeout_s,
+        deps = AgentDeps(api=self._require_api(), watchers=self._require_watchers(), wait_for=self._wait_for,
+                         apply=self.apply, remove=self.remove, run_id=self.options.run_id)
+        return InClusterAgent(deps, namespace, lead, start_timeout_s=start_timeout_s,
                               image=self.options.agent_image, cpu=self.options.agent_cpu)
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,

@@ -16,20 +16,21 @@ import asyncio
 import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import pandas as pd
 
 from chaoskit.cluster.kube import loadjob
-from chaoskit.cluster.kube.api import interrupt, iter_lines
-from chaoskit.cluster.protocol import ClusterError
+from chaoskit.cluster.kube.api import KubeApi, interrupt, iter_lines
+from chaoskit.cluster.kube.drain import WaitFor
+from chaoskit.cluster.kube.watchers import Watchers
+from chaoskit.cluster.protocol import ClusterError, Manifest
 from chaoskit.load.plan import LoadPlan
 from chaoskit.load.report import AgentError, AgentReport, build_report
 from chaoskit.load.stream import RecordStream, until_changed
 from chaoskit.vocab import selector_matches
-
-if TYPE_CHECKING:
-    from chaoskit.cluster.kube.cluster import KubeCluster
 
 START_LEAD_S: Final = 3.0
 """The agent's first request is due this long after it is ready: time for its ready line to reach us
@@ -39,17 +40,37 @@ SKEW_NOTE_MS: Final = 500.0
 _TAIL_LINES: Final = 40
 
 
+ObjectsAction = Callable[[Sequence[Manifest]], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentDeps:
+    """What the agent needs from the cluster it runs in (``KubeCluster`` provides them)."""
+
+    api: KubeApi
+    """Streams the agent pod's log."""
+    watchers: Watchers
+    """The pod cache the agent's pod is looked for in."""
+    wait_for: WaitFor
+    """Re-checks a condition on every watch change, bounded (``KubeCluster._wait_for``)."""
+    apply: ObjectsAction
+    """Creates the agent's objects (server-side apply, labelled with the run id)."""
+    remove: ObjectsAction
+    """Deletes them again."""
+    run_id: str
+
+
 class InClusterAgent:
     """One Job for one plan (ClusterIP targets): ``start``, ``take_records``, ``wait``, ``stop``."""
 
-    def __init__(self, cluster: KubeCluster, namespace: str, plan: LoadPlan, *, start_timeout_s: float,
+    def __init__(self, deps: AgentDeps, namespace: str, plan: LoadPlan, *, start_timeout_s: float,
                  image: str, cpu: str = "1") -> None:
         self.plan = plan
         self.notes: list[str] = []
-        self._cluster = cluster
+        self._deps = deps
         self._start_timeout_s = start_timeout_s
         deadline = start_timeout_s + START_LEAD_S + plan.duration_s + plan.timeout_s + 60
-        self.spec = loadjob.AgentJobSpec(namespace=namespace, run_id=cluster.options.run_id,
+        self.spec = loadjob.AgentJobSpec(namespace=namespace, run_id=deps.run_id,
                                          plan_json=plan.to_json(), deadline_s=int(deadline), image=image,
                                          cpu=cpu)
         self._objects = loadjob.render(self.spec)
@@ -80,7 +101,7 @@ class InClusterAgent:
         if self._applied:
             raise AgentError("this in-cluster agent was already started; use a new one per run")
         self._applied = True
-        await self._cluster.apply(self._objects)
+        await self._deps.apply(self._objects)
         pod = await self._wait_pod_started()
         loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._follow, args=(pod, loop), daemon=True,
@@ -96,8 +117,8 @@ class InClusterAgent:
         self._note_clock()
 
     async def _wait_pod_started(self) -> str:
-        cluster, selector = self._cluster, loadjob.job_pod_selector(self.spec.run_id)
-        watchers = cluster._require_watchers()
+        selector = loadjob.job_pod_selector(self.spec.run_id)
+        watchers = self._deps.watchers
 
         def started() -> str | None:
             for pod in watchers.pods(self.spec.namespace):
@@ -108,18 +129,20 @@ class InClusterAgent:
             return None
 
         try:
-            return await cluster._wait_for(started, timeout_s=self._start_timeout_s,
-                                           what=lambda: f"the in-cluster load agent pod (image {self.spec.image}) "
-                                           f"did not start in {self._start_timeout_s:g} s")
+            name: str = await self._deps.wait_for(
+                started, timeout_s=self._start_timeout_s,
+                what=lambda: f"the in-cluster load agent pod (image {self.spec.image}) "
+                f"did not start in {self._start_timeout_s:g} s")
         except ClusterError as exc:
             await self.stop()
             raise ClusterError(str(exc), hint=f"a node must be able to run image {self.spec.image} with "
                                f"{self.spec.cpu} CPU: pull or preload it, or pass --agent-image / --agent-cpu; "
                                "or load ClusterIP from a node (--load-from local)") from exc
+        return name
 
     def _follow(self, pod: str, loop: asyncio.AbstractEventLoop) -> None:
         """Log thread: decode lines as they arrive until the container exits or ``stop`` interrupts."""
-        api = self._cluster._require_api()
+        api = self._deps.api
         try:
             self._stream = api.open_stream(f"/api/v1/namespaces/{self.spec.namespace}/pods/{pod}/log",
                                            query=[("container", "agent"), ("follow", "true")],
@@ -197,7 +220,7 @@ class InClusterAgent:
         """Remove the Job and its objects (its pod is stopped), end the log thread; idempotent."""
         if self._applied:
             self._applied = False
-            await self._cluster.remove(self._objects)
+            await self._deps.remove(self._objects)
         if self._thread is not None:
             if self._stream is not None and not self._ended.wait(5.0):
                 interrupt(self._stream)
