@@ -80,6 +80,14 @@ OPTIONAL_EVENT_COLUMNS: Final = ("source_ts_ns",)
 """Columns the analysis does without (tables written by older versions, or built by hand)."""
 REQUIRED_EVENT_COLUMNS: Final = tuple(c for c in EVENT_COLUMNS if c not in OPTIONAL_EVENT_COLUMNS)
 
+CLUSTER_SCOPED_KINDS: Final = frozenset({
+    "Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
+    "CustomResourceDefinition", "PriorityClass", "IngressClass", "RuntimeClass", "CSIDriver", "CSINode",
+    "VolumeAttachment", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService",
+    "CertificateSigningRequest", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+})
+"""Kinds without a namespace: ``kubectl apply -n`` leaves them alone, and so does chaoskit."""
+
 WORKLOAD_KINDS: Final = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job"})
 """Kinds whose ``spec.template`` makes pods."""
 REPLICATED_KINDS: Final = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from chaoskit.cli import exits
 from chaoskit.cluster.local.cluster import LocalCluster
-from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
+from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import ClusterError, ManifestError, PodInfo, ServiceAddress, ServiceKind
 from chaoskit.vocab import expected_replicas, selector_text
 
@@ -37,7 +37,7 @@ def demo(
     console = Console()
     labels = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
     try:
-        objects = load_manifest_files([manifests or default_manifests()])
+        objects, _ = in_namespace(load_manifest_files([manifests or default_manifests()]), namespace)
         asyncio.run(_demo(console, objects, namespace, labels))
     except ManifestError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)

@@ -8,14 +8,16 @@ from typing import Any
 import typer
 
 from chaoskit.cli import exits
-from chaoskit.cluster.manifests import describe, load_manifest_files
+from chaoskit.cluster.manifests import describe, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ManifestError, UnsafeTargetError
 from chaoskit.experiment import Experiment
 
 
 async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
-    manifests = load_manifest_files(spec.target.manifests)
+    manifests, defaulted = in_namespace(load_manifest_files(spec.target.manifests), spec.target.namespace)
     lines = [f"objects ({len(manifests)}):"] + [f"  {describe(m)}" for m in manifests]
+    if defaulted:
+        lines.append(f"  (no metadata.namespace, so in {spec.target.namespace}: {', '.join(defaulted)})")
     await cluster.start()
     try:
         await cluster.apply(manifests)

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from chaoskit.cluster.protocol import ManifestError
+from chaoskit.vocab import CLUSTER_SCOPED_KINDS
 
 
 class SourcedManifest(dict[str, Any]):
@@ -76,3 +77,32 @@ def load_manifest_text(text: str, source: str) -> list[SourcedManifest]:
             continue
         manifests.append(SourcedManifest.of(document, where))
     return manifests
+
+
+def namespace_of(manifest: Mapping[str, Any]) -> str | None:
+    """``metadata.namespace`` as written (None when absent or empty, or for a cluster-scoped kind)."""
+    if manifest.get("kind") in CLUSTER_SCOPED_KINDS:
+        return None
+    meta = manifest.get("metadata")
+    value = meta.get("namespace") if isinstance(meta, Mapping) else None
+    return str(value) if value else None
+
+
+def in_namespace(manifests: Iterable[SourcedManifest], namespace: str) -> tuple[list[SourcedManifest], list[str]]:
+    """``kubectl apply -n NAMESPACE`` semantics: namespaced objects without ``metadata.namespace`` get it.
+
+    Returns the manifests (copies where changed) and the objects that were defaulted (for the report).
+    An object in another namespace is left as it is: ``validate`` reports it before a run starts.
+    """
+    out: list[SourcedManifest] = []
+    defaulted: list[str] = []
+    for manifest in manifests:
+        if manifest.get("kind") in CLUSTER_SCOPED_KINDS or namespace_of(manifest) is not None:
+            out.append(manifest)
+            continue
+        meta = manifest.get("metadata")
+        copy = SourcedManifest.of({**manifest, "metadata": {**(meta if isinstance(meta, Mapping) else {}),
+                                                            "namespace": namespace}}, manifest.source)
+        out.append(copy)
+        defaulted.append(f"{manifest.get('kind', '?')} {(copy['metadata'].get('name') or '?')}")
+    return out, defaulted

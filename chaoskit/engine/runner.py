@@ -11,7 +11,7 @@ from pathlib import Path
 
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
-from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files
+from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
 from chaoskit.engine.collect import Collector
 from chaoskit.engine.firing import FaultScheduler, Firing
@@ -112,7 +112,7 @@ class Engine:
     # --- phases ------------------------------------------------------------------------------
     async def _run_phases(self) -> None:
         spec = self.experiment
-        manifests = load_manifest_files(spec.target.manifests)
+        manifests = self._manifests()
         await self._setup(manifests)
         t0_ns = await self._start_load(await self._load_targets())
         bounds = self._phase_bounds(t0_ns)
@@ -140,6 +140,15 @@ class Engine:
                               selector=target.selector, timeout_s=self.options.data_check_timeout_s)
         firings = [Firing(offset, fault) for offset, fault in spec.fault_instants()]
         return FaultScheduler(firings, registry=self.registry, ctx=ctx, checker=checker)
+
+    def _manifests(self) -> list[SourcedManifest]:
+        """The target's manifests, namespaced as ``kubectl apply -n target.namespace`` would."""
+        namespace = self.experiment.target.namespace
+        manifests, defaulted = in_namespace(load_manifest_files(self.experiment.target.manifests), namespace)
+        if defaulted and not any(n.startswith("namespace defaulted") for n in self.notes):
+            self.notes.append(f"namespace defaulted: {', '.join(defaulted)} had no metadata.namespace and went "
+                              f"into {namespace} (as `kubectl apply -n {namespace}`)")
+        return manifests
 
     async def _start_load(self, targets: list[LoadTarget]) -> int:
         """Start the agents (in the cluster first: it picks the first request's instant, t0) and return t0."""
@@ -233,7 +242,7 @@ class Engine:
     async def _verify(self) -> None:
         target = self.experiment.target
         try:
-            manifests = load_manifest_files(target.manifests)
+            manifests = self._manifests()
             await self.cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
                                                timeout_s=self.options.ready_timeout_s)
         except ClusterError as exc:

@@ -15,9 +15,8 @@ from ruamel.yaml.error import YAMLError
 
 from chaoskit.experiment.diagnostics import Loc
 from chaoskit.experiment.model import Experiment
-from chaoskit.vocab import ServiceKind, selector_matches
+from chaoskit.vocab import CLUSTER_SCOPED_KINDS, WORKLOAD_KINDS, ServiceKind, selector_matches
 
-_WORKLOADS: Final = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 # Which Service types can serve each way of reaching a Service.
 _SERVES: Final = {
     ServiceKind.CLUSTER_IP: {"ClusterIP", "NodePort", "LoadBalancer"},
@@ -73,7 +72,14 @@ def _read_inventory(experiment: Experiment) -> tuple[_Inventory, list[Problem]]:
             continue
         for obj in objects:
             meta = _map(obj.get("metadata"))
-            if meta.get("namespace", namespace) != namespace:
+            own = meta.get("namespace") if obj.get("kind") not in CLUSTER_SCOPED_KINDS else None
+            if own and str(own) != namespace:
+                problems.append(Problem(
+                    ("target", "manifests", i),
+                    f"{obj.get('kind', '?')} {meta.get('name', '?')} in {path.name} is in namespace {own}, "
+                    f"not the target's namespace {namespace}",
+                    f"remove metadata.namespace (objects without one go into target.namespace, as with "
+                    f"`kubectl apply -n {namespace}`) or set it to {namespace}"))
                 continue
             _add(inventory, obj, str(meta.get("name", "?")))
     return inventory, problems
@@ -87,7 +93,7 @@ def _add(inventory: _Inventory, obj: Mapping[str, Any], name: str) -> None:
     elif kind == "Pod":
         labels = _map(_map(obj.get("metadata")).get("labels"))
         inventory.templates.append((name, labels, spec))
-    elif kind in _WORKLOADS:
+    elif kind in WORKLOAD_KINDS:
         template = _map(spec.get("template"))
         labels = _map(_map(template.get("metadata")).get("labels"))
         inventory.templates.append((name, labels, _map(template.get("spec"))))
