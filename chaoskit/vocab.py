@@ -51,6 +51,8 @@ class EventKind(enum.StrEnum):
     NODE_NOT_READY = "node_not_ready"
     NODE_CORDONED = "node_cordoned"
     NODE_UNCORDONED = "node_uncordoned"
+    EVICTION_REFUSED = "eviction_refused"
+    """The Eviction API refused a pod (429: a PodDisruptionBudget would be broken); ``detail`` says which."""
     FAULT_BEGIN = "fault_begin"
     FAULT_END = "fault_end"
     PHASE = "phase"

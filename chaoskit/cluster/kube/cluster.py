@@ -40,7 +40,7 @@ from chaoskit.cluster.protocol import (
     WaitTimeout,
 )
 from chaoskit.load.plan import LoadPlan
-from chaoskit.vocab import LoadOrigin, selector_matches, selector_text
+from chaoskit.vocab import EventKind, LoadOrigin, selector_matches, selector_text
 
 T = TypeVar("T")
 EXEC_TIMEOUT_S = 30.0
@@ -314,9 +314,16 @@ class KubeCluster:
 
         await self.cordon(node)
         scope = None if self.options.drain_all_namespaces else frozenset(self._allowed)
+        bus = self._require_bus()
+
+        def refused(pod: JsonObj, reason: str) -> None:
+            meta, status = pod.get("metadata", {}), pod.get("status", {})
+            bus.emit(EventKind.EVICTION_REFUSED, namespace=str(meta.get("namespace", "")),
+                     name=str(meta.get("name", "")), node=node, ip=str(status.get("podIP") or ""), detail=reason)
+
         return await drain_node(self._require_api(), self._require_watchers(), node, scope=scope,
                                 grace_seconds=grace_seconds, timeout_s=timeout_s,
-                                wait_for=self._wait_for)
+                                wait_for=self._wait_for, on_refused=refused)
 
     # -- addresses, markers, load ----------------------------------------------------------------
     async def service_addresses(self, namespace: str, name: str,

@@ -66,8 +66,9 @@ def evictable(pods: Iterable[Obj], *, namespaces: frozenset[str] | None) -> tupl
     return evict, skip
 
 
-def evict(api: KubeApi, namespace: str, name: str, *, grace_seconds: float | None) -> bool:
-    """Ask the Eviction API to remove a pod; False when a PodDisruptionBudget refuses (429) for now."""
+def evict(api: KubeApi, namespace: str, name: str, *, grace_seconds: float | None) -> str | None:
+    """Ask the Eviction API to remove a pod: None when it goes (or is gone), else the API's reason for
+    refusing it for now (429: a PodDisruptionBudget would be broken)."""
     body: JsonObj = {"apiVersion": "policy/v1", "kind": "Eviction",
                      "metadata": {"name": name, "namespace": namespace}}
     if grace_seconds is not None:
@@ -75,12 +76,12 @@ def evict(api: KubeApi, namespace: str, name: str, *, grace_seconds: float | Non
     try:
         api.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body=body)
     except NotFoundError:
-        return True  # already gone: nothing left to evict
+        return None  # already gone: nothing left to evict
     except ApiStatusError as exc:
         if exc.status == 429:
-            return False
+            return str(exc) or "429 Too Many Requests"
         raise
-    return True
+    return None
 
 
 def container_status(pod: Obj, container: str) -> Obj | None:

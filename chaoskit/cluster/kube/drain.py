@@ -33,8 +33,13 @@ def pods_on_node(api: KubeApi, node: str, scope: frozenset[str] | None) -> list[
     return out
 
 
+OnRefused = Callable[[JsonObj, str], None]
+"""(the pod, the API's refusal message): called for every 429, so the run records each one."""
+
+
 async def drain_node(api: KubeApi, watchers: Watchers, node: str, *, scope: frozenset[str] | None,
-                     grace_seconds: float | None, timeout_s: float, wait_for: WaitFor) -> list[str]:
+                     grace_seconds: float | None, timeout_s: float, wait_for: WaitFor,
+                     on_refused: OnRefused | None = None) -> list[str]:
     """Evict every evictable pod on ``node`` (already cordoned); returns the evicted pod names."""
     deadline = time.monotonic() + timeout_s
     pods = await asyncio.to_thread(pods_on_node, api, node, scope)
@@ -44,9 +49,11 @@ async def drain_node(api: KubeApi, watchers: Watchers, node: str, *, scope: froz
         still: list[JsonObj] = []
         for pod in pending:
             meta = pod["metadata"]
-            ok = await asyncio.to_thread(disruption.evict, api, meta["namespace"], meta["name"],
-                                         grace_seconds=grace_seconds)
-            (evicted if ok else still).append(pod)
+            refusal = await asyncio.to_thread(disruption.evict, api, meta["namespace"], meta["name"],
+                                              grace_seconds=grace_seconds)
+            (still if refusal else evicted).append(pod)
+            if refusal and on_refused is not None:
+                on_refused(pod, refusal)
         pending = still
         if pending:
             remaining = deadline - time.monotonic()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from chaoskit.cluster.events import EventBus, Subscription
 from chaoskit.cluster.local.addresses import AddressPlan, pick_free_subnet
+from chaoskit.cluster.local.budgets import Budget, decide, parse_budget
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.controllers import ControlPlane
 from chaoskit.cluster.local.nodes import LocalNode
@@ -39,7 +40,9 @@ from chaoskit.vocab import selector_matches
 
 log = logging.getLogger(__name__)
 IGNORED_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-                           "ClusterRoleBinding", "ConfigMap", "PodDisruptionBudget"})
+                           "ClusterRoleBinding", "ConfigMap"})
+PDB_RETRY_S = 5.0
+"""Longest wait for a pod change before a refused eviction is asked again (kubectl retries every 5 s)."""
 
 
 class LocalCluster:
@@ -66,6 +69,7 @@ class LocalCluster:
         self.services = ServiceController(config=self.config, plan=self.plan, bus=self.bus, proxy=self._proxy,
                                           rng=ports)
         self.services.watch_pods(self.control.pods.values)
+        self.budgets: dict[tuple[str, str], Budget] = {}
         self._started = False
         self._closed = False
 
@@ -115,18 +119,20 @@ class LocalCluster:
         self.services.on_synced(listener, seq, ts_ns)
 
     # --- objects -----------------------------------------------------------------------------
-    def _parse(self, manifests: Sequence[Manifest]) -> tuple[list[Workload], list[ServiceSpec]]:
-        workloads, services = [], []
+    def _parse(self, manifests: Sequence[Manifest]) -> tuple[list[Workload], list[ServiceSpec], list[Budget]]:
+        workloads, services, budgets = [], [], []
         for manifest in manifests:
             kind = manifest.get("kind")
             if kind in ("Deployment", "Pod"):
                 workloads.append(parse_workload(manifest))
             elif kind == "Service":
                 services.append(parse_service(manifest))
+            elif kind == "PodDisruptionBudget":
+                budgets.append(parse_budget(manifest))
             elif kind not in IGNORED_KINDS:
                 self.warnings.append(f"{describe(manifest)}: kind {kind} is ignored by the local backend")
                 log.warning(self.warnings[-1])
-        return workloads, services
+        return workloads, services, budgets
 
     def _check(self, workloads: list[Workload], services: list[ServiceSpec],
                manifests: Sequence[Manifest]) -> None:
@@ -151,8 +157,10 @@ class LocalCluster:
                     seen_ports.add(port.node_port)
 
     async def apply(self, manifests: Sequence[Manifest]) -> None:
-        workloads, services = self._parse(manifests)
+        workloads, services, budgets = self._parse(manifests)
         self._check(workloads, services, manifests)
+        for budget in budgets:
+            self.budgets[(budget.namespace, budget.name)] = budget
         nodes = [(n.name, n.ip) for n in self.control.nodes.values()]
         for service in services:
             await self.services.add(service, nodes)
@@ -160,7 +168,9 @@ class LocalCluster:
             self.control.add_workload(workload)
 
     async def remove(self, manifests: Sequence[Manifest]) -> None:
-        workloads, services = self._parse(manifests)
+        workloads, services, budgets = self._parse(manifests)
+        for budget in budgets:
+            self.budgets.pop((budget.namespace, budget.name), None)
         for workload in workloads:
             self.control.remove_workload(workload.namespace, workload.name)
         for service in services:
@@ -227,22 +237,55 @@ class LocalCluster:
             self.bus.emit(kind, name=name, node=name, ip=node.ip)
 
     async def drain(self, node: str, *, grace_seconds: float | None, timeout_s: float) -> list[str]:
+        """Cordon, then evict through the budgets: a refused pod is asked for again after the next pod
+        change (at most every ``PDB_RETRY_S``), until the drain's timeout."""
         await self.cordon(node)
-        victims = [p for p in self.control.pods_on(node) if not p.terminating]
-        for pod in victims:
-            grace = pod.template.grace_s if grace_seconds is None else grace_seconds
-            self.control.delete_pod(pod, grace_s=grace)
         deadline = time.monotonic() + timeout_s
+        pending = [p for p in self.control.pods_on(node) if not p.terminating]
+        evicted: list[LocalPod] = []
         subscription = self.subscribe()
         try:
-            while any(not p.deleted for p in victims):
+            while pending:
+                pending = self._evict_pass(node, pending, evicted, grace_seconds)
+                subscription.drain()  # our own refusals are not a change to wait for
+                if pending:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        names = ", ".join(p.name for p in pending)
+                        raise WaitTimeout(f"drain {node}: PodDisruptionBudgets still refuse evicting {names} "
+                                          f"after {timeout_s:g}s",
+                                          hint="the budget needs more ready replicas elsewhere")
+                    await _next_event(subscription, min(PDB_RETRY_S, remaining))
+            while any(not p.deleted for p in evicted):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise WaitTimeout(f"drain of {node}: pods still terminating after {timeout_s:g}s")
                 await _next_event(subscription, remaining)
         finally:
             subscription.close()
-        return [p.name for p in victims]
+        return [p.name for p in evicted]
+
+    def _evict_pass(self, node: str, pending: list[LocalPod], evicted: list[LocalPod],
+                    grace_seconds: float | None) -> list[LocalPod]:
+        """Ask the Eviction API for each pending pod once; returns those refused."""
+        refused = []
+        for pod in pending:
+            if pod.deleted or pod.terminating:
+                continue  # gone meanwhile (deleted by someone else): nothing left to evict
+            decision = decide(pod, self.budgets.values(), self.control.pods.values(), self._scale_of(pod))
+            if not decision.allowed:
+                self.bus.emit(EventKind.EVICTION_REFUSED, namespace=pod.namespace, name=pod.name, node=node,
+                              ip=pod.ip or "", detail=decision.reason)
+                refused.append(pod)
+                continue
+            grace = pod.template.grace_s if grace_seconds is None else grace_seconds
+            self.control.delete_pod(pod, grace_s=grace)
+            evicted.append(pod)
+        return refused
+
+    def _scale_of(self, pod: LocalPod) -> int:
+        workload = self.control.workloads.get((pod.namespace, pod.owner or ""))
+        return workload.replicas if workload is not None and workload.controller else 1
 
     async def fail_node(self, node: str) -> None:
         """Power the node off (local backend only): its processes die at once."""
