@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chaoskit.analysis.evidence import FiringOutcome
 from chaoskit.checks.markers import DataChecker, Marker
 from chaoskit.cluster.protocol import ClusterError, PodInfo
 from chaoskit.experiment.faults import FaultSpec
@@ -33,9 +34,15 @@ class FaultScheduler:
         self.checker = checker
         self._loop: asyncio.Task[None] | None = None
         self._firings: list[asyncio.Task[None]] = []
-        self.injections: list[Injection] = []
-        """Every firing that ran, in the order they finished injecting (victims included, maybe none)."""
+        self.outcomes: dict[str, FiringOutcome] = {}
+        """Every firing that was due, by instance, as it happened (hit, missed, failed)."""
         self.notes: list[str] = []
+        self.bare_victims: set[str] = set()
+        """Victims that were bare Pods (no controller): nothing replaces them."""
+
+    @property
+    def planned(self) -> int:
+        return len(self._firings_planned)
 
     def start(self, chaos_begin_ns: int) -> None:
         self._loop = asyncio.create_task(self._fire_all(chaos_begin_ns))
@@ -48,9 +55,22 @@ class FaultScheduler:
                 await asyncio.sleep(delay)
             name = firing.fault.name or firing.fault.kind
             counts[name] = counts.get(name, 0) + 1
-            self._firings.append(asyncio.create_task(self._fire(firing.fault, f"{name}#{counts[name]}")))
+            instance = f"{name}#{counts[name]}"
+            due_ns = chaos_begin_ns + int(firing.offset_s * 1e9)
+            self.outcomes[instance] = self._outcome(firing.fault, instance, due_ns, error="did not finish")
+            self._firings.append(asyncio.create_task(self._fire(firing.fault, instance, due_ns)))
 
-    async def _fire(self, fault: FaultSpec, instance: str) -> None:
+    @staticmethod
+    def _outcome(fault: FaultSpec, instance: str, due_ns: int, *, error: str = "",
+                 injection: Injection | None = None) -> FiringOutcome:
+        return FiringOutcome(
+            instance=instance, kind=fault.kind, scheduled_ns=due_ns,
+            begun_ns=injection.begun_ns if injection and injection.victims else None,
+            victims_asked=fault.victims_asked(),
+            victims=tuple(p.name for p in injection.victims) if injection else (),
+            node=injection.node if injection else "", error=error)
+
+    async def _fire(self, fault: FaultSpec, instance: str, due_ns: int) -> None:
         plugin = self._registry.create(fault)
         markers: list[Marker] = []
         known: set[str] = set()
@@ -64,13 +84,25 @@ class FaultScheduler:
         try:
             injection = await plugin.inject(self._ctx, instance, before=before)
         except ClusterError as exc:
+            self.outcomes[instance] = self._outcome(fault, instance, due_ns, error=f"injection failed: {exc}")
             self.notes.append(f"{instance}: injection failed: {exc}")
             return
-        self.injections.append(injection)
+        self.outcomes[instance] = self._outcome(fault, instance, due_ns, injection=injection)
         if not injection.victims:
             self.notes.append(f"{instance}: no matching ready pod to hit")
+        if not plugin.restarts_in_place:
+            markers = self._skip_bare(instance, injection, markers)
         if markers:
             await self.checker.after(plugin.kind, markers, known=known, restart=plugin.restarts_in_place)
+
+    def _skip_bare(self, instance: str, injection: Injection, markers: list[Marker]) -> list[Marker]:
+        """A bare Pod (no controller) is not replaced: say so now, and wait for no replacement."""
+        bare = {p.name for p in injection.victims if not p.owner}
+        for name in sorted(bare - self.bare_victims):
+            self.notes.append(f"{instance}: {name} is a bare Pod (no controller): nothing replaces it, so its "
+                              "traffic and data are gone for good; run it under a Deployment or StatefulSet")
+        self.bare_victims |= bare
+        return [m for m in markers if m.victim.name not in bare]
 
     async def finish(self, *, timeout_s: float) -> None:
         """Wait for pending firings and data checks (bounded); cancel what is left."""

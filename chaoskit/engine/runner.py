@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoskit.analysis.evidence import SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
@@ -16,7 +17,7 @@ from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, Event
 from chaoskit.engine.collect import Collector
 from chaoskit.engine.firing import FaultScheduler, Firing
 from chaoskit.engine.observer import Observers
-from chaoskit.engine.reachability import wait_reachable
+from chaoskit.engine.reachability import CONSECUTIVE_OK, wait_reachable
 from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.save import save_run, slo_targets
@@ -65,6 +66,8 @@ class Engine:
         self._agent_report: AgentReport | None = None
         self._scheduler: FaultScheduler | None = None
         self._targets: list[tuple[str, LoadTarget]] = []
+        self._planned_requests: int | None = None
+        self._steady: SteadyState | None = None
 
     def load_description(self) -> str:
         """One line for the report: rate, connection mode, timeout and the addresses loaded."""
@@ -155,13 +158,14 @@ class Engine:
         spec = self.experiment
         here, inside = await self._split_by_origin(targets)
         self._targets = [("local", t) for t in here] + [("in-cluster", t) for t in inside]
-        await wait_reachable(here, timeout_s=self.options.ready_timeout_s)
+        await self._reach_steady_state(here)
 
         def plan(chosen: list[LoadTarget], start_at_ns: int | None = None) -> LoadPlan:
             return LoadPlan(targets=tuple(chosen), rate=spec.load.rate, duration_s=spec.total_duration_s,
                             connection=spec.load.connection, timeout_s=spec.load.timeout, start_at_ns=start_at_ns)
 
         t0_ns: int | None = None
+        self._planned_requests = sum(plan(group).requests_per_target * len(group) for group in (here, inside) if group)
         if inside:
             assert isinstance(self.cluster, InClusterLoad)
             remote = self.cluster.in_cluster_agent(spec.target.namespace, plan(inside),
@@ -177,6 +181,14 @@ class Engine:
         self.collector.start(self._load)
         assert t0_ns is not None
         return t0_ns
+
+    async def _reach_steady_state(self, targets: list[LoadTarget]) -> None:
+        """Before the baseline: every address loaded from here answers CONSECUTIVE_OK times in a row (bounded)."""
+        began = time.monotonic()
+        await wait_reachable(targets, timeout_s=self.options.ready_timeout_s)
+        self._steady = SteadyState(reached=True, waited_s=round(time.monotonic() - began, 3),
+                                   consecutive=CONSECUTIVE_OK,
+                                   addresses=tuple(f"{t.service_type} {t.host}:{t.port}" for t in targets))
 
     async def _split_by_origin(self, targets: list[LoadTarget]) -> tuple[list[LoadTarget], list[LoadTarget]]:
         """(load from this process, load from inside the cluster): only ClusterIP can need the latter."""
@@ -221,9 +233,12 @@ class Engine:
                                       timeout_s=self.options.ready_timeout_s)
 
     def _replicas(self, manifests: list[SourcedManifest]) -> int:
-        """The expected pod count: the spec's, else the replicas of Deployments the selector matches."""
+        """The expected pod count: the spec's, else what the manifests ask for; bare Pods a fault deleted are
+        not coming back."""
         target = self.experiment.target
-        return target.replicas if target.replicas is not None else expected_replicas(manifests, target.selector)
+        count = target.replicas if target.replicas is not None else expected_replicas(manifests, target.selector)
+        gone = len(self._scheduler.bare_victims) if self._scheduler else 0
+        return max(0, count - gone)
 
     async def _load_targets(self) -> list[LoadTarget]:
         spec = self.experiment

@@ -115,6 +115,10 @@ class FaultSpec(SpecModel):
         """Whom it hits, in a few words (for --dry-run)."""
         return "pods matching the selector"
 
+    def victims_asked(self) -> int:
+        """How many pods one firing asks for at least (fewer hit: the run cannot claim it tested this)."""
+        return 1
+
 
 class PodFaultSpec(FaultSpec):
     """A fault that hits pods chosen by a ``PodPick`` (``target``)."""
@@ -123,6 +127,9 @@ class PodFaultSpec(FaultSpec):
 
     def victim_selector(self) -> Selector | None:
         return self.target.selector
+
+    def victims_asked(self) -> int:
+        return self.target.count if self.target.count is not None else 1
 
     def describe_target(self) -> str:
         pick = self.target
