@@ -71,6 +71,33 @@ def _agent_jobs(context: str) -> list[str]:
     return [item["metadata"]["name"] for item in items if not item["metadata"].get("deletionTimestamp")]
 
 
+def _agent_streaming(context: str) -> bool:
+    """True once an agent pod's log carries a record line: its load is flowing and reaching chaoskit."""
+    from chaoskit.cluster.kube.api import KubeApi
+    from chaoskit.cluster.kube.config import AGENT_NAME, NAME_LABEL, load_configuration
+    from chaoskit.cluster.kube.loadjob import RECORD_PREFIX
+    from tests.kube.support import kube_options
+
+    api = KubeApi(load_configuration(kube_options(context, "unused")).configuration, request_timeout_s=30)
+    try:
+        pods = api.request("GET", "/api/v1/pods", query=[("labelSelector", f"{NAME_LABEL}={AGENT_NAME}")])["items"]
+        for pod in pods:
+            meta = pod["metadata"]
+            if pod.get("status", {}).get("phase") != "Running":
+                continue
+            stream = api.open_stream(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/log",
+                                     query=[("container", "agent")], read_timeout_s=30)
+            try:
+                text = stream.read().decode("utf-8", "replace")
+            finally:
+                stream.close()
+            if any(line.startswith(RECORD_PREFIX) for line in text.splitlines()):
+                return True
+    finally:
+        api.close()
+    return False
+
+
 def test_interrupting_a_run_removes_the_in_cluster_load_job(kube_context: str, tmp_path: Path) -> None:
     """SIGINT while the in-cluster agent loads: exit 130, partial results saved, no Job left behind."""
     assert _agent_jobs(kube_context) == []
@@ -85,7 +112,11 @@ def test_interrupting_a_run_removes_the_in_cluster_load_job(kube_context: str, t
             assert proc.poll() is None, proc.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "the load Job never appeared"
             time.sleep(0.5)
-        time.sleep(8)  # the agent is loading (its pod started; t0 is 3 s after it is ready)
+        while not _agent_streaming(kube_context):  # the agent is loading, whatever the machine's pace
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the load agent never streamed a record"
+            time.sleep(0.5)
+        time.sleep(2)  # a few record batches reach chaoskit through the log
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=180)
     finally:
