@@ -9,25 +9,33 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from chaoskit import kinds
+from chaoskit import catalog, kinds
 from chaoskit.cli import exits
 from chaoskit.engine.save import load_summary, render_report
-from chaoskit.experiment import SpecError, default_experiments_dir, list_experiments
+from chaoskit.experiment import SpecError
 from chaoskit.report.terminal import render as render_terminal
 
 
 def list_command() -> None:
-    """List the experiments in experiments/ with their one-line descriptions."""
-    directory = default_experiments_dir()
-    files = list_experiments(directory)
-    if not files:
-        exits.fail(f"no experiments in {directory}", hint="run from the chaoskit checkout, or pass a file to run")
-    for path in files:
-        try:
-            experiment = kinds.load_experiment(path)
-            typer.echo(f"{experiment.name:<20} {experiment.summary}")
-        except SpecError as err:
-            typer.echo(f"{path.stem:<20} (invalid: {err.issues[0].message})")
+    """List your experiments (./experiments) and the built-in ones, with their one-line descriptions."""
+    found = catalog.entries()
+    if not found:
+        exits.fail("no experiments: none in ./experiments and none built in",
+                   hint="reinstall chaoskit, or pass an experiment file to `chaoskit run`")
+    width = max(len(e.name) for e in found) + 2
+    for entry in found:
+        typer.echo(f"{entry.name:<{width}}{entry.origin:<10}{_description(entry, found)}")
+
+
+def _description(entry: catalog.Entry, found: list[catalog.Entry]) -> str:
+    if entry.shadowed:
+        return f"(shadowed by yours; run it by path: {entry.path})"
+    try:
+        summary = kinds.load_experiment(entry.path).summary
+    except SpecError as err:
+        return f"(invalid: {err.issues[0].message})"
+    shadows = entry.origin is catalog.Origin.USER and any(e.shadowed and e.name == entry.name for e in found)
+    return f"{summary} (shadows the built-in)" if shadows else summary
 
 
 def report_command(

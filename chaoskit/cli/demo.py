@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from chaoskit import catalog
 from chaoskit.cli import exits
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
@@ -22,13 +23,13 @@ cluster_app = typer.Typer(no_args_is_help=True, help="The embedded local cluster
 
 
 def default_manifests() -> Path:
-    local = Path.cwd() / "manifests" / "target.yaml"
-    return local if local.is_file() else Path(__file__).resolve().parents[2] / "manifests" / "target.yaml"
+    """The built-in target (package data): the demo works from any directory."""
+    return catalog.builtin_manifests_dir() / "target.yaml"
 
 
 @cluster_app.command("demo")
 def demo(
-    manifests: Annotated[Path | None, typer.Option(help="Manifest file or directory (default: manifests/target.yaml).")]
+    manifests: Annotated[Path | None, typer.Option(help="Manifest file or directory (default: built-in target.yaml).")]
     = None,
     namespace: Annotated[str, typer.Option(help="Namespace of the target.")] = "chaoskit-demo",
     selector: Annotated[str, typer.Option(help="Label selector of the target pods (k=v).")] = "app=chaoskit-target",

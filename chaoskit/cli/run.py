@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from chaoskit import kinds
+from chaoskit import catalog, kinds
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
@@ -25,8 +25,7 @@ from chaoskit.engine.observer import Observers
 from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.engine.save import summary_document
-from chaoskit.experiment import Experiment, SpecError, default_experiments_dir, parse_duration
-from chaoskit.experiment.loader import resolve_experiment
+from chaoskit.experiment import Experiment, SpecError, parse_duration
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.terminal import render as render_terminal
@@ -49,7 +48,7 @@ def _duration(value: str | None, flag: str) -> float | None:
 
 def load_spec(name: str, overrides: dict[str, Any]) -> Experiment:
     try:
-        experiment = kinds.load_experiment(resolve_experiment(name, default_experiments_dir()))
+        experiment = kinds.load_experiment(catalog.resolve(name))
         if any(v is not None for v in overrides.values()):
             experiment = experiment.with_overrides(**overrides)
     except SpecError as err:

@@ -7,22 +7,20 @@ from typing import Annotated
 
 import typer
 
-from chaoskit import kinds
-from chaoskit.experiment import SpecError, SpecIssue, default_experiments_dir
-from chaoskit.experiment.loader import resolve_experiment
+from chaoskit import catalog, kinds
+from chaoskit.experiment import SpecError, SpecIssue
 
 EXIT_BAD_INPUT = 2
 
 
 def validate(
-    files: Annotated[list[str], typer.Argument(help="Experiment files or names.")],
+    files: Annotated[list[str], typer.Argument(help="Experiment files or names (see `chaoskit list`).")],
 ) -> None:
     """Validate experiment files; print every problem as file:line:column with a hint."""
-    search_dir = default_experiments_dir()
     failed = False
     for name in files:
         try:
-            path = resolve_experiment(name, search_dir)
+            path = catalog.resolve(name)
             experiment = kinds.load_experiment(path)
         except SpecError as err:
             failed = True

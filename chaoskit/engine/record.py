@@ -21,6 +21,8 @@ class RunContext:
     """How load was offered (rate, connection mode, timeout, addresses), one line."""
     seed: int | None = None
     """The seed of victim choice (and local placement): ``--seed`` replays the same choices."""
+    version: str = ""
+    """The chaoskit that made the run (empty for runs older than this field)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoskit import __version__
 from chaoskit.analysis.evidence import SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
@@ -108,7 +109,7 @@ class Engine:
         summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
                             backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent)
         context = RunContext(notes=(*self.notes, *self.observers.notes()), load=self.load_description(),
-                             seed=self.options.seed)
+                             seed=self.options.seed, version=__version__)
         return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
                          summary=summary, context=context, agent=self._agent_report)
 

@@ -44,7 +44,7 @@ def render_report(summary: RunSummary, context: RunContext) -> str:
     """The Markdown report, with the load settings under the title and the engine's notes at the end."""
     from chaoskit.report.markdown import render
 
-    report = render(summary)
+    report = render(summary, version=context.version or "unknown")
     lines = ([f"Load: {context.load}"] if context.load else []) + (
         [f"Seed: {context.seed} (`--seed {context.seed}` picks the same victims)"] if context.seed is not None else [])
     if lines:
@@ -62,4 +62,5 @@ def load_summary(run_dir: Path) -> tuple[RunSummary, RunContext]:
     notes = tuple(str(n) for n in context.get("notes", []))
     seed = context.get("seed")
     return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")),
-                                                      seed=seed if isinstance(seed, int) else None)
+                                                      seed=seed if isinstance(seed, int) else None,
+                                                      version=str(context.get("version", "")))

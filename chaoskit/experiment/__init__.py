@@ -2,13 +2,7 @@
 
 from chaoskit.experiment.errors import SpecError, SpecIssue
 from chaoskit.experiment.faults import NODE_OF_VICTIM, FaultSpec, NodePick, PodFaultSpec, PodPick, Schedule
-from chaoskit.experiment.loader import (
-    default_experiments_dir,
-    list_experiments,
-    load_experiment,
-    load_experiment_text,
-    resolve_experiment,
-)
+from chaoskit.experiment.loader import load_experiment, load_experiment_text
 from chaoskit.experiment.model import Experiment
 from chaoskit.experiment.models import DataCheck, DataExpectation, Load, LoadedService, Phases, Slo, Target
 from chaoskit.experiment.schema import json_schema
@@ -33,12 +27,9 @@ __all__ = [
     "SpecError",
     "SpecIssue",
     "Target",
-    "default_experiments_dir",
     "json_schema",
-    "list_experiments",
     "load_experiment",
     "load_experiment_text",
     "parse_duration",
     "parse_percent",
-    "resolve_experiment",
 ]

@@ -6,9 +6,8 @@ pointed back at the YAML text that caused it.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
@@ -19,37 +18,6 @@ from chaoskit.experiment.crosscheck import cross_check
 from chaoskit.experiment.diagnostics import Loc, diagnose, path_of
 from chaoskit.experiment.errors import SpecError, SpecIssue
 from chaoskit.experiment.model import Experiment
-
-SUFFIXES: Final = (".yaml", ".yml")
-
-
-def default_experiments_dir() -> Path:
-    """``./experiments`` when it exists, else the experiments/ folder next to the installed package."""
-    local = Path.cwd() / "experiments"
-    return local if local.is_dir() else Path(__file__).resolve().parents[2] / "experiments"
-
-
-def list_experiments(search_dir: Path) -> list[Path]:
-    """Experiment files in ``search_dir``, sorted by name."""
-    if not search_dir.is_dir():
-        return []
-    return sorted(p for p in search_dir.iterdir() if p.suffix in SUFFIXES and p.is_file())
-
-
-def resolve_experiment(name_or_path: str, search_dir: Path) -> Path:
-    """A path to an existing file, or a name looked up as ``<search_dir>/<name>.yaml``."""
-    direct = Path(name_or_path).expanduser()
-    if direct.is_file():
-        return direct
-    for suffix in SUFFIXES:
-        candidate = search_dir / f"{name_or_path}{suffix}"
-        if candidate.is_file():
-            return candidate
-    known = [p.stem for p in list_experiments(search_dir)]
-    close = difflib.get_close_matches(name_or_path, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    hint += f"experiments in {search_dir}: {', '.join(known) or 'none'}"
-    raise SpecError([SpecIssue(name_or_path, None, None, "no such experiment file or name", hint)])
 
 
 def load_experiment(path: Path, *, model: type[Experiment]) -> Experiment:

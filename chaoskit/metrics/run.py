@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
+from chaoskit import __version__
 from chaoskit.analysis.recovery import ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
 from chaoskit.checks.results import DataCheckResult
 from chaoskit.metrics import names
@@ -91,7 +92,8 @@ class RunMetrics:
         self._publish_info()
 
     def _publish_info(self) -> None:
-        self._info.info({"experiment": self.experiment, "run_id": self.run_id, "backend": self.backend})
+        self._info.info({"experiment": self.experiment, "run_id": self.run_id, "backend": self.backend,
+                         "version": __version__})
 
     # --- RunObserver ---------------------------------------------------------------------------
     def on_phase(self, phase: str, ends_at_ns: int) -> None:

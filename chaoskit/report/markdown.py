@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chaoskit import __version__
 from chaoskit.analysis.availability import ALL_PHASES
 from chaoskit.analysis.recovery import CONTROL_PLANE, ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.report.fmt import DASH, clock, ms, offset, pct, secs, verdict_word
 
 
-def render(summary: RunSummary) -> str:
-    """The whole report; sections are separated by blank lines and always present."""
+def render(summary: RunSummary, *, version: str = __version__) -> str:
+    """The whole report; sections are separated by blank lines and always present.
+
+    ``version`` is the chaoskit that made the run (shown in the header); re-rendering an old run should pass
+    the version recorded with it.
+    """
     sections = [
-        _header(summary),
+        _header(summary, version),
         _verdict(summary),
         _availability(summary),
         *([_by_target(summary)] if summary.by_target else []),
@@ -40,11 +45,12 @@ def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
 
-def _header(s: RunSummary) -> str:
+def _header(s: RunSummary, version: str) -> str:
     phases = ", ".join(f"{p.name} {p.duration_s:.1f} s" for p in s.phases) or "none recorded"
     return (
         f"# chaoskit report: {s.experiment}\n\n"
-        f"Run `{s.run_id}` on the `{s.backend}` backend · {s.requests:,} requests · phases: {phases}"
+        f"Run `{s.run_id}` on the `{s.backend}` backend with chaoskit {version} · {s.requests:,} requests · "
+        f"phases: {phases}"
     )
 
 

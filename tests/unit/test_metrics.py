@@ -7,6 +7,7 @@ import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaoskit import __version__
 from chaoskit.analysis.summary import RunSummary, summarize
 from chaoskit.analysis.synthetic import (
     Outage,
@@ -158,7 +159,7 @@ def test_the_run_id_is_only_on_the_info_metric() -> None:
     metrics.finalize(run_summary())
     with_run_id = {name for (name, labels), _ in samples(metrics).items() if any(k == "run_id" for k, _ in labels)}
     assert with_run_id == {"chaoskit_run_info"}
-    assert value(metrics, "chaoskit_run_info", run_id="20260101-000000-exp", backend="local") == 1
+    assert value(metrics, "chaoskit_run_info", run_id="20260101-000000-exp", backend="local", version=__version__) == 1
 
 
 def test_push_needs_a_run_id() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+from chaoskit import __version__
 from chaoskit.analysis import RunSummary, SloTargets, summarize
 from chaoskit.analysis.synthetic import (
     T0_NS,
@@ -56,6 +57,12 @@ def test_markdown_has_every_section_in_order(summary: RunSummary) -> None:
     text = markdown.render(summary)
     positions = [text.index(section) for section in SECTIONS]
     assert positions == sorted(positions)
+
+
+def test_markdown_header_names_the_chaoskit_that_made_the_run(summary: RunSummary) -> None:
+    header = markdown.render(summary).split("\n\n## ", 1)[0]
+    assert f"with chaoskit {__version__} ·" in header
+    assert "with chaoskit 9.8.7 ·" in markdown.render(summary, version="9.8.7").split("\n\n## ", 1)[0]
 
 
 def test_markdown_shows_the_numbers(summary: RunSummary) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.experiment import SpecError, SpecIssue, resolve_experiment
+from chaoskit.experiment import SpecError, SpecIssue
 from chaoskit.kinds import load_experiment
 from tests.unit.test_spec_helpers import EXPERIMENT, edit, errors, load, where, write_manifest
 
@@ -236,14 +236,6 @@ def test_unreadable_file_has_no_position(tmp_path: Path) -> None:
     issue = only(info.value)
     assert (issue.line, issue.column) == (None, None)
     assert issue.message.startswith("cannot read:")
-
-
-def test_unknown_experiment_name_suggests_the_closest(tmp_path: Path) -> None:
-    (tmp_path / "pod-recreate.yaml").write_text("name: x\n", encoding="utf-8")
-    assert resolve_experiment("pod-recreate", tmp_path) == tmp_path / "pod-recreate.yaml"
-    with pytest.raises(SpecError) as info:
-        resolve_experiment("pod-recreat", tmp_path)
-    assert only(info.value).hint.startswith("did you mean 'pod-recreate'?")
 
 
 def test_issue_text_format() -> None:

@@ -1,0 +1,1 @@
+"""Not code: lets setuptools ship experiments/ as the package chaoskit.builtin.experiments (see pyproject.toml)."""

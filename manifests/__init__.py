@@ -1,0 +1,1 @@
+"""Not code: lets setuptools ship manifests/ as the package chaoskit.builtin.manifests (see pyproject.toml)."""
