@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cluster.local.cluster import LocalCluster
+from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.runner import Engine, RunOptions, RunOutcome
 from chaoskit.engine.save import load_summary
@@ -31,13 +33,19 @@ def experiment(name: str, **overrides: Any) -> Experiment:
 
 
 def run(spec: Experiment, out: Path, *, seed: int = 1, observers: Observers | None = None,
-        engine_hook: Any = None) -> tuple[RunSummary, RunOutcome]:
+        engine_hook: Any = None, config: LocalClusterConfig | None = None,
+        after: Callable[[], Awaitable[None]] | None = None) -> tuple[RunSummary, RunOutcome]:
+    """Run ``spec`` on a fresh local cluster; ``after`` is awaited on the same loop once the run ended."""
+
     async def main() -> RunOutcome:
-        engine = Engine(spec, LocalCluster(seed=seed), options=RunOptions(out_dir=out, seed=seed),
+        engine = Engine(spec, LocalCluster(config, seed=seed), options=RunOptions(out_dir=out, seed=seed),
                         observers=observers)
         if engine_hook is not None:
             engine_hook(engine)
-        return await engine.run()
+        outcome = await engine.run()
+        if after is not None:
+            await after()
+        return outcome
 
     outcome = asyncio.run(main())
     summary, _ = load_summary(outcome.run_dir)
