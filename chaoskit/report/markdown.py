@@ -115,8 +115,8 @@ def _windows(s: RunSummary) -> str:
     parts = [head, table(["Service type", "Addresses", "Windows", "Failed", "Unavailable", "Longest", "Open"],
                          summary_rows, align="lrrrrrr")]  # fmt: skip
     if any(len(w.addresses) > 1 for w in s.windows):
-        rows = [[a.service_type, a.address, str(a.count), str(a.failed), secs(a.total_s), secs(a.longest_s),
-                 "**open at the end**" if a.open else DASH]
+        rows = [[a.service_type, a.address, str(a.count), str(a.failed), secs(a.total_s),
+                 secs(a.longest_s) if a.count else DASH, "**open at the end**" if a.open else DASH]
                 for w in s.windows for a in w.addresses]  # fmt: skip
         parts += ["Per address:", table(["Service type", "Address", "Windows", "Failed", "Total", "Longest",
                                          "Last window"], rows, align="llrrrrl")]  # fmt: skip
