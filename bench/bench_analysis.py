@@ -59,11 +59,11 @@ def child(run_dir: str) -> dict[str, float]:
 
     from chaoskit.analysis import SloTargets, summarize
     from chaoskit.analysis.availability import availability
-    from chaoskit.analysis.frames import phases_from_events, prepare
+    from chaoskit.analysis.frames import phases_from_events, prepare, run_end_ns
     from chaoskit.analysis.latency import latency
     from chaoskit.analysis.recovery import recovery
     from chaoskit.analysis.timeline import read_timeline
-    from chaoskit.analysis.windows import error_windows
+    from chaoskit.analysis.windows import failure_runs, window_stats
 
     requests = pd.read_parquet(os.path.join(run_dir, "requests.parquet"))
     events = pd.read_parquet(os.path.join(run_dir, "events.parquet"))
@@ -78,13 +78,15 @@ def child(run_dir: str) -> dict[str, float]:
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # Stage breakdown (each timed alone, after the full run, so it is informational only).
     t = time.perf_counter()
-    cols = prepare(requests, phases_from_events(events))
+    phases = phases_from_events(events)
+    cols = prepare(requests, phases)
     times["prepare"] = time.perf_counter() - t
+    runs = failure_runs(cols, run_end_ns(cols, phases))
     for name, stage in (
         ("availability", lambda: availability(cols)),
-        ("windows", lambda: error_windows(cols)),
+        ("windows", lambda: window_stats(cols, failure_runs(cols, run_end_ns(cols, phases)))),
         ("latency", lambda: latency(cols)),
-        ("recovery", lambda: recovery(read_timeline(events), cols)),
+        ("recovery", lambda: recovery(read_timeline(events), cols, runs)),
     ):
         t = time.perf_counter()
         stage()

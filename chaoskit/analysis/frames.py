@@ -12,6 +12,8 @@ import pandas as pd
 from chaoskit.load.records import REQUEST_COLUMNS
 from chaoskit.vocab import REQUIRED_EVENT_COLUMNS, EventKind
 
+TARGET_COLUMN: Final = "target"
+"""Optional requests column: the address a request went to (``host:port``, plus `` (node)`` for NodePort)."""
 OUTSIDE: Final = "outside"
 """Phase label of requests scheduled outside every recorded phase."""
 NS_PER_S: Final = 1_000_000_000
@@ -127,6 +129,11 @@ class Columns:
     scheduled_ns: IntArray
     start_ns: IntArray
     latency_ns: IntArray
+    address_code: IntArray
+    """The address (path) each request took: see :func:`address_codes`."""
+    addresses: tuple[str, ...]
+    address_type: IntArray
+    """The service type code of each address."""
 
     def __len__(self) -> int:
         return len(self.ok)
@@ -140,6 +147,7 @@ def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
     for name, column in (("service_type", type_code), ("outcome", outcome_code)):
         if len(column) and column.min() < 0:
             raise AnalysisError(f"requests.{name} has missing values; every request needs one")
+    address_code, addresses, address_type = address_codes(requests, type_code, types)
     return Columns(
         type_code=type_code,
         types=types,
@@ -151,4 +159,35 @@ def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
         scheduled_ns=scheduled,
         start_ns=int_column(requests, "start_ns"),
         latency_ns=int_column(requests, "latency_ns"),
+        address_code=address_code,
+        addresses=addresses,
+        address_type=address_type,
     )
+
+
+def address_codes(
+    requests: pd.DataFrame, type_code: IntArray, types: tuple[str, ...]
+) -> tuple[IntArray, tuple[str, ...], IntArray]:
+    """Per request the address it took, as a code; the address labels; each address's type code.
+
+    An address is one (service type, ``target``) pair: ``target`` is the ``host:port`` the request went
+    to (`` (node)`` added for a NodePort). Runs saved before that column existed, and rows without a
+    value, fall back to the service type itself as the address.
+    """
+    if TARGET_COLUMN not in requests.columns:
+        return type_code, types, np.arange(len(types), dtype=np.int64)
+    target_code, targets = codes(requests[TARGET_COLUMN])
+    width = len(targets) + 1  # slot 0: no target recorded
+    key = type_code * width + (target_code + 1)
+    present = np.bincount(key, minlength=len(types) * width) > 0
+    dense = np.cumsum(present) - 1
+    cells = np.flatnonzero(present)
+    labels = tuple(targets[c % width - 1] if c % width else types[c // width] for c in cells.tolist())
+    return dense[key].astype(np.int64, copy=False), labels, (cells // width).astype(np.int64)
+
+
+def run_end_ns(cols: Columns, phases: tuple[PhaseSpan, ...]) -> int:
+    """The end of the run: the end of the last phase, or the last request's start when that is later
+    (or when no phase was recorded). An unavailability window still open then ends here."""
+    last_start = int(cols.start_ns.max()) if len(cols) else 0
+    return max(phases[-1].end_ns, last_start) if phases else last_start

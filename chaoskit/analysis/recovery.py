@@ -1,16 +1,31 @@
-"""Recovery of each fault instance on three clocks, measured from the fault instant.
+"""Recovery of each fault instance on five clocks, in seconds from the fault instant.
 
-* ``replacement_ready``: replaced pods: when the last needed new pod became Ready (a pod first
-  seen after this fault and before the next one, with a victim's owner prefix; one per victim).
-  Container restarts: the victim Ready again after its CONTAINER_RESTARTED.
+From cluster events:
+
+* ``replacement_scheduled``: replaced pods: when the last needed new pod was bound to a node
+  (POD_SCHEDULED of a pod first seen after this fault and before the next one, with a victim's owner
+  prefix, or a victim re-created under its own name; one per victim). Container restarts reschedule
+  nothing: n/a.
+* ``replacement_ready``: when the last needed new pod (same rule) became Ready. Container restarts:
+  the victim Ready again after its CONTAINER_RESTARTED.
 * ``endpoints_converged``: the first data-path sync (PROXY_SYNCED) after which no Service that
   routed to a victim still forwards to a victim IP, and each such Service forwards to every
   replacement IP. Container restarts: each such Service forwards to the victim again, once Ready.
   A backend that cannot observe its data path (kube) reports no syncs; then the Services' ready
-  endpoint sets (ENDPOINT_ADDED/REMOVED) stand in, and ``endpoints_source`` says so.
-* ``last_failure``: end of the last failed request attributed to this fault. A failure belongs to
-  the most recent fault instant at or before its start; failures before the first fault belong to
-  none. Each failure and each new pod belongs to exactly one fault: nothing is counted twice.
+  endpoint sets (ENDPOINT_ADDED/REMOVED) stand in, and ``endpoints_source`` says so. The state before
+  the fault includes the endpoints that were ready when the backend began watching: both backends
+  report them as ENDPOINT_ADDED, stamped when they were first seen.
+
+From requests (attribution.py states the attribution rule exactly):
+
+* ``last_failure``: the start of the last failed request attributed to this fault.
+* ``traffic_recovered``: the start of the first successful request after that last failure, on every
+  address that failed for this fault (the latest of them).
+
+A clock is ``never`` (listed in ``never_recovered``) when it was expected to end and had not when the
+run ended; ``n/a`` (listed in ``unobserved``) when there was nothing to measure it by. The two request
+clocks have no value (None) when no failure was attributed to the fault: nothing had to recover.
+Each failure and each new pod belongs to exactly one fault: nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -18,15 +33,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
-
+from chaoskit.analysis.attribution import FaultFailures, attribute
 from chaoskit.analysis.frames import Columns, seconds
 from chaoskit.analysis.timeline import FaultInstance, PodHistory, ProxySync, Timeline, owner_prefix
+from chaoskit.analysis.windows import FailureRuns
 
+REPLACEMENT_SCHEDULED: Final = "replacement_scheduled"
 REPLACEMENT_READY: Final = "replacement_ready"
 ENDPOINTS_CONVERGED: Final = "endpoints_converged"
 LAST_FAILURE: Final = "last_failure"
-CLOCKS: Final = (REPLACEMENT_READY, ENDPOINTS_CONVERGED, LAST_FAILURE)
+TRAFFIC_RECOVERED: Final = "traffic_recovered"
+CLOCKS: Final = (REPLACEMENT_SCHEDULED, REPLACEMENT_READY, ENDPOINTS_CONVERGED, LAST_FAILURE, TRAFFIC_RECOVERED)
 DATA_PATH: Final = "data-path"
 CONTROL_PLANE: Final = "control-plane"
 RESTART_KINDS: Final = frozenset({"container-restart"})
@@ -35,7 +52,7 @@ RESTART_KINDS: Final = frozenset({"container-restart"})
 
 @dataclass(frozen=True)
 class FaultRecovery:
-    """How long one fault instance took to recover, on each clock (seconds; None = did not end)."""
+    """How long one fault instance took to recover, on each clock (seconds from its instant)."""
 
     name: str
     kind: str
@@ -45,25 +62,44 @@ class FaultRecovery:
     victim_ips: tuple[str, ...]
     replacements: tuple[str, ...]
     replacement_ips: tuple[str, ...]
+    replacement_scheduled_s: float | None
     replacement_ready_s: float | None
     endpoints_converged_s: float | None
-    last_failure_s: float
+    last_failure_s: float | None
+    """None: no failure was attributed to this fault."""
+    traffic_recovered_s: float | None
+    """None: no failure attributed, or an address never recovered (then it is in ``never_recovered``)."""
     failures: int
     """Failed requests attributed to this fault."""
     never_recovered: tuple[str, ...] = ()
-    """Clocks that were expected to end but never did."""
+    """Clocks that were expected to end but had not when the run ended."""
     unobserved: tuple[str, ...] = ()
     """Clocks with nothing to measure: no events from the backend, or no victims."""
     endpoints_source: str = DATA_PATH
     """What ``endpoints_converged`` watched: the proxies' data path, or (when the backend cannot see it)
     the control plane's endpoint set; empty when it was not measured."""
+    failed_addresses: tuple[str, ...] = ()
+    """Addresses with a failure attributed to this fault."""
+    unrecovered_addresses: tuple[str, ...] = ()
+    """Addresses that failed for this fault and never had a successful request after, in the run."""
+
+    def clocks(self) -> dict[str, float | None]:
+        """Every clock by name (:data:`CLOCKS` order)."""
+        return {
+            REPLACEMENT_SCHEDULED: self.replacement_scheduled_s,
+            REPLACEMENT_READY: self.replacement_ready_s,
+            ENDPOINTS_CONVERGED: self.endpoints_converged_s,
+            LAST_FAILURE: self.last_failure_s,
+            TRAFFIC_RECOVERED: self.traffic_recovered_s,
+        }
 
     @property
     def recovery_s(self) -> float | None:
-        """The longest clock that ended (None if no clock ended)."""
-        values = [
-            v for v in (self.replacement_ready_s, self.endpoints_converged_s, self.last_failure_s) if v is not None
-        ]
+        """The worst clock (the recovery SLO's measure): the longest clock; None when a clock never
+        ended (the fault never recovered) or no clock had a value."""
+        if self.never_recovered:
+            return None
+        values = [v for v in self.clocks().values() if v is not None]
         return max(values) if values else None
 
 
@@ -74,36 +110,23 @@ class _Clock:
     applicable: bool = True
 
 
-def recovery(timeline: Timeline, cols: Columns) -> tuple[tuple[FaultRecovery, ...], int]:
-    """Recovery per fault instance, and the number of failures that precede every fault."""
+def recovery(timeline: Timeline, cols: Columns, runs: FailureRuns) -> tuple[tuple[FaultRecovery, ...], int]:
+    """Recovery per fault instance, and the number of failures before any fault."""
     faults = timeline.faults
-    counts, last_end, unattributed = attribute_failures(cols, [f.begin_ns for f in faults])
+    per_fault, before_any = attribute(cols, runs, [f.begin_ns for f in faults])
     results = []
     for i, fault in enumerate(faults):
         next_ns = faults[i + 1].begin_ns if i + 1 < len(faults) else None
-        results.append(_recover(timeline, fault, next_ns, failures=int(counts[i]), last_end=int(last_end[i])))
-    return tuple(results), unattributed
+        results.append(_recover(timeline, fault, next_ns, per_fault[i]))
+    return tuple(results), before_any
 
 
-def attribute_failures(cols: Columns, instants_ns: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per fault: failures attributed and their latest end (ns, 0 if none); failures before all."""
-    failed = ~cols.ok
-    start = cols.start_ns[failed]
-    end = start + cols.latency_ns[failed]
-    instants = np.asarray(instants_ns, dtype=np.int64)
-    owner = np.searchsorted(instants, start, side="right") - 1
-    mine = owner >= 0
-    counts = np.bincount(owner[mine], minlength=len(instants))
-    last_end = np.zeros(len(instants), dtype=np.int64)
-    np.maximum.at(last_end, owner[mine], end[mine])
-    return counts, last_end, int((~mine).sum())
-
-
-def _recover(
-    timeline: Timeline, fault: FaultInstance, next_ns: int | None, *, failures: int, last_end: int
-) -> FaultRecovery:
+def _recover(timeline: Timeline, fault: FaultInstance, next_ns: int | None, failed: FaultFailures) -> FaultRecovery:
     restart = fault.kind in RESTART_KINDS
-    ready = _restart_ready(timeline, fault) if restart else _replacement_ready(timeline, fault, next_ns)
+    if restart:
+        scheduled, ready = _Clock(None, applicable=False), _restart_ready(timeline, fault)
+    else:
+        scheduled, ready = _replacement_clocks(timeline, fault, next_ns)
     replaced_by = fault.victims if restart else ready.pods
     wanted = {p.ip for p in replaced_by if p.ip}
     # Backends that cannot see their data path (kube) report no syncs: fall back to the EndpointSlices.
@@ -111,11 +134,14 @@ def _recover(
     syncs = timeline.syncs or timeline.endpoint_views
     converged = _converged(syncs, timeline, fault, ready, wanted, restart=restart)
     never, unobserved = [], []
-    for clock_name, clock in ((REPLACEMENT_READY, ready), (ENDPOINTS_CONVERGED, converged)):
+    for clock_name, clock in ((REPLACEMENT_SCHEDULED, scheduled), (REPLACEMENT_READY, ready),
+                              (ENDPOINTS_CONVERGED, converged)):  # fmt: skip
         if not clock.applicable:
             unobserved.append(clock_name)
         elif clock.at_ns is None:
             never.append(clock_name)
+    if failed.unrecovered_addresses:
+        never.append(TRAFFIC_RECOVERED)
     return FaultRecovery(
         name=fault.name,
         kind=fault.kind,
@@ -125,25 +151,33 @@ def _recover(
         victim_ips=tuple(v.ip for v in fault.victims),
         replacements=tuple(p.name for p in ready.pods),
         replacement_ips=tuple(p.ip for p in ready.pods),
-        replacement_ready_s=_since(fault, ready),
-        endpoints_converged_s=_since(fault, converged),
-        last_failure_s=seconds(last_end - fault.begin_ns) if failures else 0.0,
-        failures=failures,
+        replacement_scheduled_s=_since(fault, scheduled.at_ns),
+        replacement_ready_s=_since(fault, ready.at_ns),
+        endpoints_converged_s=_since(fault, converged.at_ns),
+        last_failure_s=_since(fault, failed.last_failure_ns),
+        traffic_recovered_s=_since(fault, failed.recovered_ns),
+        failures=failed.failures,
         never_recovered=tuple(never),
         unobserved=tuple(unobserved),
         endpoints_source=source if converged.applicable else "",
+        failed_addresses=failed.failed_addresses,
+        unrecovered_addresses=failed.unrecovered_addresses,
     )
 
 
-def _since(fault: FaultInstance, clock: _Clock) -> float | None:
-    return None if clock.at_ns is None else seconds(max(0, clock.at_ns - fault.begin_ns))
+def _since(fault: FaultInstance, at_ns: int | None) -> float | None:
+    return None if at_ns is None else seconds(max(0, at_ns - fault.begin_ns))
 
 
-def _replacement_ready(timeline: Timeline, fault: FaultInstance, next_ns: int | None) -> _Clock:
+def _replacement_clocks(timeline: Timeline, fault: FaultInstance, next_ns: int | None) -> tuple[_Clock, _Clock]:
+    """(scheduled, ready) of the new pods that replace the victims."""
     if not fault.victims:
-        return _Clock(None, applicable=False)
+        return _Clock(None, applicable=False), _Clock(None, applicable=False)
     victims = {v.pod for v in fault.victims}
     prefixes = {owner_prefix(v.pod) for v in fault.victims}
+    # A backend (or an old run) that reports no POD_SCHEDULED at all cannot time scheduling: n/a, not never.
+    reports_binding = any(p.scheduled_ns for p in timeline.pods.values())
+    scheduled: list[tuple[int, PodHistory]] = []
     ready: list[tuple[int, PodHistory]] = []
     for pod in timeline.pods.values():
         # A new pod with a victim's owner prefix, or a victim re-created under its own name.
@@ -151,14 +185,23 @@ def _replacement_ready(timeline: Timeline, fault: FaultInstance, next_ns: int | 
             continue
         # Other pods count by first sight only: a watch re-list may re-announce old pods as added.
         appeared = pod.appeared_in(fault.begin_ns, next_ns, recreated=pod.name in victims)
-        ready_ns = None if appeared is None else pod.first_ready_after(appeared)
+        if appeared is None:
+            continue
+        bound_ns, ready_ns = pod.first_scheduled_after(appeared), pod.first_ready_after(appeared)
+        if bound_ns is not None:
+            scheduled.append((bound_ns, pod))
         if ready_ns is not None:
             ready.append((ready_ns, pod))
-    ready.sort(key=lambda item: (item[0], item[1].name))
-    needed = len(victims)
-    if len(ready) < needed:
-        return _Clock(None, pods=tuple(p for _, p in ready))
-    return _Clock(ready[needed - 1][0], pods=tuple(p for _, p in ready[:needed]))
+    bound = _nth(scheduled, len(victims)) if reports_binding else _Clock(None, applicable=False)
+    return bound, _nth(ready, len(victims))
+
+
+def _nth(found: list[tuple[int, PodHistory]], needed: int) -> _Clock:
+    """The moment the ``needed``-th pod got there (never if fewer did), and the first ``needed`` pods."""
+    found.sort(key=lambda item: (item[0], item[1].name))
+    if len(found) < needed:
+        return _Clock(None, pods=tuple(p for _, p in found))
+    return _Clock(found[needed - 1][0], pods=tuple(p for _, p in found[:needed]))
 
 
 def _restart_ready(timeline: Timeline, fault: FaultInstance) -> _Clock:

@@ -10,18 +10,21 @@ import pandas as pd
 
 from chaoskit.analysis.availability import ALL_PHASES, AvailabilityRow, availability
 from chaoskit.analysis.churn import ChurnStats, churn
-from chaoskit.analysis.codec import from_jsonable, to_jsonable
-from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare
+from chaoskit.analysis.codec import DecodeError, from_jsonable, to_jsonable
+from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare, run_end_ns
 from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
+from chaoskit.analysis.observation import DEFAULT_QUIET_S, RecoveryObservation, observe
 from chaoskit.analysis.recovery import FaultRecovery, recovery
 from chaoskit.analysis.targets import TargetRow, by_target
 from chaoskit.analysis.timeline import read_timeline
 from chaoskit.analysis.verdict import LATENCY_PHASES, SloTargets, Verdict, judge
-from chaoskit.analysis.windows import WindowStats, error_windows, window_stats
+from chaoskit.analysis.windows import WindowStats, failure_runs, window_stats
 from chaoskit.checks.results import DataCheckResult
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""2: windows per address ending at the next success, completion-time attribution, five recovery clocks,
+the recovery observation, churn within the phases."""
 
 
 @dataclass(frozen=True)
@@ -34,14 +37,16 @@ class RunSummary:
     aborted: bool
     verdict: Verdict
     slo: SloTargets
-    gap_tolerance_s: float
     requests: int
     phases: tuple[PhaseSpan, ...]
     availability: tuple[AvailabilityRow, ...]
     windows: tuple[WindowStats, ...]
+    """Unavailability windows per service type, over its addresses (windows.py has the definition)."""
     recovery: tuple[FaultRecovery, ...]
     unattributed_failures: int
-    """Failed requests that started before the first fault (baseline noise, or no fault at all)."""
+    """Failed requests that completed before the first fault instant: "before any fault" (baseline noise,
+    or every failure of a run without faults)."""
+    recovery_observation: RecoveryObservation
     latency: tuple[LatencyRow, ...]
     slo_p99_ms: dict[str, float | None]
     """p99 latency per service type over the phases the latency SLO is judged on."""
@@ -68,6 +73,12 @@ class RunSummary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
         """Rebuild from :meth:`to_dict` output (e.g. summary.json) so a report can be re-rendered."""
+        version = data.get("schema_version", 1)
+        if version != SCHEMA_VERSION:
+            raise DecodeError(
+                f"summary schema_version {version}; this chaoskit reads {SCHEMA_VERSION} "
+                "(the definitions of windows and recovery clocks changed): analyse the run again"
+            )
         return from_jsonable(cls, data)
 
 
@@ -82,17 +93,22 @@ def summarize(
     run_id: str,
     aborted: bool,
     agent: Mapping[str, object] | None,
-    gap_tolerance_s: float = 0.1,
+    quiet_s: float = DEFAULT_QUIET_S,
 ) -> RunSummary:
-    """Analyse one run: requests (records.py columns) and events (ClusterEvent columns) in, summary out."""
+    """Analyse one run: requests (records.py columns) and events (ClusterEvent columns) in, summary out.
+
+    ``quiet_s``: how long the end of the recovery phase must be free of failures for recovery to count
+    as observed (observation.py).
+    """
     phases = phases_from_events(events)
     cols = prepare(requests, phases)
+    runs = failure_runs(cols, run_end_ns(cols, phases))
     timeline = read_timeline(events)
     index = LatencyIndex(cols)
     judged = [p.name for p in phases if p.name in LATENCY_PHASES] or [p.name for p in phases]
     slo_p99 = p99_over(cols, judged or cols.phases, index=index)
     avail = availability(cols)
-    faults, unattributed = recovery(timeline, cols)
+    faults, unattributed = recovery(timeline, cols, runs)
     health = agent_health(cols, agent)
     verdict = judge(
         slo,
@@ -110,13 +126,13 @@ def summarize(
         aborted=aborted,
         verdict=verdict,
         slo=slo,
-        gap_tolerance_s=gap_tolerance_s,
         requests=len(cols),
         phases=phases,
         availability=avail,
-        windows=window_stats(error_windows(cols, gap_tolerance_s=gap_tolerance_s), cols.types),
+        windows=window_stats(cols, runs),
         recovery=faults,
         unattributed_failures=unattributed,
+        recovery_observation=observe(cols, runs, phases, quiet_s=quiet_s),
         latency=latency(cols, index=index),
         slo_p99_ms=slo_p99,
         data=tuple(data_checks),

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from chaoskit.load.records import OUTCOME_LABELS, REQUEST_COLUMNS
+from chaoskit.load.records import FRAME_COLUMNS, OUTCOME_LABELS, REQUEST_COLUMNS
 from chaoskit.vocab import ClusterEvent, EventKind
 
 SERVICES: Final = {"ClusterIP": "chaoskit-target", "NodePort": "chaoskit-target-nodeport"}
@@ -127,6 +127,8 @@ class PodDeleteScript:
 
     fault_at_s: Sequence[float]
     """Fault instants, seconds from t0."""
+    replacement_scheduled_s: float = 0.05
+    """Fault instant to the replacement pod bound to a node."""
     replacement_ready_s: float = 1.0
     """Fault instant to the replacement pod Ready."""
     sync_s: float = 0.3
@@ -144,6 +146,7 @@ def pod_delete_events(
     before = t0_ns - _NS
     for name, ip in pods:
         events.append(ClusterEvent(before, EventKind.POD_ADDED, name=name, ip=ip, node="node-1"))
+        events.append(ClusterEvent(before, EventKind.POD_SCHEDULED, name=name, ip=ip, node="node-1"))
         events.append(ClusterEvent(before, EventKind.POD_READY, name=name, ip=ip, node="node-1"))
     events += _synced(before, script.services, [ip for _, ip in pods])
     for k, at_s in enumerate(script.fault_at_s):
@@ -154,7 +157,9 @@ def pod_delete_events(
         events.append(ClusterEvent(at, EventKind.FAULT_BEGIN, name=f"pod-delete-0#{k}", ip=victim_ip,
                                    node="node-1", detail=detail))  # fmt: skip
         events.append(ClusterEvent(at + 1000, EventKind.POD_TERMINATING, name=victim, ip=victim_ip))
-        events.append(ClusterEvent(at + 2000, EventKind.POD_ADDED, name=new[0], node="node-1"))
+        events.append(ClusterEvent(at + 2000, EventKind.POD_ADDED, name=new[0]))
+        bound = at + int(script.replacement_scheduled_s * _NS)
+        events.append(ClusterEvent(bound, EventKind.POD_SCHEDULED, name=new[0], node="node-1"))
         events += _synced(at + int(script.sync_s * _NS), script.services, [ip for _, ip in pods])
         ready = at + int(script.replacement_ready_s * _NS)
         events.append(ClusterEvent(ready, EventKind.POD_READY, name=new[0], ip=new[1], node="node-1"))
@@ -178,8 +183,10 @@ def requests_from(
     service_type: str | Sequence[str] = "ClusterIP",
     outcome: str = "refused",
     scheduled_ns: Sequence[int] | None = None,
+    target: str | Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """A hand-written request table: failed rows get ``outcome``; scheduled defaults to start."""
+    """A hand-written request table: failed rows get ``outcome``; scheduled defaults to start;
+    ``target`` adds the address column (``host:port (node)``) the agents record."""
     n = len(start_ns)
     types = [service_type] * n if isinstance(service_type, str) else list(service_type)
     outcomes = ["ok" if good else outcome for good in ok]
@@ -195,4 +202,7 @@ def requests_from(
             "ok": np.asarray(ok, dtype=bool),
         }
     )
-    return frame[list(REQUEST_COLUMNS)]
+    if target is None:
+        return frame[list(REQUEST_COLUMNS)]
+    frame["target"] = pd.Categorical([target] * n if isinstance(target, str) else list(target))
+    return frame[list(FRAME_COLUMNS)]

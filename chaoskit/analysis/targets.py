@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from chaoskit.analysis.frames import NS_PER_S, codes, ratio
-
-TARGET_COLUMN = "target"
-"""Optional requests column: the address a request went to (``host:port``, plus `` (node)`` for NodePort)."""
+from chaoskit.analysis.frames import NS_PER_S, TARGET_COLUMN, codes, ratio
 
 
 @dataclass(frozen=True)

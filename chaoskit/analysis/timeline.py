@@ -53,6 +53,8 @@ class PodHistory:
     first_seen_ns: int
     ip: str = ""
     node: str = ""
+    scheduled_ns: list[int] = field(default_factory=list)
+    """Every POD_SCHEDULED: bound to a node."""
     ready_ns: list[int] = field(default_factory=list)
     restarted_ns: list[int] = field(default_factory=list)
     added_ns: list[int] = field(default_factory=list)
@@ -66,6 +68,9 @@ class PodHistory:
 
     def first_ready_after(self, ts_ns: int) -> int | None:
         return next((t for t in self.ready_ns if t >= ts_ns), None)
+
+    def first_scheduled_after(self, ts_ns: int) -> int | None:
+        return next((t for t in self.scheduled_ns if t >= ts_ns), None)
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,8 @@ def _note_pod(pods: dict[str, PodHistory], ts: int, kind: str, *, name: str, ip:
     pod.node = node or pod.node
     if kind == EventKind.POD_READY:
         pod.ready_ns.append(ts)
+    elif kind == EventKind.POD_SCHEDULED:
+        pod.scheduled_ns.append(ts)
     elif kind == EventKind.CONTAINER_RESTARTED:
         pod.restarted_ns.append(ts)
     elif kind == EventKind.POD_ADDED:

@@ -1,21 +1,30 @@
-"""Error windows: stretches of time in which requests of one service type failed.
+"""Unavailability windows: per address (a path users take), the stretches of time it was seen failing.
 
-Rule (exact): take the service type's requests in start order. A *run* is a maximal sequence of
-failed requests with no successful request between them. Consecutive runs join into one *window*
-when the next run's first failure starts no more than ``gap_tolerance_s`` after the latest end
-(start + latency) of the failures before it. A window begins at its first failure's start and ends
-at the latest end of its failures. Two failures with no success between them are always in the same
-window, however far apart: without a success there is no evidence the service came back.
+Definition (exact). Take one address's requests in start order. A *window* begins at the start of a
+failed request whose predecessor on the address succeeded (or that is the address's first request),
+and ends at the start of the next successful request on the same address. Every failed request lies
+in exactly one window, and no successful request starts inside one. A timeout counts from its start:
+waiting out a 2 s timeout does not lengthen a window past the next success's start. A window with no
+success after it is *open* (never closed): it ends at the end of the run (:func:`frames.run_end_ns`)
+and is flagged.
+
+An address is one (service type, ``target``) pair: the Service's ``host:port``, one per node for a
+NodePort. Runs saved without the ``target`` column have one address per service type, the type itself.
+
+Per service type, the windows of its addresses are listed together; ``unavailable_s`` is the union of
+their time: how long at least one address of the type was unavailable (two node addresses down over the
+same second count one second). Per address, ``total_s`` is the sum of its windows (they never overlap).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
-from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, IntArray, seconds
+from chaoskit.analysis.frames import BoolArray, Columns, IntArray, seconds
 
 TOP_WINDOWS: Final = 10
 """How many of the longest windows a summary keeps per service type."""
@@ -23,102 +32,183 @@ TOP_WINDOWS: Final = 10
 
 @dataclass(frozen=True)
 class ErrorWindow:
-    """One window of failures of one service type."""
+    """One unavailability window of one address."""
 
     service_type: str
+    address: str
     begin_ns: int
-    """Start of the first failed request."""
+    """Start of the window's first failed request."""
     end_ns: int
-    """Latest start + latency of the window's failed requests."""
+    """Start of the next successful request on the address; the end of the run when open."""
     duration_s: float
     failed: int
-    ok_inside: int
-    """Successful requests started inside the window (partial outage, e.g. 1 of 3 backends gone)."""
+    open: bool = False
+    """No request on this address succeeded after the window began, until the end of the run."""
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
+class AddressWindows:
+    """The windows of one address, summed."""
+
+    service_type: str
+    address: str
+    count: int
+    failed: int
+    total_s: float
+    """Sum of the address's window lengths."""
+    longest_s: float
+    open: bool
+    """The address's last window was still open at the end of the run."""
+
+
+@dataclass(frozen=True)
 class WindowStats:
-    """Error windows of one service type."""
+    """The unavailability windows of one service type, over all of its addresses."""
 
     service_type: str
     count: int
     failed: int
     """Failed requests inside all windows (= all failed requests of the type)."""
-    total_s: float
+    unavailable_s: float
+    """Union of the windows of the type's addresses: time during which at least one was unavailable."""
+    open: int
+    """Windows still open at the end of the run."""
     longest: ErrorWindow | None
     top: tuple[ErrorWindow, ...] = ()
-    """The longest windows, longest first (at most :data:`TOP_WINDOWS`)."""
+    """The longest windows of any of the type's addresses, longest first (at most :data:`TOP_WINDOWS`)."""
+    addresses: tuple[AddressWindows, ...] = ()
 
 
-def error_windows(cols: Columns, *, gap_tolerance_s: float = 0.1) -> tuple[ErrorWindow, ...]:
-    """Every error window of every service type, ordered by type then begin."""
-    if gap_tolerance_s < 0:
-        raise ValueError(f"gap_tolerance_s must be >= 0, got {gap_tolerance_s}")
-    tolerance_ns = round(gap_tolerance_s * NS_PER_S)
-    windows: list[ErrorWindow] = []
-    for t, service_type in enumerate(cols.types):
-        mine = np.flatnonzero(cols.type_code == t)
-        order = mine[np.argsort(cols.start_ns[mine], kind="stable")]
-        windows.extend(_windows_of(cols, order, service_type, tolerance_ns))
-    return tuple(windows)
+@dataclass(frozen=True)
+class FailureRuns:
+    """Every failed request, grouped into windows: what the windows and the recovery clocks share.
+
+    Failures are ordered by address, then start; each window's failures are contiguous.
+    """
+
+    rows: IntArray
+    """Request row of each failure."""
+    window: IntArray
+    """Window index of each failure."""
+    first: IntArray
+    """Per window: index into ``rows`` of its first failure."""
+    address: IntArray
+    """Per window: its address code."""
+    begin_ns: IntArray
+    end_ns: IntArray
+    open: BoolArray
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def failed(self) -> IntArray:
+        """Failed requests per window."""
+        return np.diff(np.append(self.first, len(self.rows)))
 
 
-def _windows_of(cols: Columns, order: IntArray, service_type: str, tolerance_ns: int) -> list[ErrorWindow]:
-    ok: BoolArray = cols.ok[order]
-    fail_pos = np.flatnonzero(~ok)
-    if len(fail_pos) == 0:
-        return []
-    rows = order[fail_pos]
-    start = cols.start_ns[rows]
-    end = start + cols.latency_ns[rows]
-    # Latest end among all earlier failures: an earlier window can never outlast a later one's start
-    # (it would have merged), so this equals the open window's end.
-    prev_end = np.maximum.accumulate(end)[:-1]
-    ok_between = np.diff(fail_pos) > 1
-    new_window = np.concatenate(([True], ok_between & (start[1:] - prev_end > tolerance_ns)))
-    first = np.flatnonzero(new_window)
-    window_id = np.cumsum(new_window) - 1
-    begin_ns = start[first]
-    end_ns = np.maximum.reduceat(end, first)
-    failed = np.diff(np.append(first, len(rows)))
-    # Requests between a window's first and last failure that did not fail are the ok ones inside.
-    last_pos = np.append(fail_pos[first[1:] - 1], fail_pos[-1])
-    ok_inside = (last_pos - fail_pos[first] + 1) - failed
-    n_out = len(cols.outcomes)
-    by_outcome = np.bincount(window_id * n_out + cols.outcome_code[rows], minlength=len(first) * n_out).reshape(
-        len(first), n_out
+def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
+    """The windows of every address (see the module docstring), as arrays."""
+    parts: list[tuple[npt.NDArray[Any], ...]] = []
+    windows = 0
+    for a in range(len(cols.addresses)):
+        part = _runs_of(cols, np.flatnonzero(cols.address_code == a), run_end_ns)
+        if part is None:
+            continue
+        rows, window, first, begin, end, is_open = part
+        parts.append((rows, window + windows, first, np.full(len(first), a), begin, end, is_open))
+        windows += len(first)
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return FailureRuns(empty, empty, empty, empty, empty, empty, np.empty(0, dtype=np.bool_))
+    offsets = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
+    return FailureRuns(
+        rows=np.concatenate([p[0] for p in parts]),
+        window=np.concatenate([p[1] for p in parts]),
+        first=np.concatenate([p[2] + off for p, off in zip(parts, offsets, strict=True)]),
+        address=np.concatenate([p[3] for p in parts]).astype(np.int64),
+        begin_ns=np.concatenate([p[4] for p in parts]),
+        end_ns=np.concatenate([p[5] for p in parts]),
+        open=np.concatenate([p[6] for p in parts]),
     )
-    return [
-        ErrorWindow(
-            service_type=service_type,
-            begin_ns=int(begin_ns[i]),
-            end_ns=int(end_ns[i]),
-            duration_s=seconds(int(end_ns[i] - begin_ns[i])),
-            failed=int(failed[i]),
-            ok_inside=int(ok_inside[i]),
-            outcomes={label: int(c) for label, c in zip(cols.outcomes, by_outcome[i], strict=True) if c},
-        )
-        for i in range(len(first))
-    ]
 
 
-def window_stats(
-    windows: tuple[ErrorWindow, ...], types: tuple[str, ...], *, top: int = TOP_WINDOWS
-) -> tuple[WindowStats, ...]:
-    """Per service type: how many windows, their total length, the longest ones."""
+def _runs_of(cols: Columns, mine: IntArray, run_end_ns: int) -> tuple[npt.NDArray[Any], ...] | None:
+    order = mine[np.argsort(cols.start_ns[mine], kind="stable")]
+    fail_pos = np.flatnonzero(~cols.ok[order])
+    if len(fail_pos) == 0:
+        return None
+    # A success between two failures (in start order) closes the window of the first one.
+    new_window = np.concatenate(([True], np.diff(fail_pos) > 1))
+    first = np.flatnonzero(new_window)
+    last_pos = np.append(fail_pos[first[1:] - 1], fail_pos[-1])
+    closer = last_pos + 1  # the next request on the address: a success, since the run of failures is maximal
+    is_open = closer >= len(order)
+    begin = cols.start_ns[order[fail_pos[first]]]
+    closing_start = cols.start_ns[order[np.minimum(closer, len(order) - 1)]]
+    end = np.maximum(np.where(is_open, run_end_ns, closing_start), begin)
+    return order[fail_pos], np.cumsum(new_window) - 1, first, begin, end, is_open
+
+
+def window_stats(cols: Columns, runs: FailureRuns, *, top: int = TOP_WINDOWS) -> tuple[WindowStats, ...]:
+    """Per service type: its addresses' windows counted, their union, the longest ones."""
+    n_addr = len(cols.addresses)
+    duration = runs.end_ns - runs.begin_ns
+    failed = runs.failed()
+    count = np.bincount(runs.address, minlength=n_addr)
+    total = np.bincount(runs.address, weights=duration, minlength=n_addr)
+    fails = np.bincount(runs.address, weights=failed, minlength=n_addr).astype(np.int64)
+    longest = np.zeros(n_addr, dtype=np.int64)
+    np.maximum.at(longest, runs.address, duration)
+    still_open = np.bincount(runs.address, weights=runs.open, minlength=n_addr) > 0
+    window_type = cols.address_type[runs.address]
     stats = []
-    for service_type in types:
-        mine = [w for w in windows if w.service_type == service_type]
-        ranked = sorted(mine, key=lambda w: (-w.duration_s, w.begin_ns))
+    for t, service_type in enumerate(cols.types):
+        mine = np.flatnonzero(window_type == t)
+        ranked = mine[np.argsort(-duration[mine], kind="stable")[:top]]
+        listed = tuple(_window(cols, runs, int(w)) for w in ranked)
+        per_address = tuple(
+            AddressWindows(service_type, cols.addresses[a], int(count[a]), int(fails[a]),
+                           seconds(total[a]), seconds(longest[a]), bool(still_open[a]))
+            for a in np.flatnonzero(cols.address_type == t).tolist()
+        )  # fmt: skip
         stats.append(
             WindowStats(
                 service_type=service_type,
                 count=len(mine),
-                failed=sum(w.failed for w in mine),
-                total_s=round(sum(w.duration_s for w in mine), 6),
-                longest=ranked[0] if ranked else None,
-                top=tuple(ranked[:top]),
+                failed=int(failed[mine].sum()),
+                unavailable_s=seconds(_union_ns(runs.begin_ns[mine], runs.end_ns[mine])),
+                open=int(runs.open[mine].sum()),
+                longest=listed[0] if listed else None,
+                top=listed,
+                addresses=per_address,
             )
         )
     return tuple(stats)
+
+
+def _union_ns(begin: IntArray, end: IntArray) -> int:
+    """Length of the union of the intervals [begin, end)."""
+    if len(begin) == 0:
+        return 0
+    order = np.argsort(begin, kind="stable")
+    b, e = begin[order], end[order]
+    reach = np.concatenate(([b[0]], np.maximum.accumulate(e)[:-1]))  # furthest end of all earlier ones
+    return int(np.maximum(e - np.maximum(b, reach), 0).sum())
+
+
+def _window(cols: Columns, runs: FailureRuns, w: int) -> ErrorWindow:
+    stop = int(runs.first[w + 1]) if w + 1 < len(runs) else len(runs.rows)
+    rows = runs.rows[int(runs.first[w]) : stop]
+    by_outcome = np.bincount(cols.outcome_code[rows], minlength=len(cols.outcomes))
+    a = int(runs.address[w])
+    return ErrorWindow(
+        service_type=cols.types[int(cols.address_type[a])],
+        address=cols.addresses[a],
+        begin_ns=int(runs.begin_ns[w]),
+        end_ns=int(runs.end_ns[w]),
+        duration_s=seconds(int(runs.end_ns[w] - runs.begin_ns[w])),
+        failed=len(rows),
+        open=bool(runs.open[w]),
+        outcomes={label: int(c) for label, c in zip(cols.outcomes, by_outcome, strict=True) if c},
+    )

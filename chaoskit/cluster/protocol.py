@@ -115,7 +115,8 @@ class WaitTimeout(ClusterError):
 
 
 class EventStream(Protocol):
-    """Events since the moment ``Cluster.subscribe()`` returned (nothing before is lost after)."""
+    """First the current state (live pods' events, ready endpoints, data-path syncs, node states, with their
+    original stamps: cluster/events.py), then every event after ``Cluster.subscribe()`` returned."""
 
     def __aiter__(self) -> AsyncIterator[ClusterEvent]: ...
 

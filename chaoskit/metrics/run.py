@@ -11,7 +11,6 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
 from chaoskit import __version__
-from chaoskit.analysis.recovery import ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
 from chaoskit.checks.results import DataCheckResult
 from chaoskit.metrics import names
 from chaoskit.metrics.exporter import DEFAULT_JOB, PushError, push
@@ -52,11 +51,13 @@ class RunMetrics:
         self._info = Info(names.RUN_INFO.removesuffix("_info"), "The run this registry describes.", registry=reg)
         self._recovery = Gauge(names.RECOVERY, "Fault instant to recovery, per fault instance and clock.",
                                ["experiment", "fault", "clock"], registry=reg, unit="seconds")
-        self._window_total = Gauge(names.ERROR_WINDOW, "Total length of the error windows.",
+        self._window_total = Gauge(names.ERROR_WINDOW, "Time during which at least one address of the type "
+                                   "was in an unavailability window (union over its addresses).",
                                    ["experiment", "service_type"], registry=reg)
-        self._window_longest = Gauge(names.ERROR_WINDOW_LONGEST, "Length of the longest error window.",
+        self._window_longest = Gauge(names.ERROR_WINDOW_LONGEST, "Length of the longest unavailability window.",
                                      ["experiment", "service_type"], registry=reg)
-        self._windows = Gauge(names.ERROR_WINDOWS, "Number of error windows.", ["experiment", "service_type"],
+        self._windows = Gauge(names.ERROR_WINDOWS, "Number of unavailability windows (all addresses).",
+                              ["experiment", "service_type"],
                               registry=reg)
         self._availability = Gauge(names.AVAILABILITY, "ok / requests per phase (phase all: the whole run).",
                                    ["experiment", "service_type", "phase"], registry=reg)
@@ -117,13 +118,11 @@ class RunMetrics:
         """Set the analysed results (recovery, windows, availability, data, verdict) from ``summary``."""
         exp = self.experiment
         for fault in summary.recovery:
-            clocks = ((REPLACEMENT_READY, fault.replacement_ready_s),
-                      (ENDPOINTS_CONVERGED, fault.endpoints_converged_s), (LAST_FAILURE, fault.last_failure_s))
-            for clock, seconds in clocks:
-                if seconds is not None:  # a clock that never ended or was not observable has no value
+            for clock, seconds in fault.clocks().items():
+                if seconds is not None:  # never ended, not observable, or no failure: no value
                     self._recovery.labels(exp, fault.name, clock).set(seconds)
         for stats in summary.windows:
-            self._window_total.labels(exp, stats.service_type).set(stats.total_s)
+            self._window_total.labels(exp, stats.service_type).set(stats.unavailable_s)
             self._window_longest.labels(exp, stats.service_type).set(stats.longest.duration_s if stats.longest else 0.0)
             self._windows.labels(exp, stats.service_type).set(stats.count)
         for row in summary.availability:

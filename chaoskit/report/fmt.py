@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chaoskit.analysis.recovery import FaultRecovery
 from chaoskit.analysis.summary import RunSummary
 
 DASH = "\N{EN DASH}"
@@ -30,13 +31,41 @@ def offset(summary: RunSummary, ts_ns: int) -> str:
     return f"t{(ts_ns - origin) / 1e9:+.3f} s"
 
 
+NO_FAILURE = "none"
+"""A request clock of a fault that caused no failure: nothing had to recover."""
+
+
 def clock(value: float | None, name: str, never: tuple[str, ...], unobserved: tuple[str, ...]) -> str:
-    """One recovery clock: seconds, ``never`` when it did not end, ``n/a`` when nothing to measure."""
+    """One recovery clock: seconds, ``never`` when it did not end, ``n/a`` when nothing to measure,
+    ``none`` for a request clock without a failure to recover from."""
     if name in never:
         return "never"
     if name in unobserved:
         return "n/a"
-    return secs(value)
+    return secs(value, missing=NO_FAILURE)
+
+
+def clocks(fault: FaultRecovery) -> list[str]:
+    """Every clock of one fault, in :data:`CLOCKS` order, formatted."""
+    never, unseen = fault.never_recovered, fault.unobserved
+    return [clock(value, name, never, unseen) for name, value in fault.clocks().items()]
+
+
+CLOCK_TITLES = ("Replacement scheduled", "Replacement ready", "Endpoints converged", "Last failure",
+                "Traffic recovered")  # fmt: skip
+"""Column titles of :func:`clocks`, in the same order."""
+
+
+def observation_line(summary: RunSummary) -> str | None:
+    """The sentence about failures that went on to the end of recovery, or None when all is well."""
+    o = summary.recovery_observation
+    if o.recovery_observed is not False:
+        return None
+    if o.last_failure_to_end_s is not None and o.last_failure_to_end_s < o.quiet_s:
+        return (f"failures continued into the last {o.quiet_s:g} s of {o.phase}: recovery not observed "
+                f"(the last failed request started {o.last_failure_to_end_s:.3f} s before its end)")
+    return (f"failures continued to the end of the run ({o.open_windows} unavailability window(s) never "
+            "closed): recovery not observed")
 
 
 def verdict_word(summary: RunSummary) -> str:

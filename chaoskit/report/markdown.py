@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from chaoskit import __version__
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.recovery import CONTROL_PLANE, ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
+from chaoskit.analysis.recovery import CONTROL_PLANE
 from chaoskit.analysis.summary import RunSummary
-from chaoskit.report.fmt import DASH, clock, ms, offset, pct, secs, verdict_word
+from chaoskit.report.fmt import CLOCK_TITLES, DASH, clocks, ms, observation_line, offset, pct, secs, verdict_word
 
 
 def render(summary: RunSummary, *, version: str = __version__) -> str:
@@ -60,6 +60,9 @@ def _verdict(s: RunSummary) -> str:
         lines.append("Every SLO held." if s.verdict.checks else "No SLO was set; nothing to fail.")
     lines += [f"- {reason}" for reason in s.verdict.reasons]
     lines += [f"- warning: {w}" for w in s.verdict.warnings]
+    observed = observation_line(s)
+    if observed is not None:
+        lines.append(f"- warning: {observed}")
     return "\n".join(lines)
 
 
@@ -105,56 +108,77 @@ def _by_target(s: RunSummary) -> str:
 
 def _windows(s: RunSummary) -> str:
     head = (
-        f"## Error windows\n\nFailures with no success between them, merged when less than "
-        f"{s.gap_tolerance_s * 1000:g} ms apart."
+        "## Unavailability windows\n\nPer address (the path a request took): from the start of a failed request "
+        "to the start of the next successful request on the same address; *open* when no success followed "
+        "before the run ended. \"Unavailable\" is the time during which at least one address of the type was "
+        "in a window."
     )
     summary_rows = [
-        [w.service_type, str(w.count), str(w.failed), secs(w.total_s),
-         secs(w.longest.duration_s) if w.longest else DASH]
+        [w.service_type, str(len(w.addresses)), str(w.count), str(w.failed), secs(w.unavailable_s),
+         secs(w.longest.duration_s) if w.longest else DASH, str(w.open) if w.open else DASH]
         for w in s.windows
     ]  # fmt: skip
-    parts = [head, table(["Service type", "Windows", "Failed", "Total", "Longest"], summary_rows,
-                         align="lrrrr")]  # fmt: skip
-    top = sorted((w for stats in s.windows for w in stats.top), key=lambda w: -w.duration_s)[:10]
+    parts = [head, table(["Service type", "Addresses", "Windows", "Failed", "Unavailable", "Longest", "Open"],
+                         summary_rows, align="lrrrrrr")]  # fmt: skip
+    if any(len(w.addresses) > 1 for w in s.windows):
+        rows = [[a.service_type, a.address, str(a.count), str(a.failed), secs(a.total_s),
+                 secs(a.longest_s) if a.count else DASH, "**open at the end**" if a.open else DASH]
+                for w in s.windows for a in w.addresses]  # fmt: skip
+        parts += ["Per address:", table(["Service type", "Address", "Windows", "Failed", "Total", "Longest",
+                                         "Last window"], rows, align="llrrrrl")]  # fmt: skip
+    top = sorted((w for stats in s.windows for w in stats.top), key=lambda w: (-w.duration_s, w.begin_ns))[:10]
     if top:
         rows = [
-            [w.service_type, offset(s, w.begin_ns), secs(w.duration_s), str(w.failed),
-             str(w.ok_inside), ", ".join(f"{k} {v}" for k, v in w.outcomes.items())]
+            [w.service_type, w.address, offset(s, w.begin_ns),
+             "**open** (end of run)" if w.open else offset(s, w.end_ns), secs(w.duration_s), str(w.failed),
+             ", ".join(f"{k} {v}" for k, v in w.outcomes.items())]
             for w in top
         ]  # fmt: skip
         parts += ["Longest windows:", table(
-            ["Service type", "Begins", "Duration", "Failed", "Ok inside", "Outcomes"], rows,
-            align="llrrrl")]  # fmt: skip
+            ["Service type", "Address", "Begins", "Ends", "Duration", "Failed", "Outcomes"], rows,
+            align="lllrrrl")]  # fmt: skip
     return "\n\n".join(parts)
 
 
 def _recovery(s: RunSummary) -> str:
-    head = "## Recovery\n\nSeconds from the fault instant until each clock stopped."
-    if not s.recovery:
-        return f"{head}\n\nNo fault was injected."
-    rows = []
-    for f in s.recovery:
-        never, unseen = f.never_recovered, f.unobserved
-        rows.append([
-            f.name, f.kind, offset(s, f.begin_ns), ", ".join(f.victims) or DASH,
-            clock(f.replacement_ready_s, REPLACEMENT_READY, never, unseen),
-            clock(f.endpoints_converged_s, ENDPOINTS_CONVERGED, never, unseen),
-            clock(f.last_failure_s, LAST_FAILURE, never, unseen), str(f.failures),
-        ])  # fmt: skip
-    headers = ["Fault", "Kind", "At", "Victims", "Replacement ready", "Endpoints converged",
-               "Last failure", "Failures"]  # fmt: skip
-    parts = [head, table(headers, rows, align="llllrrrr")]
-    stuck = [f"- {f.name}: never recovered on {', '.join(f.never_recovered)}"
-             for f in s.recovery if f.never_recovered]  # fmt: skip
-    if stuck:
-        parts.append("**Never recovered:**\n" + "\n".join(stuck))
-    if any(f.endpoints_source == CONTROL_PLANE for f in s.recovery):
-        parts.append(
-            "Endpoints converged is read from the Services' ready endpoints (control plane): this backend "
-            "does not report what its proxies forward to, so the data path may lag behind it."
-        )
-    parts.append(f"Failures before the first fault (not attributed): {s.unattributed_failures}.")
+    head = "## Recovery\n\nSeconds from the fault instant until each clock stopped (definitions below)."
+    parts = [head]
+    if s.recovery:
+        rows = [[f.name, f.kind, offset(s, f.begin_ns), ", ".join(f.victims) or DASH, *clocks(f), str(f.failures)]
+                for f in s.recovery]  # fmt: skip
+        headers = ["Fault", "Kind", "At", "Victims", *CLOCK_TITLES, "Failures"]
+        parts.append(table(headers, rows, align="llll" + "r" * (len(CLOCK_TITLES) + 1)))
+        stuck = [f"- {f.name}: never recovered on {', '.join(f.never_recovered)}" + (
+            f"; still failing at the end of the run: {', '.join(f.unrecovered_addresses)}"
+            if f.unrecovered_addresses else "") for f in s.recovery if f.never_recovered]  # fmt: skip
+        if stuck:
+            parts.append("**Never recovered:**\n" + "\n".join(stuck))
+        if any(f.endpoints_source == CONTROL_PLANE for f in s.recovery):
+            parts.append(
+                "Endpoints converged is read from the Services' ready endpoints (control plane): this backend "
+                "does not report what its proxies forward to, so the data path may lag behind it."
+            )
+    else:
+        parts.append("No fault was injected.")
+    parts.append(
+        f"Failures before any fault (completed before the first fault instant: baseline noise): "
+        f"{s.unattributed_failures}."
+    )
+    parts.append(_observation(s))
     return "\n\n".join(parts)
+
+
+def _observation(s: RunSummary) -> str:
+    o = s.recovery_observation
+    line = observation_line(s)
+    if line is not None:
+        return f"**{line[0].upper()}{line[1:]}.**"
+    if o.recovery_observed is None:
+        return "Recovery observed: not judged (no phase was recorded)."
+    if o.last_failure_to_end_s is None:
+        return "Recovery observed: no request failed in the run."
+    return (f"Recovery observed: the last failed request started {o.last_failure_to_end_s:.3f} s before the end "
+            f"of {o.phase} (at least {o.quiet_s:g} s required) and every window closed.")
 
 
 def _latency(s: RunSummary) -> str:
@@ -189,10 +213,11 @@ def _churn(s: RunSummary) -> str:
     c = s.churn
     reused = f"yes: {', '.join(c.reused_ips)}" if c.ips_reused else "no"
     return (
-        "## Pod churn\n\n"
-        f"- pods created during the run: {c.pods_created}; deleted: {c.pods_deleted}\n"
-        f"- distinct pods seen: {c.distinct_pods}; distinct pod IPs: {c.distinct_pod_ips}\n"
-        f"- a pod IP reused by another pod: {reused}"
+        "## Pod churn\n\nWithin the phases (first phase begin to last phase end): setup's pods and teardown's "
+        "deletions are not counted.\n\n"
+        f"- pods created: {c.pods_created}; deleted: {c.pods_deleted}\n"
+        f"- pods Ready at some moment of the phases: {c.distinct_pods}; their IPs: {c.distinct_pod_ips}\n"
+        f"- a pod IP reused by another pod during the run: {reused}"
     )
 
 
@@ -223,12 +248,28 @@ HOW_TO_READ = """## How to read this
   is ok (refused, reset, timed-out and 4xx/5xx requests all fail). The load keeps a constant
   arrival rate, so an outage does not lower the number of requests, and no client retry hides a
   failure.
-- **Error windows** show how long users saw failures: a window starts at the first failed request and
-  ends when the last failed request in it finished.
-- **Recovery** is measured from the fault instant on three clocks: the replacement pod became Ready,
-  the data path (proxies) stopped sending to the old pod and sent to the new one, and the last failed
-  request ended. Each failure belongs to the most recent fault only; `never` means the clock never
-  stopped during the run, `n/a` that the backend reported nothing to measure it by.
+- **Address**: a path users take, the `host:port` a request went to (a NodePort has one per node).
+  Runs recorded without addresses use the Service type as the only address.
+- **Unavailability windows** are computed per address. A window runs from the *start* of a failed
+  request to the *start* of the next successful request on the same address, so no successful request
+  starts inside a window, and a timeout counts from its start (waiting out the timeout does not lengthen
+  the window past the next success). A window with no success after it is **open**: it ends at the end
+  of the run and is flagged. Per Service type, "Unavailable" is the union of its addresses' windows:
+  the time during which at least one of its addresses was unavailable.
+- **Attribution**: a failed request belongs to the fault in force when it *failed* (its start plus its
+  latency): the latest fault instant at or before that moment, never an earlier one. Failures that
+  completed before the first fault are "before any fault" (baseline noise).
+- **Recovery** clocks run from the fault instant: *replacement scheduled* (the replacement pod was bound
+  to a node), *replacement ready* (it became Ready), *endpoints converged* (the data path, or on kube the
+  Services' ready endpoints, stopped sending to the old pod and sent to the new one; endpoints ready
+  before the run count from the start), *last failure* (the start of the last failed request attributed
+  to the fault), *traffic recovered* (the start of the first successful request after that last
+  failure, on every address that failed for the fault; the latest of them). `never`: the clock had not
+  stopped when the run ended (an address still failing at the end has never recovered); `n/a`: nothing
+  to measure it by; `none`: the fault caused no failure. The recovery SLO judges the longest clock and
+  fails on any `never`.
+- **Recovery observed**: failures that go on into the last seconds of the recovery phase (or a window
+  still open at the end) mean the run ended before the service was seen to recover.
 - **Latency** percentiles come from the raw durations of successful requests, never averaged.
 - **Load agent health**: when the client falls behind its schedule, latency and failures may be the
   client's own, not the service's; the verdict warns about it."""

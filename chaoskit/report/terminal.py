@@ -7,9 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.recovery import ENDPOINTS_CONVERGED, LAST_FAILURE, REPLACEMENT_READY
 from chaoskit.analysis.summary import RunSummary
-from chaoskit.report.fmt import DASH, clock, ms, pct, secs, verdict_word
+from chaoskit.report.fmt import CLOCK_TITLES, DASH, clocks, ms, observation_line, pct, secs, verdict_word
 
 _STYLE = {"PASS": "bold green", "FAIL": "bold red", "ABORTED": "bold yellow"}
 
@@ -39,6 +38,9 @@ def verdict(summary: RunSummary) -> Text:
         text.append(f"\n  - {reason}", style="red")
     for warning in summary.verdict.warnings:
         text.append(f"\n  ! {warning}", style="yellow")
+    observed = observation_line(summary)
+    if observed is not None:
+        text.append(f"\n  ! {observed}", style="yellow")
     return text
 
 
@@ -49,15 +51,18 @@ def availability_table(summary: RunSummary) -> Table:
     for phase in phases:
         table.add_column(phase, justify="right")
     table.add_column("Longest window", justify="right")
+    table.add_column("Unavailable", justify="right")
     cells = {(r.service_type, r.phase): r for r in summary.availability}
-    longest = {w.service_type: w.longest for w in summary.windows}
+    windows = {w.service_type: w for w in summary.windows}
     for service_type in summary.service_types:
         row = [service_type]
         for phase in phases:
             r = cells.get((service_type, phase))
             row.append(DASH if r is None else f"{pct(r.ratio, failed=r.failed)} ({r.failed}/{r.requests})")
-        window = longest.get(service_type)
-        row.append(secs(window.duration_s) if window else DASH)
+        stats = windows.get(service_type)
+        longest = stats.longest if stats else None
+        row.append(DASH if longest is None else secs(longest.duration_s) + (" open" if longest.open else ""))
+        row.append(secs(stats.unavailable_s) if stats and stats.count else DASH)
         table.add_row(*row)
     return table
 
@@ -75,18 +80,10 @@ def target_table(summary: RunSummary) -> Table:
 
 def recovery_table(summary: RunSummary) -> Table:
     table = Table(title="Recovery from the fault instant", title_justify="left")
-    for name in ("Fault", "Replacement ready", "Endpoints converged", "Last failure", "Failures"):
+    for name in ("Fault", *CLOCK_TITLES, "Failures"):
         table.add_column(name, justify="left" if name == "Fault" else "right")
     for f in summary.recovery:
-        never, unseen = f.never_recovered, f.unobserved
-        table.add_row(
-            f.name,
-            clock(f.replacement_ready_s, REPLACEMENT_READY, never, unseen),
-            clock(f.endpoints_converged_s, ENDPOINTS_CONVERGED, never, unseen),
-            clock(f.last_failure_s, LAST_FAILURE, never, unseen),
-            str(f.failures),
-            style="red" if never else None,
-        )
+        table.add_row(f.name, *clocks(f), str(f.failures), style="red" if f.never_recovered else None)
     return table
 
 

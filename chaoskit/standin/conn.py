@@ -8,8 +8,9 @@ from typing import Protocol, cast
 
 from chaoskit.standin.http import CONTINUE, MAX_HEAD, METHODS, BadRequest, Request, parse_head, response
 
-Reply = tuple[bytes, bool, Callable[[], None] | None]
-"""(response bytes, keep the connection open, action to run once the response is written)"""
+Reply = tuple[bytes | None, bool, Callable[[], None] | None]
+"""(response bytes, keep the connection open, action to run once the response is written); bytes None:
+the request is never answered (a hung service), the connection stays open until the client closes it."""
 
 
 class Handler(Protocol):
@@ -91,6 +92,9 @@ class HttpConnection(asyncio.Protocol):
         """Answer one request; False when the connection is now closing."""
         keep_alive = request.keep_alive and not self._handler.draining
         payload, keep_alive, after = self._handler.handle(request, keep_alive=keep_alive)
+        if payload is None:
+            self._buffer = b""
+            return False  # held: nothing more is read or answered on this connection
         self._write(payload)
         if not keep_alive:
             self.close()

@@ -1,4 +1,5 @@
-"""The target service: routes, the timed listening outage (/chaos/refuse) and graceful shutdown."""
+"""The target service: routes, the timed listening outage (/chaos/refuse), the timed hang (/chaos/hang)
+and graceful shutdown."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class TargetService:
         self.draining = False
         self.chaos_log: list[tuple[int, int]] = []
         """Refuse windows as (begin_ns, end_ns): listening sockets closed .. listening again."""
+        self.hang_log: list[tuple[int, int]] = []
+        """Hang windows as (begin_ns, end_ns): requests received in between were never answered."""
         self._started = time.monotonic()
         self._servers: list[asyncio.Server] = []
         self._window: tuple[int, int, list[socket.socket]] | None = None
@@ -74,9 +77,13 @@ class TargetService:
     # --- requests -------------------------------------------------------------------------
 
     def handle(self, request: Request, *, keep_alive: bool) -> Reply:
-        """The answer to one request (its body, if any, has been read and dropped)."""
+        """The answer to one request (its body, if any, has been read and dropped); None: no answer."""
         head_only = request.method == b"HEAD"
         path = request.path
+        if path.startswith("/chaos/"):
+            return self._chaos(request, keep_alive=keep_alive)
+        if self.hang_log and time.time_ns() < self.hang_log[-1][1]:
+            return None, True, None  # hanging: the client waits until its own timeout
         # POST is answered like GET on / and /healthz (the body is read and dropped), so a load
         # profile that sends bodies measures the same service.
         if path == "/healthz":
@@ -84,16 +91,23 @@ class TargetService:
         if path == "/":
             return response(200, self._identity(), content_type=_JSON, keep_alive=keep_alive,
                             head_only=head_only), keep_alive, None
+        return response(404, b"not found\n", keep_alive=keep_alive,
+                        head_only=head_only), keep_alive, None
+
+    def _chaos(self, request: Request, *, keep_alive: bool) -> Reply:
+        """The chaos controls: answered even while the service hangs."""
+        path = request.path
         if path == "/chaos/log" and request.method != b"POST":
             payload = json.dumps([list(w) for w in self.chaos_log]).encode()
             return response(200, payload, content_type=_JSON, keep_alive=keep_alive,
-                            head_only=head_only), keep_alive, None
+                            head_only=request.method == b"HEAD"), keep_alive, None
         if path == "/chaos/refuse":
             return self._refuse_request(request, keep_alive=keep_alive)
+        if path == "/chaos/hang":
+            return self._hang_request(request, keep_alive=keep_alive)
         if path == "/chaos/log":
             return response(405, b"method not allowed\n", keep_alive=keep_alive), keep_alive, None
-        return response(404, b"not found\n", keep_alive=keep_alive,
-                        head_only=head_only), keep_alive, None
+        return response(404, b"not found\n", keep_alive=keep_alive), keep_alive, None
 
     def _identity(self) -> bytes:
         return json.dumps({
@@ -104,12 +118,8 @@ class TargetService:
     def _refuse_request(self, request: Request, *, keep_alive: bool) -> Reply:
         if request.method != b"POST":
             return response(405, b"POST /chaos/refuse?ms=N\n", keep_alive=keep_alive), keep_alive, None
-        raw = query_param(request.query, "ms")
-        try:
-            ms = float(raw) if raw is not None else -1.0
-        except ValueError:
-            ms = -1.0
-        if not 0 < ms <= MAX_REFUSE_MS:
+        ms = _window_ms(request)
+        if ms is None:
             message = f"ms must be a number in (0, {MAX_REFUSE_MS:.0f}]\n".encode()
             return response(400, message, keep_alive=keep_alive), keep_alive, None
         if self._window is not None or self.draining:
@@ -119,6 +129,23 @@ class TargetService:
         # This connection is closed with all the others when the window begins: say so.
         return (response(202, body, content_type=_JSON, keep_alive=False), False,
                 lambda: self.begin_refuse(ms / 1000.0))
+
+    def _hang_request(self, request: Request, *, keep_alive: bool) -> Reply:
+        """GET: the hang log. POST ?ms=N: for N ms, accept and read requests but never answer them (a hung
+        service: clients time out); /chaos/* keeps answering."""
+        if request.method != b"POST":
+            payload = json.dumps([list(w) for w in self.hang_log]).encode()
+            return response(200, payload, content_type=_JSON, keep_alive=keep_alive), keep_alive, None
+        ms = _window_ms(request)
+        if ms is None:
+            message = f"ms must be a number in (0, {MAX_REFUSE_MS:.0f}]\n".encode()
+            return response(400, message, keep_alive=keep_alive), keep_alive, None
+        now = time.time_ns()
+        if (self.hang_log and now < self.hang_log[-1][1]) or self.draining:
+            return response(409, b"busy: a hang or shutdown is under way\n", keep_alive=keep_alive), keep_alive, None
+        self.hang_log.append((now, now + round(ms * 1e6)))
+        body = json.dumps({"hang_ms": ms}).encode()
+        return response(202, body, content_type=_JSON, keep_alive=keep_alive), keep_alive, None
 
     # --- the refuse window ----------------------------------------------------------------
 
@@ -210,6 +237,16 @@ class TargetService:
                 for conn in list(self.conns):
                     conn.abort()
         await asyncio.sleep(0)  # let the loop deliver the closes before the process exits
+
+
+def _window_ms(request: Request) -> float | None:
+    """The ``ms`` query parameter of a chaos request, when it is a number in (0, MAX_REFUSE_MS]."""
+    raw = query_param(request.query, "ms")
+    try:
+        ms = float(raw) if raw is not None else -1.0
+    except ValueError:
+        return None
+    return ms if 0 < ms <= MAX_REFUSE_MS else None
 
 
 def _realtime(on: bool) -> None:

@@ -160,3 +160,45 @@ def test_headless_service_resolves_to_the_ready_pod_ips(open_cluster: Any) -> No
                 await cluster.service_addresses(NAMESPACE, "contract-web-headless", ServiceKind.CLUSTER_IP)
 
     asyncio.run(scenario())
+
+
+def test_a_subscription_made_after_the_pods_are_up_starts_with_their_state(open_cluster: Any) -> None:
+    """Objects that predate a subscription are still known: ready pods and endpoints come first, with the
+    moment they were first seen, so an analysis knows the Service routed to them before any fault."""
+
+    async def scenario() -> None:
+        async with open_cluster() as cluster:
+            pods = await _up(cluster)
+            ips = {p.ip for p in pods}
+            await _answering((await cluster.service_addresses(NAMESPACE, "contract-web",
+                                                               ServiceKind.CLUSTER_IP))[0])  # fmt: skip
+            subscribed_ns = time.time_ns()
+            events = cluster.subscribe()
+            state = events.drain()
+            events.close()
+            assert all(e.ts_ns <= subscribed_ns for e in state)
+            added = {e.ip for e in state if e.kind is EventKind.ENDPOINT_ADDED and e.service == "contract-web"}
+            assert added == ips
+            ready = {e.name for e in state if e.kind is EventKind.POD_READY}
+            assert ready >= {p.name for p in pods}
+            if cluster.backend == "local":  # the backend that sees its data path says what it forwards to
+                assert await _data_path_state(cluster) == ips
+
+    asyncio.run(scenario())
+
+
+async def _data_path_state(cluster: Any) -> set[str]:
+    """What a fresh subscription says the contract-web data path forwards to, once it reaches every pod
+    (bounded: the proxy batches endpoint changes, at most one sync a second)."""
+    forwards: set[str] = set()
+    for _ in range(50):
+        events = cluster.subscribe()
+        state = events.drain()
+        events.close()
+        synced = [e for e in state if e.kind is EventKind.PROXY_SYNCED and e.service == "contract-web"]
+        forwards = set(synced[-1].detail.split(",")) if synced else set()
+        if len(forwards) == 3:
+            break
+        await asyncio.sleep(0.1)
+    return forwards
+

@@ -140,7 +140,13 @@ def test_pod_delete_event_order_on_one_clock(kube_context: str) -> None:
             await cluster.wait_endpoints(ns, "contract-web", [p.ip or "" for p in pods], timeout_s=30)
             victim = pods[0]
             events = cluster.subscribe()
+            # A new subscription starts with the current state, stamped when it was first seen.
+            state = events.drain()
+            assert {e.ip for e in state if e.kind is EventKind.ENDPOINT_ADDED and e.service == "contract-web"} \
+                == {p.ip for p in pods}
+            assert {e.name for e in state if e.kind is EventKind.POD_READY} >= {p.name for p in pods}
             t0 = time.time_ns()
+            assert all(e.ts_ns < t0 for e in state)
             await cluster.delete_pod(ns, victim.name, grace_seconds=0)
             after = await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=60)
             fresh = next(p for p in after if p.name not in {q.name for q in pods})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cluster.local.cluster import LocalCluster
+from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
@@ -32,13 +34,19 @@ def experiment(name: str, **overrides: Any) -> Experiment:
 
 
 def run(spec: Experiment, out: Path, *, seed: int = 1, observers: Observers | None = None,
-        engine_hook: Any = None) -> tuple[RunSummary, RunRecord]:
+        engine_hook: Any = None, config: LocalClusterConfig | None = None,
+        after: Callable[[], Awaitable[None]] | None = None) -> tuple[RunSummary, RunRecord]:
+    """Run ``spec`` on a fresh local cluster; ``after`` is awaited on the same loop once the run ended."""
+
     async def main() -> RunRecord:
-        engine = Engine(spec, LocalCluster(seed=seed), options=RunOptions(out_dir=out, seed=seed),
+        engine = Engine(spec, LocalCluster(config, seed=seed), options=RunOptions(out_dir=out, seed=seed),
                         observers=observers)
         if engine_hook is not None:
             engine_hook(engine)
-        return await engine.run()
+        record = await engine.run()
+        if after is not None:
+            await after()
+        return record
 
     record = asyncio.run(main())
     return record.summary, record

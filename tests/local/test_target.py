@@ -363,3 +363,27 @@ def test_config_from_env() -> None:
                 {"CHAOSKIT_LISTEN": "h:1", "CHAOSKIT_SHUTDOWN_DELAY_S": "nan"}):
         with pytest.raises(ConfigError):
             from_env(env)
+
+
+@pytest.mark.local
+def test_chaos_hang_leaves_requests_unanswered_for_exactly_the_window(start_target: StartTarget) -> None:
+    target = start_target()
+    status, _, body = _once(target, "POST", "/chaos/hang?ms=600")
+    assert status == 202 and json.loads(body) == {"hang_ms": 600}
+    (begin_ns, end_ns), = json.loads(_once(target, "GET", "/chaos/hang")[2])
+    assert end_ns - begin_ns == 600_000_000
+    with target.connect() as hung:
+        hung.settimeout(0.3)
+        hung.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        with pytest.raises(TimeoutError):  # accepted and read, never answered: the client times out
+            hung.recv(1)
+        assert _once(target, "GET", "/chaos/log")[0] == 200  # the controls still answer
+        assert _once(target, "POST", "/chaos/hang?ms=100")[0] == 409
+        while time.time_ns() < end_ns:
+            time.sleep(0.01)
+        assert _once(target, "GET", "/")[0] == 200  # served again after the window
+        hung.settimeout(0.2)
+        with pytest.raises(TimeoutError):  # what arrived during the hang stays unanswered
+            hung.recv(1)
+    for path in ("/chaos/hang", "/chaos/hang?ms=0", "/chaos/hang?ms=abc"):
+        assert _once(target, "POST", path)[0] == 400

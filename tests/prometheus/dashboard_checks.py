@@ -127,8 +127,7 @@ def check_fault_marks(series: Series, facts: Facts) -> None:
 def _clocks(facts: Facts) -> dict[tuple[str, str], float]:
     found = {}
     for f in facts.summary.recovery:
-        for clock, value in (("replacement_ready", f.replacement_ready_s),
-                             ("endpoints_converged", f.endpoints_converged_s), ("last_failure", f.last_failure_s)):
+        for clock, value in f.clocks().items():
             if value is not None:
                 found[(f.name, clock)] = value
     return found
@@ -153,7 +152,7 @@ def _window_check(attribute: str) -> Callable[[Series, Facts], None]:
     def check(series: Series, facts: Facts) -> None:
         assert len(series) == len(facts.summary.windows)
         for stats in facts.summary.windows:
-            expected = {"total": stats.total_s, "count": float(stats.count),
+            expected = {"total": stats.unavailable_s, "count": float(stats.count),
                         "longest": stats.longest.duration_s if stats.longest else 0.0}[attribute]
             assert math.isclose(last(series, service_type=stats.service_type), expected, abs_tol=1e-6)
     return check

@@ -180,3 +180,42 @@ def test_an_availability_slo_fails_when_nothing_was_measured() -> None:
     )  # fmt: skip
     assert len(known.verdict.reasons) == 2
     assert known.verdict.reasons[0].startswith("availability ClusterIP: no requests")
+
+
+def test_failures_into_the_last_second_of_recovery_mean_recovery_was_not_observed() -> None:
+    # Recovery runs 25..33 s; NodePort fails from 32.5 s to the end of the run.
+    summary = run(SloTargets(recovery_s=10.0), outages=[Outage("NodePort", 32.5, 40.0)])
+    observed = summary.recovery_observation
+    assert observed.phase == "recovery"
+    assert observed.recovery_observed is False
+    assert observed.last_failure_to_end_s is not None and 0 <= observed.last_failure_to_end_s < 0.1
+    assert observed.open_windows == 1
+    nodeport = next(w for w in summary.windows if w.service_type == "NodePort")
+    assert nodeport.open == 1 and nodeport.longest is not None and nodeport.longest.open
+
+
+def test_quiet_end_of_recovery_is_observed_and_the_quiet_period_is_a_parameter() -> None:
+    summary = run(SloTargets(), outages=[Outage("ClusterIP", 30.0, 31.0)])
+    assert summary.recovery_observation.recovery_observed is True
+    assert summary.recovery_observation.last_failure_to_end_s == pytest.approx(2.0, abs=0.02)
+    requests = synthetic_requests(duration_s=33, rate=100, outages=[Outage("ClusterIP", 30.0, 31.0)])
+    events = events_frame(pod_delete_events(PodDeleteScript((11.0,)), phases=PHASES))
+    strict = summarize(requests, events, [], SloTargets(), experiment="x", backend="local", run_id="r",
+                       aborted=False, agent=None, quiet_s=3.0)  # fmt: skip
+    assert strict.recovery_observation.recovery_observed is False
+
+
+def test_an_address_failing_until_the_end_fails_the_recovery_slo_as_never() -> None:
+    summary = run(SloTargets(recovery_s=10.0), outages=[Outage("NodePort", 17.05, 40.0)])
+    last = summary.recovery[-1]
+    assert "traffic_recovered" in last.never_recovered
+    assert last.unrecovered_addresses == ("NodePort",)
+    assert last.last_failure_s is not None and last.last_failure_s > 15.0  # seen failing until the end
+    assert any(r.startswith("recovery pod-delete-0#1: never recovered on traffic_recovered (NodePort failing")
+               for r in summary.verdict.reasons)  # fmt: skip
+
+
+def test_a_summary_of_another_schema_version_is_refused_with_a_reason() -> None:
+    data = run(SloTargets()).to_dict()
+    with pytest.raises(DecodeError, match="schema_version 1; this chaoskit reads 2"):
+        RunSummary.from_dict({**data, "schema_version": 1})

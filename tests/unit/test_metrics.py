@@ -136,8 +136,16 @@ def test_finalize_exports_the_summary() -> None:
     assert value(metrics, "chaoskit_recovery_seconds", fault=first.name, clock="replacement_ready") == (
         first.replacement_ready_s)
     assert value(metrics, "chaoskit_recovery_seconds", fault=first.name, clock="last_failure") == first.last_failure_s
+    assert value(metrics, "chaoskit_recovery_seconds", fault=first.name, clock="replacement_scheduled") == (
+        first.replacement_scheduled_s)
+    assert value(metrics, "chaoskit_recovery_seconds", fault=first.name, clock="traffic_recovered") == (
+        first.traffic_recovered_s) is not None
+    second = summary.recovery[1]  # caused no failure: its request clocks have no value, so no series
+    assert second.failures == 0
+    labels = frozenset({"experiment": "exp", "fault": second.name, "clock": "last_failure"}.items())
+    assert ("chaoskit_recovery_seconds", labels) not in samples(metrics)
     windows = next(w for w in summary.windows if w.service_type == "ClusterIP")
-    assert value(metrics, "chaoskit_error_window_seconds", service_type="ClusterIP") == windows.total_s > 0
+    assert value(metrics, "chaoskit_error_window_seconds", service_type="ClusterIP") == windows.unavailable_s > 0
     assert value(metrics, "chaoskit_error_windows", service_type="ClusterIP") == windows.count
     assert value(metrics, "chaoskit_error_window_longest_seconds", service_type="NodePort") == 0
     for row in summary.availability:

@@ -26,7 +26,7 @@ from chaoskit.report import markdown, terminal
 pytestmark = pytest.mark.unit
 PHASES = [("baseline", 5.0), ("chaos", 20.0), ("recovery", 8.0)]
 SECTIONS = (
-    "# chaoskit report: pod-recreate", "## Verdict: **FAIL**", "## Availability", "## Error windows",
+    "# chaoskit report: pod-recreate", "## Verdict: **FAIL**", "## Availability", "## Unavailability windows",
     "## Recovery", "## Latency", "## Data survival", "## Pod churn", "## Load agent health",
     "## SLO checks", "## How to read this",
 )  # fmt: skip
@@ -73,21 +73,26 @@ def test_markdown_shows_the_numbers(summary: RunSummary) -> None:
     assert "Failures by outcome:\n- ClusterIP: refused 50\n- NodePort: refused 20" in text
     longest = next(w for w in summary.windows if w.service_type == "ClusterIP").longest
     assert longest is not None
-    assert f"| ClusterIP | t+11.001 s | {longest.duration_s:.3f} s | 50 | 0 | refused 50 |" in text
+    assert (f"| ClusterIP | ClusterIP | t+11.001 s | t+11.500 s | {longest.duration_s:.3f} s | 50 | refused 50 |"
+            in text)  # fmt: skip
     assert re.search(
         r"\| pod-delete-0#0 \| pod-delete \| t\+11\.000 s \| chaoskit-target-5d8f-p0 \| "
-        r"2\.000 s \| 2\.300 s \| 0\.49\d s \| 50 \|",
+        r"0\.050 s \| 2\.000 s \| 2\.300 s \| 0\.49\d s \| 0\.500 s \| 50 \|",
         text,
     )
     assert (
-        "| pod-delete-0#2 | pod-delete | t+23.000 s | chaoskit-target-5d8f-p2 | never | never | 0.000 s | 0 |" in text
+        "| pod-delete-0#2 | pod-delete | t+23.000 s | chaoskit-target-5d8f-p2 | 0.050 s | never | never | none | none "
+        "| 0 |" in text
     )
     assert "**Never recovered:**\n- pod-delete-0#2: never recovered on replacement_ready, endpoints_converged" in text
+    assert "Failures before any fault (completed before the first fault instant: baseline noise): 0." in text
+    assert "Recovery observed: the last failed request started 15.810 s before the end of recovery" in text
     row = next(r for r in summary.latency if r.service_type == "NodePort" and r.phase == "chaos")
     assert f"| NodePort | chaos | {row.ok} | 20 | {row.p50_ms:.1f} | {row.p95_ms:.1f} | {row.p99_ms:.1f} |" in text
     assert "| node-data | hostPath | pod-delete | other-node | survived | lost | **NO** |" in text
     assert "| scratch | emptyDir | pod-delete | same-node | lost | lost | yes |" in text
-    assert "- pods created during the run: 3; deleted: 3" in text
+    assert "- pods created: 3; deleted: 3" in text
+    assert "- pods Ready at some moment of the phases: 5; their IPs: 5" in text
     assert "- agent CPU: 30%" in text
     for reason in summary.verdict.reasons:
         assert f"- {reason}" in text
@@ -115,7 +120,7 @@ def test_terminal_tables_carry_the_same_numbers(summary: RunSummary) -> None:
     text = console.export_text()
     assert "pod-recreate: FAIL  (run-42)" in text
     assert "98.485% (50/3300)" in text
-    assert re.search(r"pod-delete-0#2\s+│\s+never\s+│\s+never", text)
+    assert re.search(r"pod-delete-0#2\s+│\s+0\.050 s\s+│\s+never\s+│\s+never\s+│\s+none\s+│\s+none", text)
     assert "node-data" in text and "NO" in text
     for reason in summary.verdict.reasons:
         assert reason in text

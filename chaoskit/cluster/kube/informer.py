@@ -21,8 +21,9 @@ from chaoskit.cluster.protocol import ClusterEvent
 
 OnChange = Callable[[JsonObj | None, JsonObj | None, int], None]
 """(old, new, ts_ns): called in the informer thread after the cache was updated."""
-OnSync = Callable[[list[JsonObj]], None]
-"""Called once in the informer thread with the first list, before any change is reported."""
+OnSync = Callable[[list[JsonObj], int], None]
+"""(items, ts_ns): called once in the informer thread with the first list and the host-clock moment it
+arrived, before any change is reported."""
 
 
 def _key(obj: JsonObj) -> str:
@@ -94,7 +95,7 @@ class Informer:
                 if old.get(key) != fresh.get(key):
                     self.on_change(old.get(key), fresh.get(key), ts)
         elif self.on_sync is not None:
-            self.on_sync(list(fresh.values()))
+            self.on_sync(list(fresh.values()), ts)
         self.synced.set()
         return str(listing.get("metadata", {}).get("resourceVersion", ""))
 

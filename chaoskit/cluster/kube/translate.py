@@ -253,6 +253,31 @@ def endpoint_events(namespace: str, service: str, old: Mapping[str, Endpoint],
     return out
 
 
+def ready_sets(slices: Iterable[Obj]) -> dict[str, dict[str, Endpoint]]:
+    """Each Service's ready endpoints: the union over its slices (an endpoint may sit in any of them)."""
+    out: dict[str, dict[str, Endpoint]] = {}
+    for sl in slices:
+        service = service_of(sl)
+        if service:
+            out.setdefault(service, {}).update(ready_endpoints(sl))
+    return out
+
+
+def initial_endpoint_events(namespace: str, slices: Iterable[Obj], *, ts_ns: int) -> list[ClusterEvent]:
+    """ENDPOINT_ADDED for every endpoint already ready in the first list, stamped when the list arrived:
+    without them, endpoints that existed before the watch would be unknown until they changed."""
+    out: list[ClusterEvent] = []
+    for service, ready in sorted(ready_sets(slices).items()):
+        out += endpoint_events(namespace, service, {}, ready, ts_ns=ts_ns, source_ts_ns=None)
+    return out
+
+
+def initial_pod_events(pods: Iterable[Obj], *, ts_ns: int) -> list[ClusterEvent]:
+    """The events of every pod of the first list as if it had just been added (added, scheduled, running,
+    Ready, terminating as it is), stamped when the list arrived."""
+    return [event for pod in pods for event in pod_events(None, pod, ts_ns=ts_ns)]
+
+
 def slice_trigger_time(slice_obj: Obj) -> int | None:
     """When the change that produced this slice happened, per the endpoint controller."""
     return parse_time(slice_obj.get("metadata", {}).get("annotations", {}).get(TRIGGER_TIME_ANNOTATION))

@@ -3,6 +3,10 @@ translation of their changes into ClusterEvents on the host clock.
 
 Endpoint events are the control plane's view (EndpointSlice ready conditions): kube-proxy's programming
 of the data path is not observable through the API, so the kube backend emits no PROXY_SYNCED.
+
+The first list of a namespace is reported too: every pod as added (with its scheduled/running/Ready
+state) and every ready endpoint as ENDPOINT_ADDED, stamped when the list arrived. The event bus keeps
+them as current state, so a run that subscribes later still knows what existed before it (cluster/events.py).
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from chaoskit.cluster.kube.informer import Informer, Notifier, OnChange, OnSync,
 from chaoskit.cluster.kube.translate import (
     Endpoint,
     endpoint_events,
+    initial_endpoint_events,
+    initial_pod_events,
     node_events,
     pod_events,
     ready_endpoints,
+    ready_sets,
     service_of,
     slice_trigger_time,
 )
@@ -95,11 +102,11 @@ class Watchers:
             if namespace not in self._pods:
                 # Stored before started: callbacks look their informer up in these dicts.
                 self._pods[namespace] = self._informer(
-                    f"/api/v1/namespaces/{namespace}/pods", self._on_pod)
+                    f"/api/v1/namespaces/{namespace}/pods", self._on_pod, self._seed_pods)
                 self._slices[namespace] = self._informer(
                     f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
                     lambda old, new, ts: self._on_slice(namespace, old, new, ts),
-                    lambda items: self._seed_slices(namespace, items))
+                    lambda items, ts: self._seed_slices(namespace, items, ts))
                 self._pods[namespace].start()
                 self._slices[namespace].start()
         self._await_sync(self._pods[namespace])
@@ -148,11 +155,17 @@ class Watchers:
         self._hub.publish_threadsafe(node_events(old, new, ts_ns=ts))
         self._changed()
 
-    def _seed_slices(self, namespace: str, items: list[JsonObj]) -> None:
-        """The ready sets that existed before we watched: later events are differences to these."""
+    def _seed_pods(self, items: list[JsonObj], ts: int) -> None:
+        """The pods that existed before we watched, reported as added at the moment of the first list."""
+        self._hub.publish_threadsafe(initial_pod_events(items, ts_ns=ts))
+
+    def _seed_slices(self, namespace: str, items: list[JsonObj], ts: int) -> None:
+        """The ready sets that existed before we watched: later events are differences to these, and
+        they are reported as ENDPOINT_ADDED at the moment of the first list."""
         with self._lock:
-            for sl in items:
-                self._ready.setdefault((namespace, service_of(sl)), {}).update(ready_endpoints(sl))
+            for service, ready in ready_sets(items).items():
+                self._ready[(namespace, service)] = dict(ready)
+        self._hub.publish_threadsafe(initial_endpoint_events(namespace, items, ts_ns=ts))
 
     def _on_slice(self, namespace: str, old: JsonObj | None, new: JsonObj | None, ts: int) -> None:
         # One slice changed; the Service's ready set is the union over all its slices, since an
