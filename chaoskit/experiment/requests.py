@@ -137,7 +137,7 @@ class Request(BaseModel):
     @field_validator("headers")
     @classmethod
     def _safe_headers(cls, headers: dict[str, str]) -> dict[str, str]:
-        found = [_error((name,), value, "header", f"header {p}", "a header is one line: remove CR/LF; Content-"
+        found = [_error((name,), value, "header", p, "a header is one line: remove CR/LF; Content-"
                         "Length and Connection come from the body and load.connection")
                  for name, value in headers.items() for p in header_problems(name, value)]
         if found:
