@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chaoskit.engine.reachability import probe
+from chaoskit.cluster.protocol import ClusterError
+from chaoskit.engine.reachability import probe, wait_reachable
 from chaoskit.load.agent import LoadAgent, LoadPlan, LoadTarget
 from chaoskit.load.plan import ConnectionMode
 from chaoskit.load.shape import RequestShape
+from tests.local.engine_support import experiment, run
 from tests.local.shapes_support import Certs, RecordingServer, Standin, make_certs, standin
 from tests.local.test_load_agent import free_port, run_agent
 
@@ -212,7 +214,11 @@ def test_the_reachability_probe_asks_what_the_load_asks(certs: Certs) -> None:
         assert asyncio.run(go(http, RequestShape(paths=(("/auth", 1),)))) == "HTTP 401"
         assert asyncio.run(go(http, RequestShape(paths=(("/status/302", 1),), success=((200, 299),)))) == "HTTP 302"
         assert asyncio.run(go(http, RequestShape(method="POST", paths=(("/echo", 1),), body=b"x"))) == ""
-    assert http.requests("GET /auth") == 2 and http.requests("POST /echo") == 1
+        unauthorized = LoadTarget("api", "NodePort", http.host, http.port, request=RequestShape(paths=(("/auth", 1),)))
+        with pytest.raises(ClusterError, match=r"does not answer GET http://.*/auth successfully .*HTTP 401") as info:
+            asyncio.run(wait_reachable([unauthorized], timeout_s=0.2))
+        assert "Authorization" in info.value.hint
+    assert http.requests("POST /echo") == 1
     with standin(next(_hosts), PORT, CHAOSKIT_PROTOCOL="tcp-echo") as echo:
         assert asyncio.run(go(echo, RequestShape(mode="tcp", send=b"PING", expect=b"PING"))) == ""
         assert "does not start with" in asyncio.run(go(echo, RequestShape(mode="tcp", send=b"PING", expect=b"PONG")))
@@ -221,3 +227,16 @@ def test_the_reachability_probe_asks_what_the_load_asks(certs: Certs) -> None:
         assert asyncio.run(go(tls, good)) == ""
         bad = RequestShape(https=True, ca_pem=certs.other_ca.read_text(), server_name="shop.example")
         assert asyncio.run(go(tls, bad)).startswith("TLS: CERTIFICATE_VERIFY_FAILED")
+
+
+@pytest.mark.slow
+def test_a_run_loads_each_service_with_its_own_request(tmp_path: Path) -> None:
+    """Through the engine: the spec's request reaches the agent (and the reachability probe, which must
+    pass for the POST-only path and the TCP service), and every request succeeds by its own rule."""
+    summary, record = run(experiment("shaped"), tmp_path)
+    frame = record.requests
+    counts = {str(name): outcomes(group) for name, group in frame.groupby("service", observed=True)}
+    assert counts == {"shaped-api": {"ok": 150}, "shaped-db": {"ok": 150}}
+    api = frame[frame["service"] == "shaped-api"]
+    assert set(api["status"]) == {200}
+    assert summary.verdict.passed
