@@ -213,10 +213,13 @@ def _slo_checks(s: RunSummary) -> str:
 
 HOW_TO_READ = """## How to read this
 
-- **Availability** counts every request the load agent scheduled; only an HTTP answer below 400
-  is ok (refused, reset, timed-out and 4xx/5xx requests all fail). The load keeps a constant
-  arrival rate, so an outage does not lower the number of requests, and no client retry hides a
-  failure.
+- **Availability** counts every request the load agent scheduled. A request is ok only when its answer's
+  status is in the Service's `request.success` (default: 2xx and 3xx), or, for a `mode: tcp` Service, when
+  the connection opened (and the reply began with `expect`, if one is set). Everything else fails, each
+  with its outcome: `http_5xx`, `http_4xx`, `http_other` (e.g. a redirect when only 2xx counts),
+  `refused`, `reset`, `timeout`, `connect_timeout`, `tls_error`, `tcp_unexpected_reply`, `error`,
+  `agent_saturated`. The load keeps a constant arrival rate, so an outage does not lower the number of
+  requests, and no client retry hides a failure.
 - **Error windows** show how long users saw failures: a window starts at the first failed request and
   ends when the last failed request in it finished.
 - **Recovery** is measured from the fault instant on three clocks: the replacement pod became Ready,
