@@ -24,10 +24,13 @@ from chaoskit.cluster.kube.config import (
     NAME_LABEL,
     RUN_ID_LABEL,
 )
+from chaoskit.cluster.protocol import ClusterError
 
 MOUNT: Final = "/chaoskit"
 RECORD_PREFIX: Final = "CKR "
 CONTROL_PREFIX: Final = "CKC "
+CONFIG_MAP_LIMIT: Final = 1_000_000
+"""A ConfigMap's data is capped at 1 MiB by the API server; a little is kept for metadata."""
 AGENT_UID: Final = 1000
 """The Locust image's ``locust`` user."""
 AGENT_MODULES: Final = ("plan.py", "shape.py", "schedule.py", "gclient.py", "gtcp.py", "records.py",
@@ -101,6 +104,12 @@ def render(spec: AgentJobSpec, *, sources: dict[str, str] | None = None) -> list
     name = f"{AGENT_NAME}-{spec.run_id}"
     code = sources if sources is not None else module_sources()
     data = {"wrapper.py": WRAPPER, "plan.json": spec.plan_json, "empty.py": "", **code}
+    size = sum(len(k) + len(v.encode()) for k, v in data.items())
+    if size > CONFIG_MAP_LIMIT:
+        raise ClusterError(
+            f"the in-cluster load agent's ConfigMap would hold {size:,} bytes; the API server takes at most 1 MiB",
+            hint="request bodies and CA files travel in it once per Service: make them smaller, or load fewer "
+                 "Services from inside the cluster")
     # The plan is a file, not an environment variable: one variable is capped at 128 KiB by the kernel,
     # and request bodies and CA bundles travel in the plan.
     items = [{"key": "wrapper.py", "path": "wrapper.py"}, {"key": "plan.json", "path": "plan.json"},
