@@ -49,10 +49,6 @@ class RequestShape:
     expect: bytes = b""
     """tcp: the reply must start with these bytes."""
 
-    @property
-    def plain(self) -> bool:
-        return self == PLAIN_GET
-
     def path_cycle(self, default_path: str) -> tuple[str, ...]:
         """One period of the interleaving: request i uses ``cycle[i % len(cycle)]``.
 
@@ -185,9 +181,3 @@ def make_ssl_context(shape: RequestShape, ssl_module: Any) -> Any:
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
-
-def classify_tls_error(exc: BaseException, ssl_module: Any) -> str:
-    """``tls_error`` for a failed handshake or verification; ``reset`` when the peer just went away."""
-    if isinstance(exc, ssl_module.SSLEOFError | ssl_module.SSLZeroReturnError):
-        return "reset"
-    return "tls_error"
