@@ -156,7 +156,7 @@ class Request(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Request:
-        found = _mode_problems(self) + _http_problems(self) + _size_problems(self)
+        found = _mode_problems(self) + (_http_problems(self) if self.mode == "http" else []) + _size_problems(self)
         if found:
             raise ValidationError.from_exception_data("request", found)
         return self
