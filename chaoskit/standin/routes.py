@@ -6,7 +6,8 @@ counts, which tests compare with what the load agent recorded.
 | ``/status/NNN`` (any method) | status NNN (200-599), e.g. ``/status/503``, ``/status/302`` |
 | ``/auth`` (any method) | 200 with ``Authorization: Bearer <CHAOSKIT_AUTH_TOKEN>``; 401 without; 403 other |
 | ``/echo`` (any method) | 200 with the request body as the response body |
-| ``GET /chaos/stats`` | JSON: requests per "METHOD path" (not counting /chaos/*), echo_bytes, tcp counts |
+| ``GET /chaos/stats`` | JSON: requests per "METHOD path" (not counting /chaos/*; unknown paths as "other"), |
+| | echo_bytes, tcp_connections, tcp_bytes |
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from chaoskit.standin.conn import Reply
 from chaoskit.standin.http import ECHO_PATH, Request, header, response
 
 STATUS_PREFIX: Final = "/status/"
+PLAIN_PATHS: Final = frozenset(("/", "/healthz"))
+"""The routes every load and probe hits by default: served first, without the shaped routes' checks."""
 AUTH_PATH: Final = "/auth"
-_COUNTED: Final = frozenset(("/", "/healthz", ECHO_PATH, AUTH_PATH))
+_COUNTED: Final = PLAIN_PATHS | {ECHO_PATH, AUTH_PATH}
 _JSON: Final = b"application/json"
 
 
@@ -27,21 +30,21 @@ class Stats:
     """What this process served: the target's own count, independent of any client's."""
 
     def __init__(self) -> None:
-        self.requests: dict[str, int] = {}
+        self.requests: dict[tuple[bytes, str], int] = {}
+        """(method, path) -> requests; paths outside the known routes share the path ``other``."""
         self.echo_bytes = 0
         self.tcp_connections = 0
         self.tcp_bytes = 0
 
-    def count(self, request: Request) -> None:
-        path = request.path
-        if path in _COUNTED or (path.startswith(STATUS_PREFIX) and len(path) == len(STATUS_PREFIX) + 3):
-            key = f"{request.method.decode()} {path}"
-        else:
-            key = "other"  # a bounded table whatever paths clients invent
+    def count(self, method: bytes, path: str) -> None:
+        if not (path in _COUNTED or (path.startswith(STATUS_PREFIX) and len(path) == len(STATUS_PREFIX) + 3)):
+            path = "other"  # a bounded table whatever paths clients invent
+        key = (method, path)
         self.requests[key] = self.requests.get(key, 0) + 1
 
     def to_json(self) -> bytes:
-        return json.dumps({"requests": self.requests, "echo_bytes": self.echo_bytes,
+        requests = {f"{m.decode()} {p}": n for (m, p), n in sorted(self.requests.items())}
+        return json.dumps({"requests": requests, "echo_bytes": self.echo_bytes,
                            "tcp_connections": self.tcp_connections, "tcp_bytes": self.tcp_bytes},
                           sort_keys=True).encode()
 

@@ -18,7 +18,7 @@ from chaoskit.standin.conn import HttpConnection, Reply
 from chaoskit.standin.echo import EchoConnection
 from chaoskit.standin.handoff import HandoffReceiver, reset_socket
 from chaoskit.standin.http import Request, query_param, response
-from chaoskit.standin.routes import Stats, shaped_route
+from chaoskit.standin.routes import PLAIN_PATHS, Stats, shaped_route
 
 BACKLOG: Final = 4096
 MAX_REFUSE_MS: Final = 600_000.0
@@ -85,8 +85,12 @@ class TargetService:
 
     def handle(self, request: Request, *, keep_alive: bool, body: bytes = b"") -> Reply:
         """The answer to one request (its body has been read; ``body`` holds it for ``/echo`` only)."""
-        if not request.path.startswith("/chaos/"):
-            self.stats.count(request)
+        method, path = request.method, request.path
+        if path in PLAIN_PATHS and method in _PLAIN_METHODS:
+            self.stats.count(method, path)
+            return self._route(request, keep_alive=keep_alive)
+        if not path.startswith("/chaos/"):
+            self.stats.count(method, path)
         shaped = shaped_route(request, body, keep_alive=keep_alive, token=self.config.auth_token, stats=self.stats)
         if shaped is not None:
             return shaped
