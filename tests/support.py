@@ -119,3 +119,13 @@ def is_local_address(host: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Running (a zombie is dead: it may wait for a reaper if another test made this process a subreaper)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

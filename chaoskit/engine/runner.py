@@ -245,14 +245,15 @@ class Engine:
         spec = self.experiment
         targets: list[LoadTarget] = []
         for service in spec.load.services:
+            shape = service.request.shape(spec.load.path)
             for kind in service.types:
                 addresses = await self.cluster.service_addresses(spec.target.namespace, service.name, kind)
                 if not addresses:
                     raise ClusterError(f"service {service.name} has no {kind} address",
                                        hint=f"check that the Service is of type {kind} in the manifests")
                 chosen = addresses[:1] if kind.value == "ClusterIP" else addresses
-                targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, spec.load.path,
-                                          node=a.node or "") for a in chosen)
+                targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, shape.path_cycle(spec.load.path)[0],
+                                          node=a.node or "", request=shape) for a in chosen)
         return targets
 
     async def _verify(self) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from chaoskit.experiment.requests import PATH_PATTERN, Request
 from chaoskit.experiment.units import Duration, Percent, PositiveDuration
 from chaoskit.vocab import LoadOrigin, ServiceKind
 
@@ -56,6 +57,7 @@ class LoadedService(SpecModel):
 
     name: str = Field(pattern=DNS_LABEL, description="Service name (in the target namespace).")
     types: list[ServiceKind] = Field(min_length=1, description="ClusterIP, NodePort, Headless, LoadBalancer.")
+    request: Request = Field(default_factory=Request, description="What each request sends; what counts as success.")
 
     @field_validator("types")
     @classmethod
@@ -73,7 +75,7 @@ class Load(SpecModel):
         default="new-connection", description="Reuse connections, or open one per request."
     )
     timeout: PositiveDuration = Field(default=2.0, description="Per-request timeout.")
-    path: str = Field(default="/", pattern=r"^/", description="HTTP path requested.")
+    path: str = Field(default="/", pattern=PATH_PATTERN, description="HTTP path (default of request.path).")
     from_: LoadOrigin = Field(
         default=LoadOrigin.AUTO, alias="from", description="Where the load agent runs."
     )

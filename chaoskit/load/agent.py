@@ -29,13 +29,25 @@ from chaoskit.load.stream import RecordStream, until_changed
 __all__ = ["AgentError", "AgentReport", "LoadAgent", "LoadPlan", "LoadTarget"]
 
 LOCUSTFILE: Final = Path(__file__).with_name("locustfile.py")
-_PLAN_ENV, _RECORDS_FD_ENV, _CONTROL_FD_ENV, _PARENT_ENV = (
-    "CHAOSKIT_LOAD_PLAN", "CHAOSKIT_LOAD_RECORDS_FD", "CHAOSKIT_LOAD_CONTROL_FD",
+_PLAN_FD_ENV, _RECORDS_FD_ENV, _CONTROL_FD_ENV, _PARENT_ENV = (
+    "CHAOSKIT_LOAD_PLAN_FD", "CHAOSKIT_LOAD_RECORDS_FD", "CHAOSKIT_LOAD_CONTROL_FD",
     "CHAOSKIT_LOAD_PARENT_PID")
 _F_SETPIPE_SZ: Final = 1031
 _PIPE_BYTES: Final = 1 << 20
 _READ_BYTES: Final = 1 << 20
 _TAIL_BYTES: Final = 4000
+
+
+def _plan_fd(plan: LoadPlan) -> int:
+    """The plan in an anonymous in-memory file, read by the child from the start: an environment variable
+    is capped at 128 KiB, and bodies and CA bundles travel in the plan."""
+    fd = os.memfd_create("chaoskit-load-plan")
+    data = plan.to_json().encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 class LoadAgent:
@@ -81,6 +93,7 @@ class LoadAgent:
             raise AgentError("this agent was already started; use a new LoadAgent per run")
         rec_r, rec_w = os.pipe()
         ctl_r, ctl_w = os.pipe()
+        plan_fd = _plan_fd(self.plan)
         self._fds = {"records": rec_r, "control": ctl_r}
         with contextlib.suppress(OSError):  # a bigger pipe only adds slack; the default works
             fcntl.fcntl(rec_w, _F_SETPIPE_SZ, _PIPE_BYTES)
@@ -88,13 +101,13 @@ class LoadAgent:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
         # The child sets its own parent-death signal (no preexec_fn: unsafe in threaded parents)
         # and exits if this pid is no longer its parent by then.
-        env = {**os.environ, _PLAN_ENV: self.plan.to_json(), _PARENT_ENV: str(os.getpid()),
+        env = {**os.environ, _PLAN_FD_ENV: str(plan_fd), _PARENT_ENV: str(os.getpid()),
                _RECORDS_FD_ENV: str(rec_w), _CONTROL_FD_ENV: str(ctl_w)}
         try:
             # fork+exec returns at once; not asyncio's subprocess API because its child watcher
             # would reap the child, while we watch a pidfd on our own loop.
             self._proc = subprocess.Popen(  # noqa: ASYNC220
-                [self._python, str(LOCUSTFILE)], pass_fds=(rec_w, ctl_w), env=env,
+                [self._python, str(LOCUSTFILE)], pass_fds=(rec_w, ctl_w, plan_fd), env=env,
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         except OSError as exc:
@@ -103,6 +116,7 @@ class LoadAgent:
         finally:
             os.close(rec_w)
             os.close(ctl_w)
+            os.close(plan_fd)
         self._watch()
         await self._await_ready()
 

@@ -1,4 +1,5 @@
-"""A minimal HTTP/1.1 GET on gevent sockets for the agent process: exactly one attempt, never a retry.
+"""A minimal HTTP/1.1 client (optionally over TLS) on gevent sockets for the agent process: exactly one
+attempt per request, never a retry.
 
 Imported only inside the agent process (gevent); the chaoskit process never imports this module.
 """
@@ -6,20 +7,26 @@ Imported only inside the agent process (gevent); the chaoskit process never impo
 from __future__ import annotations
 
 import socket as _stdlib_socket
+import ssl as _stdlib_ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import gevent
 from gevent import socket as gsocket
+from gevent import ssl as gssl
 
+from chaoskit.load.plan import LoadTarget
 from chaoskit.load.records import Outcome
+from chaoskit.load.shape import RequestShape, http_request, make_ssl_context
 
 _MAX_HEAD: Final = 65536
 _RECV: Final = 65536
 _CONNECTING: Final = 0
 _EXCHANGING: Final = 1
 _CLOSING: Final = 2
+_STATUSES: Final = 1000
+"""Three-digit statuses: the outcome of each is looked up, not computed, per response."""
 
 
 class _Deadline(Exception):
@@ -36,31 +43,56 @@ class _BadResponse(Exception):
 
 @dataclass(slots=True)
 class Endpoint:
-    """One target resolved once, with its pre-built request head and its keep-alive pool."""
+    """One target resolved once, with its pre-built requests and its keep-alive pool."""
 
     family: int
     sockaddr: tuple[Any, ...]
     keepalive: bool
-    request: bytes
+    requests: tuple[bytes, ...]
+    """Request i sends ``requests[i % len(requests)]`` (the shape's path interleaving)."""
+    outcomes: tuple[Outcome, ...] = ()
+    """Outcome of every status 0..999 under the shape's success rule."""
+    head_only: bool = False
+    """HEAD: a response never carries a body, whatever its Content-Length says."""
+    tls: Any = None
+    """A gevent ``SSLContext`` when the target is loaded over https."""
+    server_name: str | None = None
+    shape: RequestShape = field(default_factory=RequestShape)
     idle: list[Any] = field(default_factory=list)
     """Idle keep-alive sockets; a socket is in here only after a fully framed, reusable response."""
     opened: int = 0
     """Connections attempted so far (each connect() call)."""
 
     @classmethod
-    def resolve(cls, host: str, port: int, path: str, *, keepalive: bool) -> Endpoint:
+    def resolve(cls, target: LoadTarget, *, keepalive: bool) -> Endpoint:
         # Resolve once: a per-request lookup would cost a threadpool hop and measure DNS, not the service.
         family, _, _, _, sockaddr = _stdlib_socket.getaddrinfo(
-            host, port, type=_stdlib_socket.SOCK_STREAM)[0]
-        host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        conn = "keep-alive" if keepalive else "close"
-        head = f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nConnection: {conn}\r\n" \
-               "User-Agent: chaoskit-load\r\n\r\n"
-        return cls(family, tuple(sockaddr), keepalive, head.encode("ascii"))
+            target.host, target.port, type=_stdlib_socket.SOCK_STREAM)[0]
+        shape = target.request
+        requests = tuple(http_request(shape, target.host, target.port, path, keepalive=keepalive)
+                         for path in shape.path_cycle(target.path)) if shape.mode == "http" else ()
+        tls = make_ssl_context(shape, gssl) if shape.https else None
+        server_name = shape.tls_server_name(target.host) if shape.https and not shape.insecure else None
+        return cls(family, tuple(sockaddr), keepalive and shape.mode == "http", requests,
+                   outcomes=outcome_table(shape), head_only=shape.method == "HEAD", tls=tls,
+                   server_name=server_name, shape=shape)
 
     def close(self) -> None:
         while self.idle:
             self.idle.pop().close()
+
+
+def outcome_table(shape: RequestShape) -> tuple[Outcome, ...]:
+    """Status -> outcome: success per the shape, else 5xx, 4xx, or anything else (``http_other``)."""
+    def outcome(status: int) -> Outcome:
+        if shape.is_success(status):
+            return Outcome.OK
+        if 500 <= status <= 599:
+            return Outcome.HTTP_5XX
+        if 400 <= status <= 499:
+            return Outcome.HTTP_4XX
+        return Outcome.HTTP_OTHER
+    return tuple(outcome(s) for s in range(_STATUSES))
 
 
 class _Attempt:
@@ -74,30 +106,34 @@ class _Attempt:
         self.ended_ns = 0
 
 
-def get(endpoint: Endpoint, timeout_s: float) -> tuple[Outcome, int, int]:
-    """One GET: (outcome, HTTP status or 0, perf_counter_ns when it ended). Never retried."""
+def get(endpoint: Endpoint, timeout_s: float, index: int) -> tuple[Outcome, int, int]:
+    """Request ``index`` of the schedule: (outcome, HTTP status or 0, perf_counter_ns when it ended).
+    Never retried."""
     attempt = _Attempt()
     timer = gevent.Timeout.start_new(timeout_s, _Deadline)
     try:
-        _exchange(endpoint, attempt)
-        outcome = _classify_status(attempt.status)
+        _exchange(endpoint, attempt, endpoint.requests[index % len(endpoint.requests)])
+        outcome = endpoint.outcomes[attempt.status]
     except _Deadline:
         outcome = Outcome.CONNECT_TIMEOUT if attempt.phase == _CONNECTING else Outcome.TIMEOUT
     except ConnectionRefusedError:
         outcome = Outcome.REFUSED
-    except (ConnectionResetError, BrokenPipeError, _PeerEOF):
-        outcome = Outcome.RESET
+    except (ConnectionResetError, BrokenPipeError, _PeerEOF, _stdlib_ssl.SSLEOFError,
+            _stdlib_ssl.SSLZeroReturnError):
+        outcome = Outcome.RESET  # the peer went away (also mid-handshake): not a TLS failure
+    except _stdlib_ssl.SSLError:
+        outcome = Outcome.TLS_ERROR
     except (OSError, _BadResponse):
         outcome = Outcome.ERROR
     finally:
         timer.close()
     if attempt.phase == _CLOSING:
         # The response was complete; whatever happened while waiting for the server's FIN is moot.
-        return _classify_status(attempt.status), attempt.status, attempt.ended_ns
+        return endpoint.outcomes[attempt.status], attempt.status, attempt.ended_ns
     return outcome, 0, time.perf_counter_ns()
 
 
-def _exchange(endpoint: Endpoint, attempt: _Attempt) -> None:
+def _exchange(endpoint: Endpoint, attempt: _Attempt, request: bytes) -> None:
     sock: Any = _idle_connection(endpoint) if endpoint.keepalive else None
     try:
         if sock is None:
@@ -105,9 +141,15 @@ def _exchange(endpoint: Endpoint, attempt: _Attempt) -> None:
             sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
             endpoint.opened += 1
             sock.connect(endpoint.sockaddr)
+            if endpoint.tls is not None:
+                attempt.phase = _EXCHANGING  # a handshake that stalls is a timeout, not a connect timeout
+                # The TLS socket owns the fd from here: a failed handshake closes it in `finally`.
+                sock = endpoint.tls.wrap_socket(sock, server_hostname=endpoint.server_name,
+                                                do_handshake_on_connect=False)
+                sock.do_handshake()
         attempt.phase = _EXCHANGING
-        sock.sendall(endpoint.request)
-        attempt.status, reusable = _read_response(sock)
+        sock.sendall(request)
+        attempt.status, reusable = _read_response(sock, endpoint.head_only)
         attempt.ended_ns = time.perf_counter_ns()
         attempt.phase = _CLOSING
         if endpoint.keepalive and reusable:
@@ -148,15 +190,7 @@ def _await_peer_close(sock: Any) -> None:
         pass
 
 
-def _classify_status(status: int) -> Outcome:
-    if status >= 500:
-        return Outcome.HTTP_5XX
-    if status >= 400:
-        return Outcome.HTTP_4XX
-    return Outcome.OK
-
-
-def _read_response(sock: Any) -> tuple[int, bool]:
+def _read_response(sock: Any, head_only: bool) -> tuple[int, bool]:
     """Read one full response; returns (status, whether the connection may carry another request)."""
     buf = b""
     while (end := buf.find(b"\r\n\r\n")) < 0:
@@ -170,7 +204,7 @@ def _read_response(sock: Any) -> tuple[int, bool]:
     body = buf[end + 4:]
     conn = headers.get("connection", "")
     reusable = "close" not in conn if version == "1.1" else "keep-alive" in conn
-    if status in (204, 304) or 100 <= status < 200:
+    if head_only or status in (204, 304) or 100 <= status < 200:
         return status, reusable
     if "chunked" in headers.get("transfer-encoding", ""):
         _read_chunked(sock, body)
@@ -188,7 +222,9 @@ def _read_response(sock: Any) -> tuple[int, bool]:
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+    # Exactly three ASCII digits: the status indexes the outcome table and fits the record's uint16.
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (
+            len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
         raise _BadResponse(f"bad status line: {lines[0][:80]!r}")
     headers: dict[str, str] = {}
     for line in lines[1:]:

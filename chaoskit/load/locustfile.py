@@ -32,6 +32,8 @@ from chaoskit.load.plan import LoadPlan
 from chaoskit.load.schedule import RecordSink, TargetRunner, lag_summary
 
 PLAN_ENV = "CHAOSKIT_LOAD_PLAN"
+PLAN_FD_ENV = "CHAOSKIT_LOAD_PLAN_FD"
+PLAN_FILE_ENV = "CHAOSKIT_LOAD_PLAN_FILE"
 RECORDS_FD_ENV = "CHAOSKIT_LOAD_RECORDS_FD"
 CONTROL_FD_ENV = "CHAOSKIT_LOAD_CONTROL_FD"
 PARENT_ENV = "CHAOSKIT_LOAD_PARENT_PID"
@@ -144,9 +146,23 @@ def _die_with_parent() -> None:
         os._exit(3)
 
 
+def _read_plan() -> LoadPlan:
+    """From an inherited fd (the local agent), a file (the in-cluster wrapper) or the environment.
+
+    Read before any greenlet runs, so these blocking reads stall nothing.
+    """
+    if fd := os.environ.get(PLAN_FD_ENV):
+        with os.fdopen(int(fd), encoding="utf-8") as f:
+            return LoadPlan.from_json(f.read())
+    if path := os.environ.get(PLAN_FILE_ENV):
+        with open(path, encoding="utf-8") as f:
+            return LoadPlan.from_json(f.read())
+    return LoadPlan.from_json(os.environ[PLAN_ENV])
+
+
 def main() -> int:
     _die_with_parent()
-    plan = LoadPlan.from_json(os.environ[PLAN_ENV])
+    plan = _read_plan()
     records_fd = int(os.environ[RECORDS_FD_ENV])
     control_fd = int(os.environ[CONTROL_FD_ENV])
     gevent.os.make_nonblocking(control_fd)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
+
+from chaoskit.load.shape import PLAIN_GET, RequestShape, problems
 
 ConnectionMode = Literal["keepalive", "new-connection"]
 CONNECTION_MODES: Final = ("keepalive", "new-connection")
@@ -30,6 +32,8 @@ class LoadTarget:
     path: str = "/"
     node: str = ""
     """The node this address belongs to (NodePort), for per-address reporting; empty otherwise."""
+    request: RequestShape = PLAIN_GET
+    """What each request sends and what counts as success; its paths (if any) replace ``path``."""
 
     @property
     def label(self) -> str:
@@ -74,16 +78,28 @@ class LoadPlan:
         return math.ceil(self.rate * self.timeout_s) + max(16, math.ceil(self.rate * 0.1))
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # Shapes are listed once and targets name theirs by index: a Service reached through several
+        # addresses (NodePort on every node) would otherwise repeat its body and CA bundle per address.
+        shapes = list(dict.fromkeys(t.request for t in self.targets))
+        raw: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "targets"}
+        raw["targets"] = [{**_target_fields(t), "request": shapes.index(t.request)} for t in self.targets]
+        raw["requests"] = [s.to_dict() for s in shapes]
+        return json.dumps(raw, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> LoadPlan:
         try:
             raw: dict[str, Any] = json.loads(text)
-            targets = tuple(LoadTarget(**t) for t in raw.pop("targets"))
+            shapes = [RequestShape.from_dict(s) for s in raw.pop("requests", ())]
+            targets = tuple(LoadTarget(**{**t, "request": shapes[t["request"]] if "request" in t else PLAIN_GET})
+                            for t in raw.pop("targets"))
             return cls(targets=targets, **raw)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise PlanError(f"invalid load plan JSON: {exc}") from exc
+
+
+def _target_fields(target: LoadTarget) -> dict[str, Any]:
+    return {name: getattr(target, name) for name in ("service", "service_type", "host", "port", "path", "node")}
 
 
 def _validate(plan: LoadPlan) -> None:
@@ -106,3 +122,6 @@ def _validate(plan: LoadPlan) -> None:
             raise PlanError(f"targets[{i}].port: out of range: {t.port}")
         if not t.path.startswith("/"):
             raise PlanError(f"targets[{i}].path: must start with '/', got {t.path!r}")
+        found = problems(t.request)
+        if found:
+            raise PlanError(f"targets[{i}].request: {'; '.join(found)}")

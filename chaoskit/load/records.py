@@ -16,7 +16,11 @@ RECORD: Final = struct.Struct("<qqIBBH")
 
 
 class Outcome(enum.IntEnum):
-    """How one request ended. Only OK counts as available."""
+    """How one request ended. Only OK counts as available.
+
+    OK means the answer's status is in the service's ``success`` set (default 2xx and 3xx), or in tcp mode
+    that the connection opened (and the reply started with ``expect`` when one is given).
+    """
 
     OK = 0
     HTTP_5XX = 1
@@ -28,6 +32,13 @@ class Outcome(enum.IntEnum):
     ERROR = 7
     AGENT_SATURATED = 8
     """The agent could not start the request on time (in-flight cap reached): a load-side failure."""
+    # Appended, never renumbered: saved runs keep the codes they were written with.
+    HTTP_OTHER = 9
+    """An answer outside ``success`` that is neither 4xx nor 5xx (e.g. a redirect when only 2xx counts)."""
+    TCP_UNEXPECTED_REPLY = 10
+    """tcp mode: connected, but the reply did not start with ``expect`` (or ended before it)."""
+    TLS_ERROR = 11
+    """The TLS handshake failed (certificate not trusted, name mismatch, protocol error)."""
 
     @property
     def label(self) -> str:

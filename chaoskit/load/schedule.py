@@ -13,7 +13,7 @@ import gevent
 import gevent.event
 import gevent.os
 
-from chaoskit.load import gclient
+from chaoskit.load import gclient, gtcp
 from chaoskit.load.plan import LoadPlan
 from chaoskit.load.records import RECORD, Outcome
 
@@ -82,8 +82,8 @@ class TargetRunner:
                  stopping: gevent.event.Event) -> None:
         target = plan.targets[index]
         self.index = index
-        self.endpoint = gclient.Endpoint.resolve(
-            target.host, target.port, target.path, keepalive=plan.connection == "keepalive")
+        self.endpoint = gclient.Endpoint.resolve(target, keepalive=plan.connection == "keepalive")
+        self._attempt = gtcp.check if target.request.mode == "tcp" else gclient.get
         self._period_ns = 1e9 / plan.rate
         self._count = plan.requests_per_target
         self._cap = plan.max_in_flight
@@ -120,19 +120,19 @@ class TargetRunner:
                 continue
             self._in_flight += 1
             self._idle.clear()
-            self._greenlets[gevent.spawn(self._one, scheduled)] = scheduled
+            self._greenlets[gevent.spawn(self._one, scheduled, i)] = scheduled
         # Every request has its own timeout, so this normally ends at once; the slack covers a
         # starved loop firing timers late.
         if not self._idle.wait(self._timeout_s + 5.0):
             self._abandon()
 
-    def _one(self, scheduled_ns: int) -> None:
+    def _one(self, scheduled_ns: int, index: int) -> None:
         start_ns = time.time_ns()
         t = time.perf_counter_ns()
         # Still AGENT_SATURATED in `finally` only if this greenlet was killed: see _abandon.
         outcome, status, ended = Outcome.AGENT_SATURATED, 0, 0
         try:
-            outcome, status, ended = gclient.get(self.endpoint, self._timeout_s)
+            outcome, status, ended = self._attempt(self.endpoint, self._timeout_s, index)
         except Exception:
             # A bug in the client must still leave a record: a request is never silently dropped.
             outcome = Outcome.ERROR

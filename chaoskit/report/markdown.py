@@ -244,10 +244,13 @@ def _slo_checks(s: RunSummary) -> str:
 
 HOW_TO_READ = """## How to read this
 
-- **Availability** counts every request the load agent scheduled; only an HTTP answer below 400
-  is ok (refused, reset, timed-out and 4xx/5xx requests all fail). The load keeps a constant
-  arrival rate, so an outage does not lower the number of requests, and no client retry hides a
-  failure.
+- **Availability** counts every request the load agent scheduled. A request is ok only when its answer's
+  status is in the Service's `request.success` (default: 2xx and 3xx), or, for a `mode: tcp` Service, when
+  the connection opened (and the reply began with `expect`, if one is set). Everything else fails, each
+  with its outcome: `http_5xx`, `http_4xx`, `http_other` (e.g. a redirect when only 2xx counts),
+  `refused`, `reset`, `timeout`, `connect_timeout`, `tls_error`, `tcp_unexpected_reply`, `error`,
+  `agent_saturated`. The load keeps a constant arrival rate, so an outage does not lower the number of
+  requests, and no client retry hides a failure.
 - **Address**: a path users take, the `host:port` a request went to (a NodePort has one per node).
   Runs recorded without addresses use the Service type as the only address.
 - **Unavailability windows** are computed per address. A window runs from the *start* of a failed

@@ -80,6 +80,9 @@ async def serve(config: TargetConfig) -> int:
         signal_started(config.started_fd)
     await stop
     await service.shutdown()
+    # The target's own count, one line in its log: tests compare it with what the load recorded.
+    sys.stderr.write(f"chaoskit-target stats {service.stats.to_json().decode()}\n")
+    sys.stderr.flush()
     return EXIT_OK
 
 

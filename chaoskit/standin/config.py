@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+PROTOCOLS = ("http", "tcp-echo")
+
 
 class ConfigError(Exception):
     """An environment variable has a value the target cannot use."""
@@ -28,6 +30,14 @@ class TargetConfig:
     """CHAOSKIT_SHUTDOWN_DELAY_S: seconds to keep serving after SIGTERM. Default 0."""
     handoff_path: str | None = None
     """CHAOSKIT_HANDOFF: unix socket on which the local Service proxy hands over accepted client connections."""
+    protocol: str = "http"
+    """CHAOSKIT_PROTOCOL: ``http`` (default) or ``tcp-echo`` (every port echoes bytes: a non-HTTP Service)."""
+    tls_cert: str | None = None
+    """CHAOSKIT_TLS_CERT: PEM certificate (chain) file; with CHAOSKIT_TLS_KEY every port serves TLS."""
+    tls_key: str | None = None
+    """CHAOSKIT_TLS_KEY: PEM private key file of CHAOSKIT_TLS_CERT."""
+    auth_token: str = "chaoskit"  # noqa: S105 -- a stand-in's fixed test token, not a secret
+    """CHAOSKIT_AUTH_TOKEN: ``/auth`` answers 200 only to ``Authorization: Bearer <token>``."""
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -56,6 +66,12 @@ def from_env(env: Mapping[str, str]) -> TargetConfig:
     listen_raw = env.get("CHAOSKIT_LISTEN", "").strip()
     if not listen_raw:
         raise ConfigError("CHAOSKIT_LISTEN is not set: give host:port[,host:port...] to bind")
+    protocol = env.get("CHAOSKIT_PROTOCOL", "").strip() or "http"
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"CHAOSKIT_PROTOCOL: {protocol!r} is not one of {', '.join(PROTOCOLS)}")
+    cert, key = env.get("CHAOSKIT_TLS_CERT") or None, env.get("CHAOSKIT_TLS_KEY") or None
+    if (cert is None) != (key is None):
+        raise ConfigError("CHAOSKIT_TLS_CERT and CHAOSKIT_TLS_KEY go together: set both or neither")
     fd_raw = env.get("CHAOSKIT_STARTED_FD", "").strip()
     if fd_raw and not fd_raw.isdigit():
         raise ConfigError(f"CHAOSKIT_STARTED_FD: {fd_raw!r} is not a file descriptor number")
@@ -66,4 +82,6 @@ def from_env(env: Mapping[str, str]) -> TargetConfig:
         started_fd=int(fd_raw) if fd_raw else None,
         shutdown_delay_s=_seconds(env, "CHAOSKIT_SHUTDOWN_DELAY_S"),
         handoff_path=env.get("CHAOSKIT_HANDOFF") or None,
+        protocol=protocol, tls_cert=cert, tls_key=key,
+        auth_token=env.get("CHAOSKIT_AUTH_TOKEN") or "chaoskit",
     )

@@ -6,7 +6,16 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol, cast
 
-from chaoskit.standin.http import CONTINUE, MAX_HEAD, METHODS, BadRequest, Request, parse_head, response
+from chaoskit.standin.http import (
+    CONTINUE,
+    ECHO_PATH,
+    MAX_HEAD,
+    METHODS,
+    BadRequest,
+    Request,
+    parse_head,
+    response,
+)
 
 Reply = tuple[bytes | None, bool, Callable[[], None] | None]
 """(response bytes, keep the connection open, action to run once the response is written); bytes None:
@@ -19,7 +28,7 @@ class Handler(Protocol):
     conns: set[HttpConnection]
     draining: bool
 
-    def handle(self, request: Request, *, keep_alive: bool) -> Reply: ...
+    def handle(self, request: Request, *, keep_alive: bool, body: bytes = b"") -> Reply: ...
 
     def connection_gone(self, conn: HttpConnection) -> None: ...
 
@@ -27,13 +36,15 @@ class Handler(Protocol):
 class HttpConnection(asyncio.Protocol):
     """Serves requests in order (pipelining works); every request is answered before the next is read."""
 
-    __slots__ = ("_body_left", "_buffer", "_handler", "_request", "transport")
+    __slots__ = ("_body", "_body_left", "_buffer", "_handler", "_request", "transport")
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self._buffer = b""
         self._request: Request | None = None
         self._body_left = 0
+        self._body: bytearray | None = None
+        """The body being received, for the one route that reads it (``/echo``); None: counted off."""
         self.transport: asyncio.Transport | None = None
 
     @property
@@ -50,9 +61,11 @@ class HttpConnection(asyncio.Protocol):
         self._buffer = b""
         while True:
             if self._request is not None:
-                # No route reads a body: count it off instead of buffering (large POSTs stay cheap).
+                # Only /echo reads a body: others count it off instead of buffering (large POSTs stay cheap).
                 taken = min(self._body_left, len(buffer))
                 self._body_left -= taken
+                if self._body is not None:
+                    self._body += buffer[:taken]
                 buffer = buffer[taken:]
                 if self._body_left:
                     return
@@ -80,10 +93,11 @@ class HttpConnection(asyncio.Protocol):
             self._fail(exc.status, str(exc))
             return False
         if request.method not in METHODS:
-            self._fail(405, "only GET, HEAD and POST")
+            self._fail(405, "method not supported")
             return False
         self._request = request
         self._body_left = request.body_length
+        self._body = bytearray() if request.path == ECHO_PATH else None
         if request.expect_continue and available < request.body_length:
             self._write(CONTINUE)
         return True
@@ -91,7 +105,8 @@ class HttpConnection(asyncio.Protocol):
     def _respond(self, request: Request) -> bool:
         """Answer one request; False when the connection is now closing."""
         keep_alive = request.keep_alive and not self._handler.draining
-        payload, keep_alive, after = self._handler.handle(request, keep_alive=keep_alive)
+        body, self._body = bytes(self._body) if self._body is not None else b"", None
+        payload, keep_alive, after = self._handler.handle(request, keep_alive=keep_alive, body=body)
         if payload is None:
             self._buffer = b""
             return False  # held: nothing more is read or answered on this connection

@@ -10,11 +10,16 @@ MAX_BODY: Final = 16 * 1024 * 1024
 """Largest Content-Length accepted; beyond it the answer is 413."""
 
 _REASONS: Final = {
-    100: "Continue", 200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-    431: "Request Header Fields Too Large", 501: "Not Implemented", 503: "Service Unavailable",
+    100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+    301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 501: "Not Implemented",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
-METHODS: Final = frozenset((b"GET", b"HEAD", b"POST"))
+METHODS: Final = frozenset((b"GET", b"HEAD", b"POST", b"PUT", b"PATCH", b"DELETE", b"OPTIONS"))
+_NO_BODY: Final = frozenset((204, 304))
+ECHO_PATH: Final = "/echo"
+"""The one route whose request body is kept (and answered back); every other body is counted off."""
 
 
 class BadRequest(Exception):
@@ -33,6 +38,8 @@ class Request(NamedTuple):
     """HTTP/1.1 keeps the connection unless ``Connection: close``; HTTP/1.0 only on keep-alive."""
     body_length: int
     expect_continue: bool
+    head: bytes = b""
+    """The raw request head: the few routes that read a header parse it from here (``header``)."""
 
 
 def parse_head(head: bytes) -> Request:
@@ -62,7 +69,16 @@ def parse_head(head: bytes) -> Request:
             elif name == b"expect":
                 expect_continue = value.strip().lower() == b"100-continue"
     path, _, query = target.decode("latin-1").partition("?")
-    return Request(method, path, query, keep_alive, body_length, expect_continue)
+    return Request(method, path, query, keep_alive, body_length, expect_continue, head)
+
+
+def header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header ``name`` (lowercase) in a raw head; parsed on demand, off the common path."""
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip()
+    return None
 
 
 def _content_length(value: bytes) -> int:
@@ -88,6 +104,8 @@ def response(status: int, body: bytes, *, content_type: bytes = b"text/plain",
              keep_alive: bool = True, head_only: bool = False) -> bytes:
     """A complete HTTP/1.1 response; ``head_only`` drops the body (HEAD) but keeps its length."""
     reason = _REASONS.get(status, "Unknown")
+    if status in _NO_BODY:
+        body = b""
     parts = [
         b"HTTP/1.1 %d %s\r\n" % (status, reason.encode()),
         b"Content-Type: %s\r\nContent-Length: %d\r\n" % (content_type, len(body)),

@@ -10,13 +10,16 @@ import logging
 import os
 import socket
 import time
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from chaoskit.sockets import bound_socket
 from chaoskit.standin.config import TargetConfig
 from chaoskit.standin.conn import HttpConnection, Reply
+from chaoskit.standin.echo import EchoConnection
 from chaoskit.standin.handoff import HandoffReceiver, reset_socket
 from chaoskit.standin.http import Request, query_param, response
+from chaoskit.standin.routes import PLAIN_PATHS, Stats, shaped_route
 
 BACKLOG: Final = 4096
 MAX_REFUSE_MS: Final = 600_000.0
@@ -26,7 +29,9 @@ DRAIN_S: Final = 0.5
 """After SIGTERM (and the shutdown delay), how long requests already begun get to finish."""
 
 _JSON: Final = b"application/json"
+_PLAIN_METHODS: Final = frozenset((b"GET", b"HEAD", b"POST"))
 log = logging.getLogger("chaoskit.standin")
+Connection = HttpConnection | EchoConnection
 
 
 class TargetService:
@@ -34,8 +39,13 @@ class TargetService:
 
     def __init__(self, config: TargetConfig) -> None:
         self.config = config
-        self.conns: set[HttpConnection] = set()
+        self.conns: set[Any] = set()
+        """Open connections (``HttpConnection``, or ``EchoConnection`` in tcp-echo mode)."""
         self.draining = False
+        self.stats = Stats()
+        self._ssl = _server_tls(config)
+        self._factory: Callable[[], Connection] = (
+            (lambda: EchoConnection(self)) if config.protocol == "tcp-echo" else (lambda: HttpConnection(self)))
         self.chaos_log: list[tuple[int, int]] = []
         """Refuse windows as (begin_ns, end_ns): listening sockets closed .. listening again."""
         self.hang_log: list[tuple[int, int]] = []
@@ -71,13 +81,28 @@ class TargetService:
             return
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
-        adopting = loop.create_task(loop.connect_accepted_socket(lambda: HttpConnection(self), sock))
+        adopting = loop.create_task(loop.connect_accepted_socket(self._factory, sock, ssl=self._ssl))
         adopting.add_done_callback(_log_adopt_error)
 
     # --- requests -------------------------------------------------------------------------
 
-    def handle(self, request: Request, *, keep_alive: bool) -> Reply:
-        """The answer to one request (its body, if any, has been read and dropped); None: no answer."""
+    def handle(self, request: Request, *, keep_alive: bool, body: bytes = b"") -> Reply:
+        """The answer to one request (its body has been read; ``body`` holds it for ``/echo`` only);
+        a None payload: no answer (``/chaos/hang``)."""
+        method, path = request.method, request.path
+        if path in PLAIN_PATHS and method in _PLAIN_METHODS:
+            self.stats.count(method, path)
+            return self._route(request, keep_alive=keep_alive)
+        if not path.startswith("/chaos/"):
+            self.stats.count(method, path)
+        shaped = shaped_route(request, body, keep_alive=keep_alive, token=self.config.auth_token, stats=self.stats)
+        if shaped is not None:
+            return shaped
+        if request.method not in _PLAIN_METHODS:
+            return response(405, b"method not allowed\n", keep_alive=keep_alive), keep_alive, None
+        return self._route(request, keep_alive=keep_alive)
+
+    def _route(self, request: Request, *, keep_alive: bool) -> Reply:
         head_only = request.method == b"HEAD"
         path = request.path
         if path.startswith("/chaos/"):
@@ -197,13 +222,19 @@ class TargetService:
             if self.draining:
                 sock.close()
                 continue
-            server = await loop.create_server(lambda: HttpConnection(self), sock=sock,
-                                              backlog=BACKLOG)
+            server = await loop.create_server(self._factory, sock=sock, backlog=BACKLOG, ssl=self._ssl)
             self._servers.append(server)
 
     # --- shutdown -------------------------------------------------------------------------
 
-    def connection_gone(self, conn: HttpConnection) -> None:
+    def echo_opened(self, conn: EchoConnection) -> None:
+        self.conns.add(conn)
+        self.stats.tcp_connections += 1
+
+    def echoed(self, size: int) -> None:
+        self.stats.tcp_bytes += size
+
+    def connection_gone(self, conn: Connection) -> None:
         self.conns.discard(conn)
         if not self.conns and self._all_gone is not None:
             self._all_gone.set()
@@ -249,6 +280,18 @@ def _window_ms(request: Request) -> float | None:
     return ms if 0 < ms <= MAX_REFUSE_MS else None
 
 
+def _server_tls(config: TargetConfig) -> Any:
+    """The TLS context of every port when a certificate is configured; ``ssl`` is imported only then
+    (pod start latency includes this package's imports)."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    return ctx
+
+
 def _realtime(on: bool) -> None:
     """Real-time scheduling for the (idle) refuse window, where permitted (root/CAP_SYS_NICE).
 
@@ -262,7 +305,7 @@ def _realtime(on: bool) -> None:
         os.sched_setscheduler(0, policy, os.sched_param(priority))
 
 
-def _log_adopt_error(task: asyncio.Task[tuple[asyncio.Transport, HttpConnection]]) -> None:
+def _log_adopt_error(task: asyncio.Task[tuple[asyncio.Transport, Connection]]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("adopting a handed-over connection failed: %s", task.exception())
 

@@ -33,7 +33,8 @@ def mount_config_map(root: Path, plan: LoadPlan) -> Path:
 
 
 def start_wrapper(wrapper: Path, plan: LoadPlan) -> subprocess.Popen[str]:
-    env = {**os.environ, "CHAOSKIT_LOAD_PLAN": plan.to_json()}
+    # As in the pod: the plan comes from the mounted plan.json (the wrapper points the locustfile at it).
+    env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     return subprocess.Popen([sys.executable, str(wrapper)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=wrapper.parent)

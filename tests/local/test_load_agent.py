@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 
 from chaoskit.load.agent import AgentError, AgentReport, LoadAgent, LoadPlan, LoadTarget
+from tests.support import pid_alive
 
 pytestmark = pytest.mark.local
 
@@ -111,27 +111,6 @@ def make_plan(host: str, port: int, *, rate: float = 100.0, duration_s: float = 
     return LoadPlan(targets=(LoadTarget("web", "ClusterIP", host, port),), rate=rate,
                     duration_s=duration_s, connection=connection, timeout_s=timeout_s,
                     start_at_ns=start_at_ns, in_flight_cap=in_flight_cap)
-
-
-def pid_alive(pid: int) -> bool:
-    """Running (a zombie is dead: it may wait for a reaper if another test made this process a subreaper)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-@pytest.fixture
-def agents() -> Iterator[list[LoadAgent]]:
-    """Agents a test started; any left alive is killed here so a failed test leaks no process."""
-    started: list[LoadAgent] = []
-    yield started
-    leaked = [a.pid for a in started if a.pid is not None and pid_alive(a.pid)]
-    for pid in leaked:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-    assert not leaked, f"agent processes left running: {leaked}"
 
 
 def run_agent(plan: LoadPlan, agents: list[LoadAgent]) -> tuple[AgentReport, pd.DataFrame]:

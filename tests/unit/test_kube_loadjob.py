@@ -12,8 +12,10 @@ from ruamel.yaml import YAML
 
 from chaoskit.cluster.kube import loadjob
 from chaoskit.cluster.kube.config import AGENT_IMAGE, RUN_ID_LABEL
+from chaoskit.cluster.protocol import ClusterError
 from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.records import RECORD, Outcome
+from chaoskit.load.shape import RequestShape
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).parents[2]
@@ -60,10 +62,10 @@ def test_locustfile_imports_only_shipped_modules() -> None:
     for name, text in sources.items():
         for line in text.splitlines():
             if line.startswith(("from chaoskit", "import chaoskit")):
-                module = line.split()[1].rsplit(".", 1)[-1]
+                modules = [line.split()[1].rsplit(".", 1)[-1]]
                 if line.startswith("from chaoskit.load import"):
-                    module = line.split()[3]
-                assert module in shipped, f"{name}: {line}"
+                    modules = [m.strip(",") for m in line.split()[3:]]
+                assert set(modules) <= shipped, f"{name}: {line}"
 
 
 def test_manifest_template_matches_rendering() -> None:
@@ -122,3 +124,13 @@ def test_the_agent_pod_meets_pod_security_restricted() -> None:
     (container,) = pod["containers"]
     assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert all("hostPath" not in v for v in pod["volumes"])
+
+
+def test_a_plan_too_large_for_a_config_map_is_refused_before_anything_is_applied() -> None:
+    shapes = [RequestShape(method="POST", body=bytes([65 + i]) * 60_000) for i in range(13)]
+    big = LoadPlan(targets=tuple(LoadTarget(f"s{i}", "ClusterIP", "10.96.0.10", 80, request=shape)
+                                 for i, shape in enumerate(shapes)),
+                   rate=1.0, duration_s=1.0, connection="keepalive", timeout_s=1.0)
+    with pytest.raises(ClusterError, match="at most 1 MiB") as info:
+        loadjob.render(loadjob.AgentJobSpec(namespace="ns", run_id="r1", plan_json=big.to_json(), deadline_s=60))
+    assert "smaller" in info.value.hint

@@ -24,13 +24,17 @@ from chaoskit.cluster.kube.config import (
     NAME_LABEL,
     RUN_ID_LABEL,
 )
+from chaoskit.cluster.protocol import ClusterError
 
 MOUNT: Final = "/chaoskit"
 RECORD_PREFIX: Final = "CKR "
 CONTROL_PREFIX: Final = "CKC "
+CONFIG_MAP_LIMIT: Final = 1_000_000
+"""A ConfigMap's data is capped at 1 MiB by the API server; a little is kept for metadata."""
 AGENT_UID: Final = 1000
 """The Locust image's ``locust`` user."""
-AGENT_MODULES: Final = ("plan.py", "schedule.py", "gclient.py", "records.py", "locustfile.py")
+AGENT_MODULES: Final = ("plan.py", "shape.py", "schedule.py", "gclient.py", "gtcp.py", "records.py",
+                         "locustfile.py")
 """The stdlib+gevent modules the locustfile imports; shipped as ConfigMap keys."""
 
 WRAPPER: Final = '''"""chaoskit in-cluster agent wrapper: run the locustfile, relay its pipes as base64 log lines."""
@@ -38,8 +42,9 @@ import base64, json, os, selectors, signal, subprocess, sys
 here = os.path.dirname(os.path.abspath(__file__))
 rec_r, rec_w = os.pipe()
 ctl_r, ctl_w = os.pipe()
-env = dict(os.environ, PYTHONPATH=here, CHAOSKIT_LOAD_RECORDS_FD=str(rec_w),
-           CHAOSKIT_LOAD_CONTROL_FD=str(ctl_w), CHAOSKIT_LOAD_PARENT_PID=str(os.getpid()))
+env = dict(os.environ, PYTHONPATH=here, CHAOSKIT_LOAD_PLAN_FILE=os.path.join(here, "plan.json"),
+           CHAOSKIT_LOAD_RECORDS_FD=str(rec_w), CHAOSKIT_LOAD_CONTROL_FD=str(ctl_w),
+           CHAOSKIT_LOAD_PARENT_PID=str(os.getpid()))
 proc = subprocess.Popen([sys.executable, os.path.join(here, "chaoskit", "load", "locustfile.py")],
                         pass_fds=(rec_w, ctl_w), env=env, stdout=sys.stderr)
 for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,7 +104,15 @@ def render(spec: AgentJobSpec, *, sources: dict[str, str] | None = None) -> list
     name = f"{AGENT_NAME}-{spec.run_id}"
     code = sources if sources is not None else module_sources()
     data = {"wrapper.py": WRAPPER, "plan.json": spec.plan_json, "empty.py": "", **code}
-    items = [{"key": "wrapper.py", "path": "wrapper.py"},
+    size = sum(len(k) + len(v.encode()) for k, v in data.items())
+    if size > CONFIG_MAP_LIMIT:
+        raise ClusterError(
+            f"the in-cluster load agent's ConfigMap would hold {size:,} bytes; the API server takes at most 1 MiB",
+            hint="request bodies and CA files travel in it once per Service: make them smaller, or load fewer "
+                 "Services from inside the cluster")
+    # The plan is a file, not an environment variable: one variable is capped at 128 KiB by the kernel,
+    # and request bodies and CA bundles travel in the plan.
+    items = [{"key": "wrapper.py", "path": "wrapper.py"}, {"key": "plan.json", "path": "plan.json"},
              {"key": "empty.py", "path": "chaoskit/__init__.py"},
              {"key": "empty.py", "path": "chaoskit/load/__init__.py"}]
     items += [{"key": m, "path": f"chaoskit/load/{m}"} for m in AGENT_MODULES]
@@ -109,8 +122,6 @@ def render(spec: AgentJobSpec, *, sources: dict[str, str] | None = None) -> list
     container = {
         "name": "agent", "image": spec.image, "imagePullPolicy": "IfNotPresent",
         "command": list(spec.command) or ["python", f"{MOUNT}/wrapper.py"],
-        "env": [{"name": "CHAOSKIT_LOAD_PLAN",
-                 "valueFrom": {"configMapKeyRef": {"name": name, "key": "plan.json"}}}],
         "resources": {"requests": {"cpu": spec.cpu}, "limits": {"cpu": spec.cpu}},
         "volumeMounts": [{"name": "code", "mountPath": MOUNT, "readOnly": True}],
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
