@@ -6,8 +6,12 @@ Inside 127.X.0.0/16: nodes are 127.X.255.N, Service VIPs 127.X.254.N, pods 127.X
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
 import random
 import socket
+import tempfile
+from pathlib import Path
 
 from chaoskit.cluster.protocol import ClusterError
 
@@ -20,12 +24,50 @@ def local_port(port: int) -> int:
     return port + PRIVILEGED_PORT_OFFSET if port < 1024 else port
 
 
-def pick_free_subnet(rng: random.Random) -> int:
-    """A second octet whose node addresses are not bound by anyone (e.g. another local cluster)."""
+class SubnetLease:
+    """A 127.X.0.0/16 range held by one local cluster for its lifetime: an exclusive lock on
+    ``<runtime dir>/chaoskit-subnets/X.lock`` (released by ``release`` or when the process dies), so two
+    clusters started at the same moment, even with the same seed, never pick the same range."""
+
+    def __init__(self, octet: int, fd: int) -> None:
+        self.octet = octet
+        self._fd: int | None = fd
+
+    @classmethod
+    def take(cls, octet: int) -> SubnetLease | None:
+        """The lease of ``octet``, or None when another cluster holds it or its node address is bound."""
+        directory = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / "chaoskit-subnets"
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / f"{octet}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        if not _can_bind(f"127.{octet}.255.1", 30080):  # someone outside chaoskit uses the range
+            os.close(fd)
+            return None
+        return cls(octet, fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def lease_subnet(rng: random.Random, wanted: int | None = None) -> SubnetLease:
+    """The ``wanted`` range, or the first free one in ``rng``'s order (a seed replays the same choice when
+    that range is free)."""
+    if wanted is not None:
+        lease = SubnetLease.take(wanted)
+        if lease is None:
+            raise ClusterError(f"127.{wanted}.0.0/16 is in use by another local cluster",
+                               hint="leave LocalClusterConfig.subnet unset to get a free range")
+        return lease
     for _ in range(64):
-        octet = rng.randint(100, 239)
-        if _can_bind(f"127.{octet}.255.1", 30080):
-            return octet
+        lease = SubnetLease.take(rng.randint(100, 239))
+        if lease is not None:
+            return lease
     raise ClusterError("no free 127.X.0.0/16 range for a local cluster", hint="stop other local clusters")
 
 

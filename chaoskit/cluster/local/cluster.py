@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chaoskit.cluster.events import EventBus, Subscription
-from chaoskit.cluster.local.addresses import AddressPlan, pick_free_subnet
+from chaoskit.cluster.local.addresses import AddressPlan, lease_subnet
 from chaoskit.cluster.local.budgets import Budget, decide, parse_budget
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.controllers import ControlPlane
@@ -59,7 +59,8 @@ class LocalCluster:
         self.warnings: list[str] = []
         self._own_state_dir = self.config.state_dir is None
         self.state_dir = self.config.state_dir or Path(tempfile.mkdtemp(prefix="chaoskit-local-"))
-        self.plan = AddressPlan(self.config.subnet or pick_free_subnet(self._rng))
+        self._subnet = lease_subnet(self._rng, self.config.subnet)
+        self.plan = AddressPlan(self._subnet.octet)
         self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced,
                                   log_path=self.state_dir / "proxy.log")
         self.control = ControlPlane(config=self.config, plan=self.plan, bus=self.bus,
@@ -101,6 +102,7 @@ class LocalCluster:
         await self.control.close()
         await self.services.close()
         await self._proxy.stop()
+        self._subnet.release()
         self.bus.close()
         if self._own_state_dir:
             await asyncio.to_thread(shutil.rmtree, self.state_dir, True)
