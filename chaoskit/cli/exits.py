@@ -10,6 +10,8 @@ PASSED = 0
 SLO_VIOLATED = 1
 BAD_INPUT = 2
 INFRASTRUCTURE = 3
+INCONCLUSIVE = 4
+"""The run cannot support a claim either way: a fault that did not happen, no steady state, load not delivered."""
 ABORTED = 130
 
 

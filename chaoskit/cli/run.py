@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from chaoskit import catalog, kinds
+from chaoskit.analysis.verdict import Outcome
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
@@ -28,6 +29,7 @@ from chaoskit.engine.save import summary_document
 from chaoskit.experiment import Experiment, SpecError, parse_duration
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
+from chaoskit.report.evidence import headline
 from chaoskit.report.terminal import render as render_terminal
 from chaoskit.vocab import LoadOrigin
 
@@ -173,8 +175,7 @@ def _finish(record: RunRecord, console: Console, *, quiet: bool, as_json: bool) 
     if as_json:
         typer.echo(json.dumps(summary_document(summary, context), indent=2))
     elif quiet:
-        word = "ABORTED" if record.aborted else "PASS" if summary.verdict.passed else "FAIL"
-        typer.echo(f"{summary.experiment}: {word} ({record.run_dir})")
+        typer.echo(f"{summary.experiment}: {headline(summary)} ({record.run_dir})")
     else:
         render_terminal(summary, console)
         for note in context.notes:
@@ -182,7 +183,13 @@ def _finish(record: RunRecord, console: Console, *, quiet: bool, as_json: bool) 
         console.print(f"Run directory: {record.run_dir} (report.md, requests.parquet, events.parquet)")
     if record.aborted:
         raise typer.Exit(exits.ABORTED)
-    raise typer.Exit(exits.PASSED if summary.verdict.passed else exits.SLO_VIOLATED)
+    raise typer.Exit(exit_code(summary.verdict.outcome))
+
+
+def exit_code(outcome: str) -> int:
+    """The documented exit code of a verdict outcome (README, "Exit codes")."""
+    return {Outcome.PASS: exits.PASSED, Outcome.FAIL: exits.SLO_VIOLATED, Outcome.INCONCLUSIVE: exits.INCONCLUSIVE,
+            Outcome.ABORTED: exits.ABORTED}[Outcome(outcome)]
 
 
 def register(app: typer.Typer) -> None:

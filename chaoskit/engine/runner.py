@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaoskit import __version__
-from chaoskit.analysis.evidence import SteadyState
+from chaoskit.analysis.evidence import RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
@@ -107,7 +107,8 @@ class Engine:
         agent = dataclasses.asdict(self._agent_report) if self._agent_report else None
         checks = list(self._scheduler.checker.results) if self._scheduler else []
         summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
-                            backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent)
+                            backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent,
+                            facts=self._facts())
         context = RunContext(notes=(*self.notes, *self.observers.notes()), load=self.load_description(),
                              seed=self.options.seed, version=__version__)
         return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
@@ -134,6 +135,14 @@ class Engine:
         await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
         self.notes.extend(scheduler.notes)
         await self._verify()
+
+    def _facts(self) -> RunFacts:
+        """What the verdict weighs beyond the tables: each firing as it happened, the planned load, the
+        steady-state wait."""
+        scheduler = self._scheduler
+        planned = len(self.experiment.fault_instants())
+        return RunFacts(firings=tuple(scheduler.outcomes.values()) if scheduler else (), planned_firings=planned,
+                        planned_requests=self._planned_requests, steady_state=self._steady)
 
     def _fault_scheduler(self) -> FaultScheduler:
         spec = self.experiment

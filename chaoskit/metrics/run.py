@@ -66,7 +66,11 @@ class RunMetrics:
         self._checks = Gauge(names.DATA_CHECKS, "Marker checks made.", _DATA_LABELS, registry=reg)
         self._as_expected = Gauge(names.DATA_AS_EXPECTED, "1 when every marker check matched the expectation.",
                                   _DATA_LABELS, registry=reg)
-        self._verdict = Gauge(names.VERDICT, "1 passed, 0 failed or aborted.", ["experiment"], registry=reg)
+        self._verdict = Gauge(names.VERDICT, "1 passed, 0 failed, inconclusive or aborted.", ["experiment"],
+                              registry=reg)
+        self._conclusive = Gauge(names.CONCLUSIVE, "1 when the run supports a verdict (every fault happened, "
+                                 "steady state held, load delivered), 0 when inconclusive or aborted.",
+                                 ["experiment"], registry=reg)
         self._lock = threading.Lock()
         self._seen_instances: set[str] = set()
         self._finalized = False
@@ -130,6 +134,7 @@ class RunMetrics:
                 self._availability.labels(exp, row.service_type, row.phase).set(row.ratio)
         self._set_data(summary.data)
         self._verdict.labels(exp).set(1.0 if summary.verdict.passed else 0.0)
+        self._conclusive.labels(exp).set(0.0 if summary.verdict.inconclusive or summary.verdict.aborted else 1.0)
         self.identify(run_id=summary.run_id, backend=summary.backend)
         self.on_phase(names.LIVE_PHASES[-1], 0)
         self._finalized = True

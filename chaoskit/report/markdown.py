@@ -8,6 +8,7 @@ from chaoskit import __version__
 from chaoskit.analysis.availability import ALL_PHASES
 from chaoskit.analysis.recovery import CONTROL_PLANE
 from chaoskit.analysis.summary import RunSummary
+from chaoskit.report.evidence import FIRING_HEADERS, firing_rows, headline, steady_state_line
 from chaoskit.report.fmt import CLOCK_TITLES, DASH, clocks, ms, observation_line, offset, pct, secs, verdict_word
 
 
@@ -18,8 +19,10 @@ def render(summary: RunSummary, *, version: str = __version__) -> str:
     the version recorded with it.
     """
     sections = [
+        f"**{headline(summary)}**",
         _header(summary, version),
         _verdict(summary),
+        _injections(summary),
         _availability(summary),
         *([_by_target(summary)] if summary.by_target else []),
         _windows(summary),
@@ -56,7 +59,12 @@ def _header(s: RunSummary, version: str) -> str:
 
 def _verdict(s: RunSummary) -> str:
     lines = [f"## Verdict: **{verdict_word(s)}**", ""]
-    if s.verdict.passed:
+    if s.verdict.inconclusive:
+        lines += ["The run cannot support a claim either way:", ""]
+        lines += [f"- {reason}" for reason in s.verdict.inconclusive]
+        if s.verdict.reasons:
+            lines += ["", "Checks that failed (not a verdict, given the above):", ""]
+    elif s.verdict.passed:
         lines.append("Every SLO held." if s.verdict.checks else "No SLO was set; nothing to fail.")
     lines += [f"- {reason}" for reason in s.verdict.reasons]
     lines += [f"- warning: {w}" for w in s.verdict.warnings]
@@ -64,6 +72,15 @@ def _verdict(s: RunSummary) -> str:
     if observed is not None:
         lines.append(f"- warning: {observed}")
     return "\n".join(lines)
+
+
+def _injections(s: RunSummary) -> str:
+    head = "## Fault injection\n\n" + steady_state_line(s)
+    if not s.firings:
+        return f"{head}\n\nNo fault was scheduled: a control run (PASS means the steady state held)."
+    body = table(FIRING_HEADERS, firing_rows(s), align="lllrrll")
+    return (f"{head}\n\nEvery scheduled firing, when it acted after its instant, and whom it hit; a firing that "
+            f"hit nothing or fewer pods than asked makes the run inconclusive.\n\n{body}")
 
 
 def _availability(s: RunSummary) -> str:
@@ -231,7 +248,9 @@ def _agent(s: RunSummary) -> str:
         f"- late starts (> 10 ms behind schedule): {a.late_starts} of {a.requests} "
         f"({pct(a.late_ratio)})\n"
         f"- start lag p50 / p99 / max: {ms(a.lag_p50_ms)} / {ms(a.lag_p99_ms)} / {ms(a.lag_max_ms)} ms\n"
-        f"- agent CPU: {cpu}"
+        f"- agent CPU: {cpu}\n"
+        f"- requests planned: {DASH if a.planned is None else f'{a.planned:,}'}; not sent (the agent's in-flight cap "
+        f"was reached, so they count against the client, not the service): {a.not_sent:,}"
     )
 
 

@@ -8,9 +8,10 @@ from rich.text import Text
 
 from chaoskit.analysis.availability import ALL_PHASES
 from chaoskit.analysis.summary import RunSummary
+from chaoskit.report.evidence import headline
 from chaoskit.report.fmt import CLOCK_TITLES, DASH, clocks, ms, observation_line, pct, secs, verdict_word
 
-_STYLE = {"PASS": "bold green", "FAIL": "bold red", "ABORTED": "bold yellow"}
+_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold magenta", "ABORTED": "bold yellow"}
 
 
 def render(summary: RunSummary, console: Console) -> None:
@@ -33,8 +34,11 @@ def renderable(summary: RunSummary) -> RenderableType:
 
 def verdict(summary: RunSummary) -> Text:
     word = verdict_word(summary)
-    text = Text.assemble((f"{summary.experiment}: ", "bold"), (word, _STYLE[word]), f"  ({summary.run_id})")
-    for reason in summary.verdict.reasons:
+    text = Text.assemble((f"{summary.experiment}: ", "bold"), (headline(summary), _STYLE[word]),
+                         f"  ({summary.run_id})")
+    for reason in summary.verdict.inconclusive[1:]:
+        text.append(f"\n  ? {reason}", style="magenta")
+    for reason in summary.verdict.reasons[0 if summary.verdict.inconclusive else 1:]:
         text.append(f"\n  - {reason}", style="red")
     for warning in summary.verdict.warnings:
         text.append(f"\n  ! {warning}", style="yellow")

@@ -239,4 +239,6 @@ def test_a_run_loads_each_service_with_its_own_request(tmp_path: Path) -> None:
     assert counts == {"shaped-api": {"ok": 150}, "shaped-db": {"ok": 150}}
     api = frame[frame["service"] == "shaped-api"]
     assert set(api["status"]) == {200}
-    assert summary.verdict.passed
+    assert summary.verdict.reasons == ()  # every SLO held
+    # A conclusive PASS, unless this (busy) machine made the load agent itself fall behind, which it must say.
+    assert all("the load agent" in r for r in summary.verdict.inconclusive), summary.verdict.inconclusive

@@ -118,7 +118,8 @@ def test_terminal_tables_carry_the_same_numbers(summary: RunSummary) -> None:
     console = Console(record=True, width=160, color_system=None)
     terminal.render(summary, console)
     text = console.export_text()
-    assert "pod-recreate: FAIL  (run-42)" in text
+    assert text.startswith("pod-recreate: FAIL: availability ClusterIP: 98.485% < 99.000%")
+    assert "(and 2 more below)  (run-42)" in text
     assert "98.485% (50/3300)" in text
     assert re.search(r"pod-delete-0#2\s+│\s+0\.050 s\s+│\s+never\s+│\s+never\s+│\s+none\s+│\s+none", text)
     assert "node-data" in text and "NO" in text
