@@ -46,6 +46,19 @@ class SteadyState:
 
 
 @dataclass(frozen=True)
+class AddressFacts:
+    """One loaded address, as the requests table names it (its ``target`` column), with what the Service
+    says about it."""
+
+    service: str
+    service_type: str
+    target: str
+    node: str = ""
+    traffic_local: bool = False
+    """``externalTrafficPolicy: Local`` (NodePort/LoadBalancer): the node forwards only to its own ready pods."""
+
+
+@dataclass(frozen=True)
 class RunFacts:
     firings: tuple[FiringOutcome, ...] = ()
     planned_firings: int = 0
@@ -53,3 +66,4 @@ class RunFacts:
     planned_requests: int | None = None
     """Requests the load plans scheduled (rate x duration x addresses); None when no load started."""
     steady_state: SteadyState | None = None
+    addresses: tuple[AddressFacts, ...] = ()

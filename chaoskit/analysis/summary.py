@@ -14,6 +14,7 @@ from chaoskit.analysis.codec import DecodeError, from_jsonable, to_jsonable
 from chaoskit.analysis.conclusive import conclusiveness
 from chaoskit.analysis.evidence import FiringOutcome, RunFacts, SteadyState
 from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare, run_end_ns
+from chaoskit.analysis.happenings import happenings
 from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
 from chaoskit.analysis.observation import DEFAULT_QUIET_S, RecoveryObservation, observe
@@ -63,6 +64,8 @@ class RunSummary:
     """Every scheduled fault firing as it happened: asked, hit, failed (evidence.py)."""
     steady_state: SteadyState | None = None
     """The wait before the baseline until every address answered in a row."""
+    happenings: tuple[str, ...] = ()
+    """What happened that the numbers alone do not say (happenings.py), one sentence each."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -158,6 +161,7 @@ def summarize(
         by_target=by_target(sent),
         firings=facts.firings,
         steady_state=facts.steady_state,
+        happenings=happenings(events, sent, data_checks, facts.addresses, phases),
     )
 
 

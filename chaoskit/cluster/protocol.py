@@ -84,6 +84,8 @@ class ServiceAddress:
     port: int
     node: str | None = None
     """For NodePort: the node whose address this is."""
+    traffic_local: bool = False
+    """``externalTrafficPolicy: Local``: this node forwards only to ready pods on itself (none: dropped)."""
 
     @property
     def url(self) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaoskit import __version__
-from chaoskit.analysis.evidence import RunFacts, SteadyState
+from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
@@ -69,6 +69,7 @@ class Engine:
         self._targets: list[tuple[str, LoadTarget]] = []
         self._planned_requests: int | None = None
         self._steady: SteadyState | None = None
+        self._addresses: list[AddressFacts] = []
 
     def load_description(self) -> str:
         """One line for the report: rate, connection mode, timeout and the addresses loaded."""
@@ -142,7 +143,8 @@ class Engine:
         scheduler = self._scheduler
         planned = len(self.experiment.fault_instants())
         return RunFacts(firings=tuple(scheduler.outcomes.values()) if scheduler else (), planned_firings=planned,
-                        planned_requests=self._planned_requests, steady_state=self._steady)
+                        planned_requests=self._planned_requests, steady_state=self._steady,
+                        addresses=tuple(self._addresses))
 
     def _fault_scheduler(self) -> FaultScheduler:
         spec = self.experiment
@@ -261,6 +263,9 @@ class Engine:
                     raise ClusterError(f"service {service.name} has no {kind} address",
                                        hint=f"check that the Service is of type {kind} in the manifests")
                 chosen = addresses[:1] if kind.value == "ClusterIP" else addresses
+                self._addresses.extend(AddressFacts(service.name, kind.value, f"{a.host}:{a.port}" + (
+                    f" ({a.node})" if a.node else ""), node=a.node or "", traffic_local=a.traffic_local)
+                    for a in chosen)
                 targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, shape.path_cycle(spec.load.path)[0],
                                           node=a.node or "", request=shape) for a in chosen)
         return targets

@@ -22,6 +22,7 @@ def render(summary: RunSummary, *, version: str = __version__) -> str:
         f"**{headline(summary)}**",
         _header(summary, version),
         _verdict(summary),
+        *([_happenings(summary)] if summary.happenings else []),
         _injections(summary),
         _availability(summary),
         *([_by_target(summary)] if summary.by_target else []),
@@ -72,6 +73,10 @@ def _verdict(s: RunSummary) -> str:
     if observed is not None:
         lines.append(f"- warning: {observed}")
     return "\n".join(lines)
+
+
+def _happenings(s: RunSummary) -> str:
+    return "## What happened\n\n" + "\n".join(f"- {line}" for line in s.happenings)
 
 
 def _injections(s: RunSummary) -> str:

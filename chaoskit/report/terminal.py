@@ -45,6 +45,8 @@ def verdict(summary: RunSummary) -> Text:
     observed = observation_line(summary)
     if observed is not None:
         text.append(f"\n  ! {observed}", style="yellow")
+    for line in summary.happenings:
+        text.append(f"\n  * {line}", style="cyan")
     return text
 
 

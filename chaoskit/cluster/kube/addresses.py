@@ -42,6 +42,7 @@ def node_port_addresses(service: Obj, nodes: Sequence[Obj], *, types: Sequence[s
         raise ClusterError(f"service {service.get('metadata', {}).get('name')} has no nodePort",
                            hint="use a Service of type NodePort (or LoadBalancer)")
     out = []
+    local = (service.get("spec") or {}).get("externalTrafficPolicy") == "Local"
     for node in sorted(nodes, key=lambda n: str(n.get("metadata", {}).get("name"))):
         name = str(node.get("metadata", {}).get("name", ""))
         override = node_addresses.get(name)
@@ -49,7 +50,7 @@ def node_port_addresses(service: Obj, nodes: Sequence[Obj], *, types: Sequence[s
         if not host:
             continue
         port = node_ports.get(int(node_port), int(node_port)) if override else int(node_port)
-        out.append(ServiceAddress(ServiceKind.NODE_PORT, host, port, node=name))
+        out.append(ServiceAddress(ServiceKind.NODE_PORT, host, port, node=name, traffic_local=local))
     if not out:
         raise ClusterError("no node has a usable address for NodePort",
                            hint="set node address overrides (kind/minikube port mappings)")

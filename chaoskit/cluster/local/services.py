@@ -208,7 +208,7 @@ class ServiceController:
                 raise ClusterError(f"service {name} is headless", hint="ask for Headless addresses instead")
             return [ServiceAddress(kind, service.vip, local_port(p.port)) for p in spec.ports]
         if kind is ServiceKind.NODE_PORT and spec.type == "NodePort":
-            return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node)
+            return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node, traffic_local=spec.local_traffic)
                     for lis in service.listeners if lis.node]
         raise ClusterError(f"service {name} has no {kind} address",
                            hint="use a Service of type NodePort" if kind is ServiceKind.NODE_PORT else
