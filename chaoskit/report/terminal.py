@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -70,27 +72,47 @@ def availability_table(summary: RunSummary) -> Table:
         row.append(DASH if longest is None else secs(longest.duration_s) + (" open" if longest.open else ""))
         row.append(secs(stats.unavailable_s) if stats and stats.count else DASH)
         table.add_row(*row)
-    return table
+    return narrow_safe(table)
 
 
 def target_table(summary: RunSummary) -> Table:
     table = Table(title="By address (failed/requests)", title_justify="left")
-    for name, justify in (("Service type", "left"), ("Address", "left"), ("Availability", "right"),
-                          ("Failures", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("Service type")
+    table.add_column("Address", no_wrap=True, min_width=whole("Address", (r.target for r in summary.by_target)))
+    table.add_column("Availability", justify="right")
+    table.add_column("Failures")
     for r in summary.by_target:
         table.add_row(r.service_type, r.target, f"{pct(r.ratio, failed=r.failed)} ({r.failed}/{r.requests})",
                       ", ".join(f"{k} {v}" for k, v in r.failures_by_outcome.items()) or DASH)
+    return narrow_safe(table)
+
+
+def narrow_safe(table: Table) -> Table:
+    """Fold, never cut: on a narrow terminal a long value wraps onto the next line instead of ending in an
+    ellipsis, and the first (identifying) column keeps its values whole."""
+    for index, column in enumerate(table.columns):
+        column.overflow = "fold"
+        if index == 0:
+            cells = [str(c) for c in column.cells]
+            column.min_width = max(column.min_width or 0, whole(str(column.header), cells))
+            column.no_wrap = True
     return table
+
+
+def whole(header: str, values: Iterable[str]) -> int:
+    """The width an identifying column needs to show every value whole: narrow terminals wrap the other
+    columns instead of cutting a fault, pod or node name to ``delete-one-pod…``."""
+    return max([len(header), *(len(v) for v in values)])
 
 
 def recovery_table(summary: RunSummary) -> Table:
     table = Table(title="Recovery from the fault instant", title_justify="left")
-    for name in ("Fault", *CLOCK_TITLES, "Failures"):
-        table.add_column(name, justify="left" if name == "Fault" else "right")
+    table.add_column("Fault", no_wrap=True, min_width=whole("Fault", (f.name for f in summary.recovery)))
+    for name in (*CLOCK_TITLES, "Failures"):
+        table.add_column(name, justify="right")
     for f in summary.recovery:
         table.add_row(f.name, *clocks(f), str(f.failures), style="red" if f.never_recovered else None)
-    return table
+    return narrow_safe(table)
 
 
 def latency_table(summary: RunSummary) -> Table:
@@ -102,7 +124,7 @@ def latency_table(summary: RunSummary) -> Table:
             r.service_type, r.phase, str(r.ok), str(r.failed),
             ms(r.p50_ms), ms(r.p95_ms), ms(r.p99_ms), ms(r.max_ms),
         )  # fmt: skip
-    return table
+    return narrow_safe(table)
 
 
 def data_table(summary: RunSummary) -> Table:
@@ -115,4 +137,4 @@ def data_table(summary: RunSummary) -> Table:
             "survived" if d.survived else "lost", d.expected,
             Text("yes", "green") if d.as_expected else Text("NO", "bold red"),
         )  # fmt: skip
-    return table
+    return narrow_safe(table)
