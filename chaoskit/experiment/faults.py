@@ -15,6 +15,8 @@ from chaoskit.experiment.models import Selector, SpecModel
 from chaoskit.experiment.units import Duration, Percent, PositiveDuration
 
 NODE_OF_VICTIM: Final = "node-of-victim"
+MAX_TIMES: Final = 10_000
+"""Firings of one fault (and of all faults together): each is a task, an event pair and a row of the report."""
 
 
 class Schedule(SpecModel):
@@ -22,7 +24,8 @@ class Schedule(SpecModel):
 
     at: Duration = Field(default=0.0, description="Offset from the start of the chaos phase.")
     every: PositiveDuration | None = Field(default=None, description="Interval between repetitions.")
-    times: int = Field(default=1, ge=1, description="How many times the fault fires.")
+    times: int = Field(default=1, ge=1, le=MAX_TIMES,
+                       description=f"How many times the fault fires, 1 to {MAX_TIMES:,} (all faults together too).")
 
     @model_validator(mode="after")
     def _every_needed(self) -> Schedule:
@@ -34,8 +37,13 @@ class Schedule(SpecModel):
             )
         return self
 
+    @property
+    def last_offset(self) -> float:
+        """Seconds after the start of chaos of the last firing (computed, nothing allocated)."""
+        return self.at + (self.every or 0.0) * (self.times - 1)
+
     def offsets(self) -> list[float]:
-        """Seconds after the start of chaos at which the fault fires."""
+        """Seconds after the start of chaos at which the fault fires (at most MAX_TIMES of them)."""
         step = self.every or 0.0
         return [self.at + step * i for i in range(self.times)]
 
