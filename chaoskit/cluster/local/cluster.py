@@ -6,7 +6,6 @@ import asyncio
 import logging
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from chaoskit.cluster.events import EventBus, Subscription
 from chaoskit.cluster.local.addresses import AddressPlan, pick_free_subnet
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.controllers import ControlPlane
+from chaoskit.cluster.local.leftovers import new_state_dir
 from chaoskit.cluster.local.nodes import LocalNode
 from chaoskit.cluster.local.objects import ServiceSpec, Workload
 from chaoskit.cluster.local.parse import parse_service, parse_workload
@@ -55,7 +55,8 @@ class LocalCluster:
         self.bus = EventBus()
         self.warnings: list[str] = []
         self._own_state_dir = self.config.state_dir is None
-        self.state_dir = self.config.state_dir or Path(tempfile.mkdtemp(prefix="chaoskit-local-"))
+        # Named after this process, so `chaoskit cleanup` can remove it if this process is SIGKILLed.
+        self.state_dir = self.config.state_dir or new_state_dir()
         self.plan = AddressPlan(self.config.subnet or pick_free_subnet(self._rng))
         self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced,
                                   log_path=self.state_dir / "proxy.log")
@@ -276,6 +277,11 @@ class LocalCluster:
                           marker: str) -> bool:
         path = self._volume_path(namespace, pod, container, mount_path) / marker
         return await asyncio.to_thread(path.exists)
+
+    async def remove_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                            marker: str) -> None:
+        path = self._volume_path(namespace, pod, container, mount_path) / marker
+        await asyncio.to_thread(path.unlink, True)
 
 
 async def _next_event(subscription: Subscription, timeout_s: float) -> None:
