@@ -65,7 +65,11 @@ def cross_check(experiment: Experiment) -> list[Problem]:
 def _read_inventory(experiment: Experiment) -> tuple[_Inventory, list[Problem]]:
     inventory, problems = _Inventory(), []
     namespace = experiment.target.namespace
+    seen: set[Path] = set()
     for i, path in enumerate(experiment.target.manifests):
+        if path in seen:  # listed twice: read once (each file may be megabytes)
+            continue
+        seen.add(path)
         try:
             objects = list(_objects(path))
         except YamlLimitError as err:

@@ -17,7 +17,7 @@ from pydantic_core import ErrorDetails
 from chaoskit.experiment.models import DNS_LABEL
 
 Loc = tuple[int | str, ...]
-_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_long"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,7 +180,10 @@ def position(tree: CommentedMap, loc: Loc, *, key: bool = False) -> tuple[int, i
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and part in node:
-            pos = node.lc.key(part) if (key and last) else node.lc.value(part)
+            try:
+                pos = node.lc.key(part) if (key and last) else node.lc.value(part)
+            except KeyError:  # a key merged in from an alias (`<<: *base`) has no position here: the mapping's
+                break
             node = node[part]
         elif isinstance(node, CommentedMap) and node.get("kind") == part:
             continue

@@ -16,6 +16,8 @@ DNS_LABEL: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 Selector = dict[str, str]
 
+MAX_MANIFESTS: Final = 100
+"""Manifest files of one target: each is read (up to 8 MiB) at validation and again at apply."""
 MIN_RATE: Final = 0.01
 MAX_RATE: Final = 100_000.0
 """Load rates per address. One load agent core offers ~8,000 req/s keep-alive and ~3,000 new-connection, and
@@ -52,7 +54,8 @@ class Target(SpecModel):
 
     namespace: str = Field(pattern=DNS_LABEL, description="Namespace of the target workload.")
     manifests: list[ManifestPath] = Field(
-        min_length=1, description="Kubernetes YAML files, relative to the experiment file."
+        min_length=1, max_length=MAX_MANIFESTS,
+        description=f"Kubernetes YAML files, relative to the experiment file (1 to {MAX_MANIFESTS}).",
     )
     selector: Selector = Field(min_length=1, description="Labels of the target pods.")
     replicas: int | None = Field(
