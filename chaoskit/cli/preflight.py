@@ -16,8 +16,6 @@ from chaoskit.experiment import parse_duration
 from chaoskit.experiment.models import MAX_RATE, MIN_RATE
 from chaoskit.metrics.exporter import DEFAULT_HOST, pushgateway_url
 
-CONNECT_TIMEOUT_S = 3.0
-"""How long the Pushgateway gets to accept a TCP connection before the run (it is pushed to after the run)."""
 MAX_SEED = 2**63 - 1
 """Seeds are saved in summary.json and shown in the report; an int64 keeps every reader of them happy."""
 
@@ -49,7 +47,8 @@ def out_dir(path: Path) -> Path:
 
 
 def pushgateway(value: str | None) -> str | None:
-    """The Pushgateway's base URL, once it accepted a TCP connection (it is only used after the run)."""
+    """The Pushgateway's base URL, once it is one and its host name resolves. A gateway that is down is found
+    when the run pushes (exit 3, the run directory complete): it may well be up by then."""
     if value is None:
         return None
     if "://" not in value and not re.fullmatch(r"\[?[^/\s]+\]?:\d+", value):
@@ -64,12 +63,10 @@ def pushgateway(value: str | None) -> str | None:
         exits.fail(f"--pushgateway {value!r}: {host!r} is not a host name or address",
                    hint="give the Pushgateway as http://HOST:PORT")
     try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            pass
-    except OSError as exc:
-        exits.fail(f"--pushgateway {value}: nothing accepts connections at {host}:{port} "
-                   f"({exc.strerror or exc})",
-                   hint="start it first (docker compose up -d starts one on 127.0.0.1:9091), or fix the address")
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        exits.fail(f"--pushgateway {value}: host {host} does not resolve ({exc})",
+                   hint="check the name (docker compose up -d serves one at http://127.0.0.1:9091)")
     return url
 
 

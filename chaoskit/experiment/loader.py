@@ -40,13 +40,14 @@ def list_experiments(search_dir: Path) -> list[Path]:
 
 def resolve_experiment(name_or_path: str, search_dir: Path) -> Path:
     """A path to an existing file, or a name looked up as ``<search_dir>/<name>.yaml``."""
-    direct = Path(name_or_path).expanduser()
-    if direct.is_file():
-        return direct
-    for suffix in SUFFIXES:
-        candidate = search_dir / f"{name_or_path}{suffix}"
-        if candidate.is_file():
-            return candidate
+    for candidate in (Path(name_or_path), *(search_dir / f"{name_or_path}{s}" for s in SUFFIXES)):
+        try:
+            if candidate.expanduser().is_file():
+                return candidate.expanduser()
+        except (OSError, RuntimeError) as err:  # a name too long for the file system, a symlink loop
+            problem = getattr(err, "strerror", None) or err
+            raise SpecError([SpecIssue(name_or_path[:200], None, None, f"cannot use this path: {problem}",
+                                       "give the path of an experiment file, or its name")]) from None
     known = [p.stem for p in list_experiments(search_dir)]
     close = difflib.get_close_matches(name_or_path, known, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""

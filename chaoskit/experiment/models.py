@@ -36,8 +36,16 @@ def _resolve_manifest(path: Path, info: ValidationInfo) -> Path:
     # Relative paths are relative to the experiment file; the loader passes its directory in the context.
     context: dict[str, Any] = info.context if isinstance(info.context, dict) else {}
     base = context.get("base_dir") or Path.cwd()
-    resolved = (Path(base) / path.expanduser()).resolve()
-    if not resolved.is_file():
+    try:
+        resolved = (Path(base) / path.expanduser()).resolve()
+        found = resolved.is_file()
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop: not a file either way
+        raise PydanticCustomError(
+            "manifest_unusable",
+            "manifest path cannot be used: {problem}",
+            {"problem": str(getattr(exc, "strerror", None) or exc), "hint": "give the path of a manifest file"},
+        ) from None
+    if not found:
         raise PydanticCustomError(
             "manifest_missing",
             "manifest file not found: {path}",

@@ -162,3 +162,14 @@ def test_limits_check_does_not_build_the_document() -> None:
         f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
     with pytest.raises(YamlLimitError, match="once aliases are expanded"):
         check_text(bomb, MANIFEST_LIMITS, fallback=lambda _: [])
+
+
+def test_a_path_too_long_for_the_file_system_is_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", "x" * 5000])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("x" * 200 + ": cannot use this path: File name too long")
+    text = edit("manifests: [target.yaml]", "manifests: [" + "m" * 5000 + "]")
+    code, lines = validate(tmp_path, text)
+    assert code == 2
+    assert lines[0] == located(tmp_path, text, "m" * 5000) + (
+        "target.manifests[0]: manifest path cannot be used: File name too long")

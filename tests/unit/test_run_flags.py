@@ -108,15 +108,21 @@ def test_a_seed_out_of_range_is_a_usage_error(temp: Path, seed: str) -> None:
     assert "Invalid value for '--seed'" in stderr
 
 
-@pytest.mark.local
-def test_a_pushgateway_that_refuses_connections_is_exit_2_before_the_run(temp: Path, tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens on it
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    code, stderr = run(temp, "--out", str(tmp_path / "runs"), "--pushgateway", f"http://127.0.0.1:{port}")
+@pytest.mark.unit
+def test_a_pushgateway_whose_name_does_not_resolve_is_exit_2_before_the_run(
+        temp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def no_such_name(host: str, *_: object, **__: object) -> list[object]:
+        asked.append(host)  # stands in for the resolver: no DNS query leaves this test
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    code, stderr = run(temp, "--out", str(tmp_path / "runs"), "--pushgateway", "http://gatewy:9091")
     assert code == 2
-    assert stderr.splitlines()[0] == (f"error: --pushgateway http://127.0.0.1:{port}: nothing accepts connections "
-                                      f"at 127.0.0.1:{port} (Connection refused)")
+    assert asked == ["gatewy"]
+    assert stderr.splitlines()[0] == ("error: --pushgateway http://gatewy:9091: host gatewy does not resolve "
+                                      "([Errno -2] Name or service not known)")
     assert not (tmp_path / "runs").exists()
 
 
