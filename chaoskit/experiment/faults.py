@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from chaoskit.experiment.models import Selector, SpecModel
-from chaoskit.experiment.units import Duration, Percent, PositiveDuration
+from chaoskit.experiment.units import MAX_DURATION_S, Duration, Percent, PositiveDuration
 
 NODE_OF_VICTIM: Final = "node-of-victim"
 MAX_TIMES: Final = 10_000
@@ -34,6 +34,12 @@ class Schedule(SpecModel):
                 "schedule",
                 "times is {times} but every is not set",
                 {"times": self.times, "hint": "add `every: 5s` (the interval between repetitions) or set times: 1"},
+            )
+        if self.last_offset > MAX_DURATION_S:  # computed, not listed: times may be large
+            raise PydanticCustomError(
+                "schedule_too_long",
+                "the last firing is {last} s after chaos starts, beyond 24h",
+                {"last": f"{self.last_offset:g}", "hint": "no phase lasts longer than 24h: lower at, every or times"},
             )
         return self
 

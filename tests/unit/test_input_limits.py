@@ -173,3 +173,20 @@ def test_a_path_too_long_for_the_file_system_is_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert lines[0] == located(tmp_path, text, "m" * 5000) + (
         "target.manifests[0]: manifest path cannot be used: File name too long")
+
+
+def test_a_schedule_beyond_a_day_is_refused_before_any_firing_is_listed(tmp_path: Path) -> None:
+    text = edit("schedule: {at: 1s, every: 2s, times: 3}", "schedule: {at: 1s, every: 24h, times: 10000}")
+    code, lines = validate(tmp_path, text)
+    assert code == 2
+    assert lines[0] == located(tmp_path, text, "{at: 1s, every: 24h") + (
+        "faults[0].schedule: the last firing is 8.63914e+08 s after chaos starts, beyond 24h")
+    assert "no phase lasts longer than 24h" in lines[1]
+
+
+def test_a_manifest_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("kind: Pod\nmetadata: {name: caf\xe9}\n".encode("latin-1"))
+    with pytest.raises(ManifestError, match=r"latin1.yaml: cannot read: 'utf-8' codec can't decode") as info:
+        load_manifest_files([path])
+    assert info.value.hint == "check the path; manifests are UTF-8"

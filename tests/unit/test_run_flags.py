@@ -194,3 +194,13 @@ def test_cleanup_with_a_kube_flag_goes_to_the_cluster(temp: Path, tmp_path: Path
     result = CliRunner().invoke(app, ["cleanup", "--kubeconfig", str(tmp_path / "none"), "--yes"])
     assert result.exit_code == 2  # the kube path: its kubeconfig is missing (bad input, not exit 3)
     assert result.stderr.startswith(f"error: cannot read kubeconfig {tmp_path / 'none'}")
+
+
+@pytest.mark.unit
+def test_a_kubeconfig_without_current_context_needs_context(temp: Path, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG.replace("current-context: only\n", ""))
+    code, stderr = run(temp, "--backend", "kube", "--kubeconfig", str(kubeconfig), "--yes")
+    assert code == 2
+    assert stderr.splitlines()[0] == f"error: kubeconfig {kubeconfig} has no current-context"
+    assert stderr.splitlines()[1] == "  hint: pass --context (one of: only)"

@@ -157,3 +157,28 @@ def test_owner_identity_survives_pid_reuse() -> None:
     assert Owner(me.pid, me.start, "another-host").alive() is None
     assert Owner.from_json(me.to_json()) == me
     assert Owner.from_json("not json") is None
+
+
+def test_a_huge_summary_is_refused_unread(run_dir: Path) -> None:
+    with (run_dir / "summary.json").open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024 + 1)  # sparse
+    code, _, stderr = report(run_dir)
+    assert code == 2
+    assert stderr.startswith(f"error: {run_dir / 'summary.json'}: 67,108,865 bytes, not a summary chaoskit wrote")
+
+
+def test_list_runs_says_what_it_cannot_read_and_when_there_is_nothing(run_dir: Path, tmp_path: Path) -> None:
+    (run_dir / "summary.json").write_text("{")
+    listed = CliRunner().invoke(app, ["list", "--runs", "--out", str(run_dir.parent)])
+    assert listed.stdout.startswith(f"{run_dir.name:<48} unreadable: {run_dir / 'summary.json'}: unreadable (")
+    empty = CliRunner().invoke(app, ["list", "--runs", "--out", str(tmp_path / "none")])
+    assert (empty.exit_code, empty.stdout) == (0, f"no run directories in {tmp_path / 'none'}\n")
+
+
+def test_a_run_directory_of_another_host_is_left_to_that_host(tmp_path: Path) -> None:
+    run = RunDir(tmp_path, "pod-recreate")
+    (run.path / INCOMPLETE).write_text(Owner(1, 1, "elsewhere").to_json())
+    assert inspect(run.path).state is RunDirState.UNKNOWN
+    result = CliRunner().invoke(app, ["cleanup", "--out", str(tmp_path)])
+    assert f"not checked: run directory {run.path} (its run is on host elsewhere)" in result.stdout
+    assert run.path.exists()

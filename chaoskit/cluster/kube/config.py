@@ -186,15 +186,20 @@ def kubeconfig_path(options: KubeOptions) -> str:
 def check_kubeconfig(options: KubeOptions) -> str:
     """The context to use, once the kubeconfig is readable and holds it (no network: a flag check that runs
     before anything starts). ConfigurationError otherwise."""
-    config: Any = importlib.import_module("kubernetes.config")
+    merger: Any = importlib.import_module("kubernetes.config.kube_config").KubeConfigMerger
     path = kubeconfig_path(options)
-    try:
-        contexts, current = config.list_kube_config_contexts(config_file=path)
-    except Exception as exc:  # ConfigException for a missing/empty file, YAML errors for a broken one
+    try:  # the client's own reader: several ':'-joined files merged, as load_kube_config reads them
+        merged = merger(path).config
+        document = merged.value if merged is not None else None
+        names = [str(c["name"]) for c in (document or {}).get("contexts") or []]
+    except Exception as exc:  # YAML errors for a broken file, KeyError/TypeError for a malformed one
         raise ConfigurationError(f"cannot read kubeconfig {path}: {exc}".strip(),
                                  hint="pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config") from exc
-    names = [str(c.get("name")) for c in contexts or [] if isinstance(c, dict)]
-    wanted = options.context or (current or {}).get("name")
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"cannot read kubeconfig {path}: no such file, or no configuration in it",
+                                 hint="pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config")
+    current = document.get("current-context")
+    wanted = options.context or current
     if not wanted:
         raise ConfigurationError(f"kubeconfig {path} has no current-context",
                                  hint=f"pass --context (one of: {', '.join(names) or 'none'})")
