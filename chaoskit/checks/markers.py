@@ -1,11 +1,19 @@
-"""Data-survival checks: a unique marker file in each checked volume before a fault, looked for afterwards."""
+"""Data-survival checks: a unique marker file in each checked volume before a fault, looked for afterwards.
+
+Every marker written is also registered for removal on the engine's undo stack, so it goes on every exit
+path: from the victim when it lives on (a restarted container), else, for a hostPath volume (which outlives
+the pod), through a pod on the same node that mounts the same volume; when there is none, the undo fails
+and the run's notes say where the marker stays.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from chaoskit.checks.results import DataCheckResult
 from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, PodInfo
@@ -22,6 +30,12 @@ class Marker:
     name: str
 
 
+class UndoRegistry(Protocol):
+    """Where undo actions go (the engine's ``UndoStack``): run newest first on every exit path."""
+
+    def push(self, description: str, action: Callable[[], Awaitable[None]]) -> None: ...
+
+
 def _mount(pod: PodInfo, check: DataCheck) -> tuple[str, str] | None:
     """(container, mountPath) where the pod mounts the checked volume."""
     for container in pod.containers:
@@ -36,8 +50,9 @@ class DataChecker:
     """Writes markers into victims before a fault and reads them in the replacement (or restarted pod) after."""
 
     def __init__(self, cluster: Cluster, checks: Sequence[DataCheck], *, run_id: str, namespace: str,
-                 selector: Mapping[str, str], timeout_s: float = 60.0) -> None:
+                 selector: Mapping[str, str], timeout_s: float = 60.0, undo: UndoRegistry | None = None) -> None:
         self._cluster = cluster
+        self._undo = undo
         self._checks = list(checks)
         self._run_id = re.sub(r"[^A-Za-z0-9-]", "-", run_id)
         self._namespace = namespace
@@ -63,6 +78,8 @@ class DataChecker:
                 marker = Marker(check, victim, mount[0], mount[1], victim.volumes.get(check.volume, "unknown"), name)
                 await self._cluster.write_marker(victim.namespace, victim.name, marker.container, marker.mount_path,
                                                  name)
+                if self._undo is not None:
+                    self._undo.push(f"remove marker {name}", functools.partial(self.remove, marker))
                 self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, victim.namespace, victim.name,
                                                   node=victim.node or "", detail=f"written {check.volume}"))
                 markers.append(marker)
@@ -100,6 +117,33 @@ class DataChecker:
         self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, successor.namespace, successor.name,
                                           node=successor.node or "",
                                           detail=f"{'found' if survived else 'missing'} {marker.check.volume}"))
+
+    async def remove(self, marker: Marker) -> None:
+        """Remove ``marker`` from its volume wherever that volume can still be reached (see the module doc)."""
+        holder = await self._holder(marker)
+        if holder is not None:
+            pod, (container, mount_path) = holder
+            await self._cluster.remove_marker(pod.namespace, pod.name, container, mount_path, marker.name)
+        elif marker.volume_type == "hostPath":
+            raise ClusterError(f"marker {marker.name} stays in hostPath volume {marker.check.volume} on node "
+                               f"{marker.victim.node}: no pod there mounts it any more",
+                               hint="`chaoskit cleanup` removes it once a pod mounts the volume on that node")
+        # Any other volume (emptyDir) went with its pod: nothing is left.
+
+    async def _holder(self, marker: Marker) -> tuple[PodInfo, tuple[str, str]] | None:
+        """A pod (and container, mount path) that still mounts the marker's volume: the victim itself, else for
+        hostPath a running pod on the victim's node."""
+        pods = await self._cluster.list_pods(self._namespace, self._selector)
+        victim = next((p for p in pods if p.uid == marker.victim.uid), None)
+        candidates = [victim] if victim is not None else []
+        if marker.volume_type == "hostPath":
+            candidates += sorted((p for p in pods if p.node == marker.victim.node and p.uid != marker.victim.uid),
+                                 key=lambda p: (p.terminating, not p.ready))
+        for pod in candidates:
+            mount = _mount(pod, marker.check)
+            if mount is not None and any(c.running for c in pod.containers if c.name == mount[0]):
+                return pod, mount
+        return None
 
     async def _replacement(self, victim: PodInfo, known: set[str]) -> PodInfo:
         async def candidate() -> PodInfo | None:

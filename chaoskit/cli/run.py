@@ -17,16 +17,18 @@ from rich.console import Console
 
 from chaoskit import catalog, kinds
 from chaoskit.analysis.verdict import Outcome
-from chaoskit.cli import exits
+from chaoskit.cli import exits, preflight
 from chaoskit.cli.backends import KubeFlags, make_cluster
+from chaoskit.cli.backends import preflight as check_backend
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
-from chaoskit.cluster.protocol import ClusterError, ManifestError, UnsafeTargetError
+from chaoskit.cluster.protocol import ClusterError, ConfigurationError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers
+from chaoskit.engine.reachability import TargetAnswerError
 from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.engine.save import summary_document
-from chaoskit.experiment import Experiment, SpecError, parse_duration
+from chaoskit.experiment import Experiment, SpecError
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.evidence import headline
@@ -37,15 +39,6 @@ from chaoskit.vocab import LoadOrigin
 class Backend(StrEnum):
     local = "local"
     kube = "kube"
-
-
-def _duration(value: str | None, flag: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        exits.fail(f"{flag} {value!r}: {exc}", hint="use a duration like 5s, 500ms or 1m")
 
 
 def load_spec(name: str, overrides: dict[str, Any]) -> Experiment:
@@ -67,12 +60,13 @@ def run(
     backend: Annotated[Backend, typer.Option(help="local: the embedded cluster; kube: a real cluster.")] = (
         Backend.local),
     out: Annotated[Path, typer.Option(help="Parent directory of run directories.")] = Path("runs"),
-    seed: Annotated[int | None, typer.Option(help=(
+    seed: Annotated[int | None, typer.Option(min=0, max=preflight.MAX_SEED, help=(
         "Seed for victim choice and local placement (default: a random one, shown in the report)."))] = None,
     baseline: Annotated[str | None, typer.Option(help="Override the baseline phase length (e.g. 5s).")] = None,
     chaos: Annotated[str | None, typer.Option(help="Override the chaos phase length.")] = None,
     recovery: Annotated[str | None, typer.Option(help="Override the recovery phase length.")] = None,
-    rate: Annotated[float | None, typer.Option(help="Override the load rate (requests/s per address).")] = None,
+    rate: Annotated[float | None, typer.Option(help=(
+        "Override the load rate (requests/s per address, 0.01 to 100,000)."))] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the verdict line.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout, nothing else.")] = False,
     context: Annotated[str | None, typer.Option(help="kube: kubeconfig context.")] = None,
@@ -98,17 +92,22 @@ def run(
         "Push the final metrics to this Pushgateway (http://HOST:PORT), grouped by experiment and run."))] = None,
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
-    overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
-                 "recovery": _duration(recovery, "--recovery"), "rate": rate,
+    # Every flag first: a bad one must not cost a cluster, a temp directory or a run directory.
+    overrides = {"baseline": preflight.duration(baseline, "--baseline"), "chaos": preflight.duration(chaos, "--chaos"),
+                 "recovery": preflight.duration(recovery, "--recovery"), "rate": preflight.rate(rate),
                  "load_from": load_from.value if load_from else None}
+    linger = preflight.duration(metrics_linger, "--metrics-linger") or 0.0
     if agent_cpu is not None and not re.fullmatch(r"\d+(\.\d+)?|\d+m", agent_cpu):
         exits.fail(f"--agent-cpu {agent_cpu!r}: not a CPU quantity",
                    hint="cores like 1 or 0.5, or millicores like 500m")
+    metrics_host = preflight.metrics_host(metrics_host, metrics_port)
+    pushgateway = preflight.pushgateway(pushgateway)
     spec = load_spec(experiment, overrides)
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,
                       agent_cpu=agent_cpu)
+    _check_backend(backend, spec, flags)
     if dry_run:
         if backend is not Backend.kube:
             exits.fail("--dry-run is for --backend kube", hint="the local backend touches nothing outside itself")
@@ -116,8 +115,8 @@ def run(
             dry_run_plan(spec, make_cluster(backend.value, spec, flags, seed=seed))
         except ClusterError as exc:
             exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+    out = preflight.out_dir(out)
     console = Console(stderr=as_json, quiet=as_json)
-    linger = _duration(metrics_linger, "--metrics-linger") or 0.0
     try:
         session = MetricsSession(spec, backend=backend.value, host=metrics_host, port=metrics_port,
                                  pushgateway=pushgateway, linger_s=linger)
@@ -134,6 +133,13 @@ def run(
     _finish(record, console, quiet=quiet, as_json=as_json)
 
 
+def _check_backend(backend: Backend, spec: Experiment, flags: KubeFlags) -> None:
+    try:
+        check_backend(backend.value, spec, flags)
+    except (ConfigurationError, UnsafeTargetError) as exc:
+        exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+
+
 def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptions, console: Console, *,
              quiet: bool, metrics: RunMetrics | None = None) -> RunRecord:
     try:
@@ -141,14 +147,18 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
     except ClusterError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     view = LiveView(console, spec.name)
-    engine = Engine(spec, cluster, options=options, observers=Observers() if quiet else Observers(view))
+    try:
+        engine = Engine(spec, cluster, options=options, observers=Observers() if quiet else Observers(view))
+    except BaseException:
+        asyncio.run(cluster.close())  # the local cluster's state directory exists from its construction
+        raise
     if metrics is not None:
         metrics.identify(run_id=engine.run_dir.run_id)
         engine.observers.add(metrics)
     try:
         with view if not quiet else contextlib.nullcontext():
             return asyncio.run(_interruptible(engine))
-    except (ManifestError, UnsafeTargetError) as exc:
+    except (ManifestError, UnsafeTargetError, ConfigurationError, TargetAnswerError) as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     except (ClusterError, AgentError) as exc:
         exits.fail(f"infrastructure failure: {exc}", hint=getattr(exc, "hint", ""), code=exits.INFRASTRUCTURE)

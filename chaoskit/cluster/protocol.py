@@ -15,7 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 from chaoskit.vocab import ClusterEvent, EventKind, ServiceKind
 
 __all__ = [
-    "Cluster", "ClusterError", "ClusterEvent", "ContainerInfo", "EventKind", "EventStream", "Manifest",
+    "Cluster", "ClusterError", "ClusterEvent", "ConfigurationError", "ContainerInfo", "EventKind", "EventStream",
+    "Manifest",
     "ManifestError", "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind",
     "UnsafeTargetError", "WaitTimeout",
 ]
@@ -108,6 +109,11 @@ class UnsafeTargetError(ClusterError):
     """The context or namespace is not one chaoskit may change (bad input: exit 2)."""
 
 
+class ConfigurationError(ClusterError):
+    """The backend cannot be set up as asked: a kubeconfig that is missing or broken, a context it does not
+    hold (bad input: exit 2). An API server that does not answer is a ClusterError (exit 3)."""
+
+
 class NotFoundError(ClusterError):
     """A named pod, node or service does not exist."""
 
@@ -195,4 +201,11 @@ class Cluster(Protocol):
         self, namespace: str, pod: str, container: str, mount_path: str, marker: str
     ) -> bool:
         """Whether the file named ``marker`` exists in the volume mounted at ``mount_path``."""
+        ...
+
+    async def remove_marker(
+        self, namespace: str, pod: str, container: str, mount_path: str, marker: str
+    ) -> None:
+        """Delete the file named ``marker`` from the volume mounted at ``mount_path`` (already gone: fine).
+        NotFoundError when the pod or the mount is gone."""
         ...

@@ -152,7 +152,8 @@ class Engine:
         ctx = FaultContext(cluster=self.cluster, namespace=target.namespace, selector=target.selector,
                            rng=self.rng, undo=self.undo)
         checker = DataChecker(self.cluster, spec.data, run_id=self.run_dir.run_id, namespace=target.namespace,
-                              selector=target.selector, timeout_s=self.options.data_check_timeout_s)
+                              selector=target.selector, timeout_s=self.options.data_check_timeout_s,
+                              undo=self.undo)  # every marker written is removed again on every exit path
         firings = [Firing(offset, fault) for offset, fault in spec.fault_instants()]
         return FaultScheduler(firings, registry=self.registry, ctx=ctx, checker=checker)
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from yaml import YAMLError
 
 from chaoskit.experiment.diagnostics import Loc
 from chaoskit.experiment.model import Experiment
 from chaoskit.vocab import CLUSTER_SCOPED_KINDS, WORKLOAD_KINDS, ServiceKind, selector_matches
+from chaoskit.yamllimits import MANIFEST_LIMITS, YamlLimitError, check_byte_count, safe_load_all
 
 # Which Service types can serve each way of reaching a Service.
 _SERVES: Final = {
@@ -64,10 +64,17 @@ def cross_check(experiment: Experiment) -> list[Problem]:
 def _read_inventory(experiment: Experiment) -> tuple[_Inventory, list[Problem]]:
     inventory, problems = _Inventory(), []
     namespace = experiment.target.namespace
+    seen: set[Path] = set()
     for i, path in enumerate(experiment.target.manifests):
+        if path in seen:  # listed twice: read once (each file may be megabytes)
+            continue
+        seen.add(path)
         try:
             objects = list(_objects(path))
-        except (OSError, YAMLError) as err:
+        except YamlLimitError as err:
+            problems.append(Problem(("target", "manifests", i), f"manifest {err.located(str(path))}", err.hint))
+            continue
+        except (OSError, ValueError, YAMLError) as err:  # ValueError: a value no YAML constructor can build
             problems.append(Problem(("target", "manifests", i), f"cannot read manifest: {err}".strip()))
             continue
         for obj in objects:
@@ -111,7 +118,9 @@ def _names(items: Any) -> set[str]:
 
 
 def _objects(path: Path) -> Iterator[Mapping[str, Any]]:
-    for doc in YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8")):
+    # The same reader and limits as the cluster backends (chaoskit/cluster/manifests.py) use to apply them.
+    check_byte_count(path.stat().st_size, MANIFEST_LIMITS)
+    for doc in safe_load_all(path.read_text(encoding="utf-8"), MANIFEST_LIMITS):
         if isinstance(doc, Mapping) and doc.get("kind") == "List":
             yield from (item for item in doc.get("items") or [] if isinstance(item, Mapping))
         elif isinstance(doc, Mapping):

@@ -17,6 +17,15 @@ DNS_LABEL: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 Selector = dict[str, str]
 
+MAX_MANIFESTS: Final = 100
+"""Manifest files of one target: each is read (up to 8 MiB) at validation and again at apply."""
+MIN_RATE: Final = 0.01
+MAX_RATE: Final = 100_000.0
+"""Load rates per address. One load agent core offers ~8,000 req/s keep-alive and ~3,000 new-connection, and
+the agent keeps up to rate x timeout requests in flight: a rate beyond this is a typo, not a load test."""
+MAX_REQUEST_TIMEOUT_S: Final = 300.0
+"""A request that may take longer than 5 minutes is not measuring availability (and holds agent memory)."""
+
 
 class SpecModel(BaseModel):
     """Base of every spec model: immutable, unknown keys rejected, fields settable by name or YAML alias."""
@@ -28,8 +37,16 @@ def _resolve_manifest(path: Path, info: ValidationInfo) -> Path:
     # Relative paths are relative to the experiment file; the loader passes its directory in the context.
     context: dict[str, Any] = info.context if isinstance(info.context, dict) else {}
     base = context.get("base_dir") or Path.cwd()
-    resolved = (Path(base) / path.expanduser()).resolve()
-    if not resolved.is_file():
+    try:
+        resolved = (Path(base) / path.expanduser()).resolve()
+        found = resolved.is_file()
+    except (OSError, RuntimeError) as exc:  # a name too long, a symlink loop: not a file either way
+        raise PydanticCustomError(
+            "manifest_unusable",
+            "manifest path cannot be used: {problem}",
+            {"problem": str(getattr(exc, "strerror", None) or exc), "hint": "give the path of a manifest file"},
+        ) from None
+    if not found:
         raise PydanticCustomError(
             "manifest_missing",
             "manifest file not found: {path}",
@@ -46,10 +63,13 @@ class Target(SpecModel):
 
     namespace: str = Field(pattern=DNS_LABEL, description="Namespace of the target workload.")
     manifests: list[ManifestPath] = Field(
-        min_length=1, description="Kubernetes YAML files, relative to the experiment file."
+        min_length=1, max_length=MAX_MANIFESTS,
+        description=f"Kubernetes YAML files, relative to the experiment file (1 to {MAX_MANIFESTS}).",
     )
     selector: Selector = Field(min_length=1, description="Labels of the target pods.")
-    replicas: int | None = Field(default=None, ge=0, description="Expected number of ready pods.")
+    replicas: int | None = Field(
+        default=None, ge=1, description="Expected number of ready pods, at least 1 (a target with none has nothing "
+        "to load or hit); leave it out to use the replicas of the Deployments the selector matches.")
 
 
 class LoadedService(SpecModel):
@@ -70,11 +90,17 @@ class LoadedService(SpecModel):
 class Load(SpecModel):
     """Constant-arrival HTTP load: the rate does not drop when the service fails."""
 
-    rate: float = Field(gt=0, allow_inf_nan=False, description="Requests per second per service address.")
+    rate: float = Field(
+        ge=MIN_RATE, le=MAX_RATE, allow_inf_nan=False,
+        description=f"Requests per second per service address, {MIN_RATE:g} to {MAX_RATE:,.0f}: one load agent "
+        "core offers ~8,000 req/s keep-alive (~3,000 new-connection) and keeps up to rate x timeout requests in "
+        "flight, so more is a typo, not a load test.")
     connection: Literal["keepalive", "new-connection"] = Field(
         default="new-connection", description="Reuse connections, or open one per request."
     )
-    timeout: PositiveDuration = Field(default=2.0, description="Per-request timeout.")
+    timeout: PositiveDuration = Field(
+        default=2.0, le=MAX_REQUEST_TIMEOUT_S,
+        description=f"Per-request timeout, at most {MAX_REQUEST_TIMEOUT_S:g} s (a slower answer is an outage).")
     path: str = Field(default="/", pattern=PATH_PATTERN, description="HTTP path (default of request.path).")
     from_: LoadOrigin = Field(
         default=LoadOrigin.AUTO, alias="from", description="Where the load agent runs."
@@ -95,7 +121,7 @@ class Load(SpecModel):
 class Phases(SpecModel):
     """Lengths of the three phases; faults are scheduled relative to the start of chaos."""
 
-    baseline: PositiveDuration = Field(description="Load only, before any fault.")
+    baseline: PositiveDuration = Field(description="Load only, before any fault (at most 24h, like every phase).")
     chaos: PositiveDuration = Field(description="Faults are injected in this phase.")
     recovery: PositiveDuration = Field(description="Load only, after the last fault.")
 

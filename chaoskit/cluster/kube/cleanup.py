@@ -1,7 +1,11 @@
 """``chaoskit cleanup``: find what chaoskit left on a cluster (by label and node annotation) and restore it.
 
-Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id) and
-nodes annotated ``chaoskit.io/cordoned-by``. Control-plane namespaces are never touched.
+Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id), nodes
+annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``chaoskit-marker-<run dir>-...``) of
+crashed runs. Markers are looked for first (a namespace deleted afterwards takes its pods, and with them the
+only way into a hostPath volume): in the emptyDir and hostPath volumes of the running pods of namespaces
+chaoskit labelled. What that cannot reach is said (``Leftovers.unchecked``). Control-plane namespaces are
+never touched.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from chaoskit.cluster.kube.api import KubeApi, PlannedAction
+from chaoskit.cluster.kube import markers
+from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.apply import ObjectRef, delete_object, wait_gone
 from chaoskit.cluster.kube.config import (
     CORDONED_BY_ANNOTATION,
@@ -23,7 +28,9 @@ from chaoskit.cluster.kube.config import (
     read_allowed_contexts,
 )
 from chaoskit.cluster.kube.disruption import uncordon
-from chaoskit.cluster.protocol import ManifestError
+from chaoskit.cluster.protocol import ClusterError, ManifestError
+
+EXEC_TIMEOUT_S = 30.0
 
 SCANNED_KINDS = (
     ("v1", "Namespace"), ("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap"),
@@ -41,6 +48,10 @@ class Leftovers:
     """Nodes chaoskit cordoned and never uncordoned."""
     planned: list[PlannedAction] = field(default_factory=list)
     """With ``dry_run``: what restoring them would do."""
+    markers: list[str] = field(default_factory=list)
+    """Marker files found (removed unless dry run), as ``namespace/pod:path``."""
+    unchecked: list[str] = field(default_factory=list)
+    """Places markers could be and were not looked at, and why."""
 
 
 def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
@@ -72,6 +83,58 @@ def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
     return Leftovers(objects, nodes)
 
 
+def sweep_markers(api: KubeApi, *, run_id: str | None, remove: bool) -> tuple[list[str], list[str]]:
+    """(markers found, what was not checked) in the running pods of namespaces chaoskit labelled."""
+    listing = api.request("GET", "/api/v1/namespaces",
+                          query=[("labelSelector", f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
+    found: list[str] = []
+    unchecked: list[str] = []
+    seen_host_paths: set[tuple[str, str]] = set()  # (node, hostPath): one look per directory of a node
+    for ns in sorted(str(n["metadata"]["name"]) for n in listing.get("items", [])):
+        if ns in FORBIDDEN_NAMESPACES:
+            continue
+        pods = api.request("GET", f"/api/v1/namespaces/{ns}/pods",
+                           query=[("fieldSelector", "status.phase=Running")]).get("items", [])
+        for pod in pods:
+            name = str(pod["metadata"]["name"])
+            for container, paths in volume_mounts(pod, seen_host_paths).items():
+                try:
+                    hits = markers.find_markers(api, ns, name, container, mount_paths=paths, run_id=run_id or "",
+                                                remove=remove, timeout_s=EXEC_TIMEOUT_S)
+                except ClusterError as exc:
+                    unchecked.append(f"{ns}/{name}/{container} ({', '.join(paths)}): {exc}")
+                    continue
+                found += [f"{ns}/{name}:{hit}" for hit in hits]
+    unchecked.append("hostPath directories that no running pod of a chaoskit-labelled namespace mounts, "
+                     "and volumes of other namespaces")
+    return found, unchecked
+
+
+def volume_mounts(pod: JsonObj, seen_host_paths: set[tuple[str, str]]) -> dict[str, list[str]]:
+    """container -> mount paths of the pod's emptyDir and hostPath volumes, each volume once (through the first
+    running container that mounts it) and each node's hostPath directory once across pods."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    running = {c.get("name") for c in status.get("containerStatuses") or [] if (c.get("state") or {}).get("running")}
+    kinds = {v.get("name"): v for v in spec.get("volumes") or [] if "emptyDir" in v or "hostPath" in v}
+    mounts: dict[str, list[str]] = {}
+    done: set[str] = set()
+    for container in spec.get("containers") or []:
+        if container.get("name") not in running:
+            continue
+        for mount in container.get("volumeMounts") or []:
+            volume = kinds.get(mount.get("name"))
+            if volume is None or mount["name"] in done:
+                continue
+            if "hostPath" in volume:
+                key = (str(spec.get("nodeName", "")), str(volume["hostPath"].get("path", "")))
+                if key in seen_host_paths:
+                    continue
+                seen_host_paths.add(key)
+            done.add(mount["name"])
+            mounts.setdefault(str(container["name"]), []).append(str(mount.get("mountPath", "")))
+    return mounts
+
+
 def restore(api: KubeApi, leftovers: Leftovers, *, timeout_s: float) -> None:
     """Uncordon the nodes, delete the objects, and watch until they are gone."""
     for node in leftovers.nodes:
@@ -89,9 +152,10 @@ def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float) -> Left
     api = KubeApi(loaded.configuration, request_timeout_s=options.request_timeout_s,
                   dry_run=options.dry_run)
     try:
+        found, unchecked = sweep_markers(api, run_id=run_id, remove=not options.dry_run)
         leftovers = find_leftovers(api, run_id=run_id)
         restore(api, leftovers, timeout_s=timeout_s)
-        return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned))
+        return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned), found, unchecked)
     finally:
         api.close()
 

@@ -135,12 +135,19 @@ class KubeCluster:
                                        create=self.options.create_namespaces,
                                        run_id=self.options.run_id):
                 self._created.append(applying.ObjectRef("v1", "Namespace", "", ns))
-        for obj in objs:
+        namespaces = [o for o in objs if o["kind"] == "Namespace"]
+        for obj in namespaces:
             if await asyncio.to_thread(applying.apply_object, api, obj):
                 self._created.append(applying.ref_of(obj))
-            if obj["kind"] == "Namespace" and not api.dry_run:
-                await asyncio.to_thread(self._require_watchers().ensure_namespace,
-                                        obj["metadata"]["name"])
+            if not api.dry_run:
+                await asyncio.to_thread(self._require_watchers().ensure_namespace, obj["metadata"]["name"])
+        # The API server checks every other object (server-side dry run) before any is applied: a manifest it
+        # rejects (an unknown field is a 500 from apply) then leaves only namespaces, which teardown removes.
+        others = [o for o in objs if o["kind"] != "Namespace"]
+        await asyncio.to_thread(applying.validate_objects, api, others)
+        for obj in others:
+            if await asyncio.to_thread(applying.apply_object, api, obj):
+                self._created.append(applying.ref_of(obj))
         for ns in sorted(names):
             if not api.dry_run:
                 await asyncio.to_thread(self._require_watchers().ensure_namespace, ns)
@@ -372,6 +379,12 @@ class KubeCluster:
         return await asyncio.to_thread(markers.read_marker, self._require_api(), namespace, pod,
                                        container, mount_path=mount_path, marker=marker,
                                        timeout_s=EXEC_TIMEOUT_S)
+
+    async def remove_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                            marker: str) -> None:
+        check_namespace(namespace, allowed=self._allowed)
+        await asyncio.to_thread(markers.remove_marker, self._require_api(), namespace, pod, container,
+                                mount_path=mount_path, marker=marker, timeout_s=EXEC_TIMEOUT_S)
 
     # -- helpers -------------------------------------------------------------------------------------
     async def _get(self, path: str, *, query: list[tuple[str, str]] | None = None) -> JsonObj:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from chaoskit.cluster.local.addresses import AddressPlan, lease_subnet
 from chaoskit.cluster.local.budgets import Budget, decide, parse_budget
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.controllers import ControlPlane
+from chaoskit.cluster.local.leftovers import new_state_dir
 from chaoskit.cluster.local.nodes import LocalNode
 from chaoskit.cluster.local.objects import ServiceSpec, Workload
 from chaoskit.cluster.local.parse import parse_service, parse_workload
@@ -58,7 +58,8 @@ class LocalCluster:
         self.bus = EventBus()
         self.warnings: list[str] = []
         self._own_state_dir = self.config.state_dir is None
-        self.state_dir = self.config.state_dir or Path(tempfile.mkdtemp(prefix="chaoskit-local-"))
+        # Named after this process, so `chaoskit cleanup` can remove it if this process is SIGKILLed.
+        self.state_dir = self.config.state_dir or new_state_dir()
         self._subnet = lease_subnet(self._rng, self.config.subnet)
         self.plan = AddressPlan(self._subnet.octet)
         self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced,
@@ -321,6 +322,11 @@ class LocalCluster:
                           marker: str) -> bool:
         path = self._volume_path(namespace, pod, container, mount_path) / marker
         return await asyncio.to_thread(path.exists)
+
+    async def remove_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                            marker: str) -> None:
+        path = self._volume_path(namespace, pod, container, mount_path) / marker
+        await asyncio.to_thread(path.unlink, True)
 
 
 async def _next_event(subscription: Subscription, timeout_s: float) -> None:
