@@ -7,6 +7,7 @@ import contextlib
 import json
 import re
 import secrets
+import shutil
 import signal
 from enum import StrEnum
 from pathlib import Path
@@ -159,6 +160,8 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
         with view if not quiet else contextlib.nullcontext():
             return asyncio.run(_interruptible(engine))
     except (ManifestError, UnsafeTargetError, ConfigurationError, TargetAnswerError) as exc:
+        # Bad input found once the run had begun: nothing was measured, so no run directory is left either.
+        shutil.rmtree(engine.run_dir.path, ignore_errors=True)
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     except (ClusterError, AgentError) as exc:
         exits.fail(f"infrastructure failure: {exc}", hint=getattr(exc, "hint", ""), code=exits.INFRASTRUCTURE)

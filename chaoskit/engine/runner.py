@@ -14,7 +14,7 @@ from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
-from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
+from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream, ManifestError
 from chaoskit.engine.collect import Collector
 from chaoskit.engine.firing import FaultScheduler, Firing
 from chaoskit.engine.observer import Observers
@@ -28,7 +28,7 @@ from chaoskit.faults.registry import FaultRegistry, default_registry
 from chaoskit.load.agent import AgentReport, LoadAgent
 from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.source import InClusterLoad, LoadGroup
-from chaoskit.vocab import LoadOrigin, expected_replicas
+from chaoskit.vocab import LoadOrigin, expected_replicas, selector_text
 
 PHASES = ("baseline", "chaos", "recovery")
 LOAD_START_DELAY_S = 1.0
@@ -240,9 +240,14 @@ class Engine:
         async def remove() -> None:
             await cluster.remove(manifests)
 
+        count = self._replicas(manifests)
+        if count == 0:
+            raise ManifestError(f"the manifests ask for 0 pods matching {selector_text(target.selector)} in "
+                                f"{target.namespace}: there is nothing to test",
+                                hint="give the workload at least one replica (spec.replicas), or set target.replicas")
         self.undo.push("remove the experiment's objects", remove)
         await cluster.apply(manifests)
-        await cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
+        await cluster.wait_pods_ready(target.namespace, target.selector, count=count,
                                       timeout_s=self.options.ready_timeout_s)
 
     def _replicas(self, manifests: list[SourcedManifest]) -> int:

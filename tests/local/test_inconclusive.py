@@ -36,3 +36,15 @@ def test_draining_a_node_that_does_not_exist_is_inconclusive(tmp_path: Path) -> 
                                    "    schedule: {at: 0.5s}")
     assert done.returncode == 4, done.stderr[-2000:]
     assert "INCONCLUSIVE: fault node-drain-0#1 (node-drain)" in done.stdout, done.stdout
+
+
+def test_a_workload_of_zero_replicas_is_bad_input_at_once_and_leaves_no_run(tmp_path: Path) -> None:
+    (tmp_path / "single.manifest.yaml").write_text(
+        (EXPERIMENTS / "single.manifest.yaml").read_text().replace("replicas: 1", "replicas: 0"))
+    text = (EXPERIMENTS / "single.yaml").read_text().replace("  replicas: 1\n", "")
+    (tmp_path / "exp.yaml").write_text(text)
+    command = [sys.executable, "-m", "chaoskit.cli", "run", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "runs")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "the manifests ask for 0 pods matching app=single in chaoskit-test" in done.stderr
+    assert not list((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else True

@@ -78,7 +78,8 @@ def test_a_target_that_answers_404_is_exit_2_at_once(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr[-2000:]
     line = next(x for x in result.stderr.splitlines() if x.startswith("error:"))
     assert line.startswith("error: NodePort chaoskit-target-nodeport at 127.")
-    assert line.endswith(" answers 404 on /nonexistent")
-    assert "load.path names a page the service does not serve" in result.stderr
+    assert " answers HTTP 404 to GET http://127." in line and line.endswith("/nonexistent")
+    assert "the path names a page the service does not serve" in result.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())  # nothing half-done left
     reap_zombies()
     assert children_of(os.getpid()) == []
