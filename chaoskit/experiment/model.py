@@ -45,6 +45,7 @@ class Experiment(SpecModel):
         phases = info.data.get("phases")
         if isinstance(phases, Phases):  # absent when the phases themselves are invalid
             problems += _outside_chaos(named, phases.chaos)
+            problems += _outlasting(named, phases.chaos + phases.recovery)
         if problems:
             raise ValidationError.from_exception_data("Experiment", problems)
         return named
@@ -170,4 +171,26 @@ def _outside_chaos(faults: list[FaultSpec], chaos_s: float) -> list[InitErrorDet
             },
         )
         problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, "schedule"), input=last))
+    return problems
+
+
+def _outlasting(faults: list[FaultSpec], chaos_and_recovery_s: float) -> list[InitErrorDetails]:
+    """Faults still in effect when the run ends (a node that would come back after the recovery phase)."""
+    problems: list[InitErrorDetails] = []
+    for i, fault in enumerate(faults):
+        ends = fault.schedule.offsets()[-1] + fault.lasts_s()
+        if fault.lasts_s() <= 0 or ends <= chaos_and_recovery_s:
+            continue
+        error = PydanticCustomError(
+            "fault_outlasts_run",
+            "the fault is still in effect {ends} s after chaos starts, but chaos and recovery end after {end} s",
+            {
+                "ends": f"{ends:g}",
+                "end": f"{chaos_and_recovery_s:g}",
+                "hint": "need the last firing + its duration <= phases.chaos + phases.recovery: shorten the "
+                "fault's duration or lengthen phases.recovery",
+            },
+        )
+        where = "duration" if "duration" in type(fault).model_fields else "schedule"
+        problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, where), input=ends))
     return problems

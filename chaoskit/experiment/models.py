@@ -40,6 +40,18 @@ def _resolve_manifest(path: Path, info: ValidationInfo) -> Path:
 ManifestPath = Annotated[Path, AfterValidator(_resolve_manifest)]
 
 
+class EmbeddedCluster(SpecModel):
+    """Settings of the embedded cluster (``--backend local``); a real cluster has its own and ignores these."""
+
+    nodes: int = Field(default=3, ge=1, le=16, description="Number of logical nodes.")
+    node_monitor_grace: PositiveDuration = Field(
+        default=40.0,
+        description="A failed node turns NotReady (its pods leave the endpoints) this long after it stopped "
+        "answering: kube-controller-manager's --node-monitor-grace-period (default 40s). Eviction then follows "
+        "each pod's tolerationSeconds (the manifests' tolerations; 300s without).",
+    )
+
+
 class Target(SpecModel):
     """What the experiment runs against: manifests to apply and the pods they create."""
 
@@ -49,6 +61,9 @@ class Target(SpecModel):
     )
     selector: Selector = Field(min_length=1, description="Labels of the target pods.")
     replicas: int | None = Field(default=None, ge=0, description="Expected number of ready pods.")
+    cluster: EmbeddedCluster = Field(
+        default_factory=EmbeddedCluster, description="The embedded cluster's settings (--backend local only)."
+    )
 
 
 class LoadedService(SpecModel):
@@ -103,6 +118,7 @@ class Phases(SpecModel):
 
 
 Survival = Literal["survives", "lost", "any"]
+VolumeType = Literal["emptyDir", "hostPath", "persistentVolumeClaim"]
 
 
 class DataExpectation(SpecModel):
@@ -118,6 +134,11 @@ class DataCheck(SpecModel):
 
     volume: str = Field(description="A volume name in the target's pod template.")
     container: str | None = Field(default=None, description="Container that mounts it (default: first).")
+    volume_type: VolumeType | None = Field(
+        default=None,
+        description="The volume's type as the expectations assume it (checked against the pod template): e.g. "
+        "persistentVolumeClaim for a StatefulSet's volumeClaimTemplates entry.",
+    )
     expect: DataExpectation = Field(default_factory=DataExpectation)
 
 
