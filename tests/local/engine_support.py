@@ -8,6 +8,7 @@ from typing import Any
 
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cluster.local.cluster import LocalCluster
+from chaoskit.cluster.local.config import config_for
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
@@ -34,8 +35,8 @@ def experiment(name: str, **overrides: Any) -> Experiment:
 def run(spec: Experiment, out: Path, *, seed: int = 1, observers: Observers | None = None,
         engine_hook: Any = None) -> tuple[RunSummary, RunRecord]:
     async def main() -> RunRecord:
-        engine = Engine(spec, LocalCluster(seed=seed), options=RunOptions(out_dir=out, seed=seed),
-                        observers=observers)
+        cluster = LocalCluster(config_for(spec.target.cluster), seed=seed)
+        engine = Engine(spec, cluster, options=RunOptions(out_dir=out, seed=seed), observers=observers)
         if engine_hook is not None:
             engine_hook(engine)
         return await engine.run()
