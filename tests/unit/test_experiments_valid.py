@@ -76,3 +76,16 @@ def test_each_experiment_uses_its_fault_kind() -> None:
     assert isinstance(drain, NodeDrain) and drain.node.of_victim
     restart = load_experiment(EXPERIMENTS / "container-restart.yaml")
     assert all(d.expect.after_container_restart == "survives" for d in restart.data)
+
+
+def test_statefulset_data_covers_every_fault_kind_and_volume_type() -> None:
+    exp = load_experiment(EXPERIMENTS / "statefulset-data.yaml")
+    assert [f.kind for _, f in exp.fault_instants()] == [
+        "container-restart", "pod-delete", "pod-kill", "node-drain", "node-failure"]
+    assert {d.volume: d.volume_type for d in exp.data} == {
+        "data": "persistentVolumeClaim", "scratch": "emptyDir", "node-data": "hostPath"}
+    expect = {d.volume: d.expect for d in exp.data}
+    assert (expect["data"].after_pod_replaced_same_node, expect["data"].after_pod_replaced_other_node) == (
+        "survives", "survives")
+    assert exp.target.cluster.node_monitor_grace == 3.0
+    assert exp.total_duration_s <= 60

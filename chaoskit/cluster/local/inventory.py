@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -29,12 +29,20 @@ class Parsed:
     claims: list[ClaimSpec] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """Kinds ignored with a warning (unknown to the local backend)."""
+    where: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """(kind, namespace, name) -> `file: Kind namespace/name`, for messages."""
+
+    def describe(self, kind: str, namespace: str, name: str) -> str:
+        return self.where.get((kind, namespace, name), f"{kind} {namespace}/{name}")
 
 
 def parse_manifests(manifests: Sequence[Manifest]) -> Parsed:
     found = Parsed()
     for manifest in manifests:
         kind = manifest.get("kind")
+        meta = manifest.get("metadata")
+        if isinstance(meta, Mapping):
+            found.where[(str(kind), str(meta.get("namespace", "default")), str(meta.get("name")))] = describe(manifest)
         if kind in WORKLOADS:
             found.workloads.append(parse_workload(manifest))
         elif kind == "Service":
@@ -63,13 +71,15 @@ def check_claims(found: Parsed, store: ClaimStore) -> None:
             store.resolve_class(name, where)  # raises with a hint when there is no such class
 
     for claim in found.claims:
-        known_class(claim.storage_class, f"PersistentVolumeClaim {claim.name}")
+        known_class(claim.storage_class, found.describe("PersistentVolumeClaim", claim.namespace, claim.name))
     for workload in found.workloads:
+        kind = "StatefulSet" if workload.stateful else "Deployment" if workload.controller else "Pod"
+        where = found.describe(kind, workload.namespace, workload.name)
         for template in workload.stateful.claim_templates if workload.stateful else ():
-            known_class(template.storage_class, f"StatefulSet {workload.name}")
+            known_class(template.storage_class, f"{where}: volumeClaimTemplates {template.name}")
         names = {c.name for c in found.claims if c.namespace == workload.namespace}
         for volume in workload.template.volumes:
             if volume.claim and volume.claim not in names and (workload.namespace, volume.claim) not in store.claims:
                 raise ManifestError(
-                    f"{workload.name}: volume {volume.name!r} names PersistentVolumeClaim {volume.claim!r}, which is "
-                    "not in the manifests", hint="add the PersistentVolumeClaim to the manifests")
+                    f"{where}: volume {volume.name!r} names PersistentVolumeClaim {volume.claim!r}, which is not in "
+                    "the manifests", hint="add the PersistentVolumeClaim to the manifests")
