@@ -193,3 +193,30 @@ def test_a_pod_pinned_to_a_failed_node_by_its_local_volume_stays_pending() -> No
             assert await cluster.read_marker(NS, moved.name, "web", "/state", "kept")
 
     asyncio.run(scenario())
+
+
+def test_a_stop_shorter_than_the_toleration_restarts_the_pods_in_place() -> None:
+    async def scenario() -> None:
+        config = LocalClusterConfig(node_monitor_grace_s=1.0)
+        async with LocalCluster(config, seed=9) as cluster:
+            log = Log(cluster.subscribe())
+            pods, _, _ = await _three_web_pods(cluster, log)
+            victim = pods[0]
+            assert victim.node is not None and victim.ip is not None
+            old = [c.process.pid for c in cluster.control.find_pod(NS, victim.name).containers if c.process]
+            await cluster.fail_node(victim.node, mode="stop", duration_s=1.5)  # evicted only after 1 s + 2 s
+            back = await log.wait_for(lambda e: e.kind == EventKind.NODE_READY and e.name == victim.node)
+            restarted = await log.wait_for(lambda e: e.kind == EventKind.CONTAINER_RESTARTED
+                                           and e.name == victim.name)
+            assert restarted.ts_ns >= back.ts_ns and "node rebooted" in restarted.detail
+            await log.wait_for(lambda e: e.kind == EventKind.POD_READY and e.name == victim.name
+                               and e.ts_ns > back.ts_ns)
+            same = next(p for p in await cluster.list_pods(NS, WEB) if p.name == victim.name)
+            assert (same.uid, same.ip, same.node, same.terminating) == (victim.uid, victim.ip, victim.node, False)
+            assert same.restart_count == victim.restart_count + 1
+            assert log.first(EventKind.POD_TERMINATING, victim.name) is None, "not evicted"
+            assert not any(_alive(pid) for pid in old), "the frozen processes died with the power loss"
+            answer = await http_get(victim.ip, local_port(8080), path="/")
+            assert answer.ok and victim.name.encode() in answer.body
+
+    asyncio.run(scenario())

@@ -65,6 +65,8 @@ class LocalPod:
         """The container statuses the API last got, while the kubelet cannot report."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._rebooted: list[Container] = []
+        """Containers restarted while the kubelet could not report it (said on reconnect)."""
 
     # --- views -------------------------------------------------------------------------------
     @property
@@ -279,11 +281,16 @@ class LocalPod:
             container.restart_count += 1
             await container.start()
             self._watch_container(container)
+            self._rebooted.append(container)
 
     def reconnect(self) -> None:
         """The kubelet reaches the API again: it posts the pod's real state and acts on what it missed."""
         self._reported = None
         self._reachable.set()
+        for container in self._rebooted:
+            self._report(EventKind.CONTAINER_RESTARTED,
+                         f"{container.spec.name} restarts={container.restart_count} (node rebooted)")
+        self._rebooted.clear()
         self._refresh_ready()
 
     async def _cleanup(self) -> None:
