@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import SourcedManifest, load_manifest_files, load_manifest_text
 from chaoskit.cluster.protocol import EventKind, ManifestError, PodInfo
+from tests.support import children_of, reap_zombies
 
 pytestmark = pytest.mark.local
 STATEFULSET = Path(__file__).resolve().parents[2] / "manifests" / "statefulset.yaml"
@@ -87,6 +89,8 @@ def test_ordered_ready_creates_one_pod_after_the_other_parallel_all_at_once(poli
                 assert (created > before_ready) == (policy == "OrderedReady")
 
     asyncio.run(scenario())
+    reap_zombies()
+    assert children_of(os.getpid()) == [], "closing the cluster must not leave (or re-create) a pod"
 
 
 def test_claims_outlive_the_statefulset_and_come_back_with_it() -> None:

@@ -209,6 +209,7 @@ class ControlPlane:
         return [p for p in self.pods.values() if p.node == node and not p.deleted]
 
     async def close(self) -> None:
+        self.workloads.clear()  # no controller may re-create what is being stopped
         for task in list(self._tasks):
             task.cancel()
         pods = list(self.pods.values()) + list(self.orphans)
