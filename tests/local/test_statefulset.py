@@ -52,6 +52,7 @@ def test_names_and_claims_stay_across_pod_delete_and_drain_and_the_claim_follows
             pods = await cluster.wait_pods_ready(NS, APP, count=3, timeout_s=60)
             assert sorted(p.name for p in pods) == ["chaoskit-data-0", "chaoskit-data-1", "chaoskit-data-2"]
             assert all(p.claims == {"data": f"data-{p.name}"} and p.owner == "chaoskit-data" for p in pods)
+            assert all(p.labels["statefulset.kubernetes.io/pod-name"] == p.name for p in pods)
             victim = pods[1]
             marker = f"m-{secrets.token_hex(4)}"
             for mount in ("data", "scratch"):

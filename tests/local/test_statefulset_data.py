@@ -1,4 +1,4 @@
-"""The shipped statefulset-data experiment on the embedded cluster: the data-survival matrix (volume x fault x
+"""The shipped StatefulSet experiments on the embedded cluster: the data-survival matrix (volume x fault x
 placement) comes out as Kubernetes guarantees, and a StatefulSet's replacement keeps its name and its claim."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chaoskit.analysis.summary import RunSummary
 from tests.local.engine_support import experiment, run
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
@@ -25,24 +26,36 @@ GUARANTEED = {
 }
 
 
-def test_the_data_matrix_of_the_shipped_experiment(tmp_path: Path) -> None:
-    spec = experiment("statefulset-data")
-    # Shorter, within ~40 s: the node comes back after 9 s (its pods were evicted after 3 s + 4 s).
-    faults = [f.model_dump(by_alias=True) for f in spec.faults]
-    faults[-1]["duration"] = 9.0
-    spec = experiment("statefulset-data", faults=faults).with_overrides(baseline=1.0, chaos=28.0, recovery=2.0)
-    summary, record = run(spec, tmp_path)
-    cells = {(d.volume_type, d.fault, d.placement): d.survived for d in summary.data}
-    assert len(summary.data) == 15, record.context.notes
-    for (volume_type, fault, placement), survived in cells.items():
-        assert survived == GUARANTEED[(volume_type, placement)], (volume_type, fault, placement)
-    placements = {(fault, placement) for _, fault, placement in cells}
-    assert placements >= {("container-restart", "same-pod"), ("pod-delete", "same-node"), ("pod-kill", "same-node"),
-                          ("node-drain", "other-node")}
-    for check in summary.data:  # StatefulSet identity: the same name and the same claim
-        assert check.replacement == check.victim
-        if check.volume_type == "persistentVolumeClaim":
+def _as_guaranteed(summary: RunSummary) -> set[tuple[str, str]]:
+    """Check every cell against the guarantees and the StatefulSet identity; returns the (fault, placement)s."""
+    for check in summary.data:
+        assert check.survived == GUARANTEED[(check.volume_type, check.placement)], check
+        assert check.as_expected
+        assert check.replacement == check.victim  # the same name ...
+        if check.volume_type == "persistentVolumeClaim":  # ... and the same claim
             assert check.replacement_claim == check.victim_claim == f"data-{check.victim}"
-    assert all(d.as_expected for d in summary.data)
+    return {(d.fault, d.placement) for d in summary.data}
+
+
+def test_the_data_matrix_of_statefulset_data(tmp_path: Path) -> None:
+    spec = experiment("statefulset-data", baseline=1.0, chaos=18.0, recovery=2.0)
+    summary, record = run(spec, tmp_path)
+    assert len(summary.data) == 12, record.context.notes
+    assert _as_guaranteed(summary) == {("container-restart", "same-pod"), ("pod-delete", "same-node"),
+                                       ("pod-kill", "same-node"), ("node-drain", "other-node")}
+    assert summary.verdict.passed, summary.verdict.reasons
+
+
+def test_the_data_matrix_of_statefulset_node_failure(tmp_path: Path) -> None:
+    spec = experiment("statefulset-node-failure")
+    faults = [f.model_dump(by_alias=True) for f in spec.faults]
+    faults[0]["duration"] = 9.0  # evicted after 3 s + 4 s; back after 9 s
+    spec = experiment("statefulset-node-failure", faults=faults).with_overrides(baseline=1.0, chaos=10.0,
+                                                                                  recovery=2.0)
+    summary, record = run(spec, tmp_path)
+    assert len(summary.data) == 3, record.context.notes
+    assert _as_guaranteed(summary) == {("node-failure", "same-node")}
     kinds = list(record.events["kind"])
     assert kinds.index("node_not_ready") < len(kinds) - 1 - kinds[::-1].index("node_ready")
+    (power_off,) = summary.recovery
+    assert power_off.failures > 0 and power_off.replacement_ready_s is not None

@@ -16,7 +16,7 @@ from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.nodes import LocalNode, pick_node
 from chaoskit.cluster.local.objects import Workload
 from chaoskit.cluster.local.pod import LocalPod, PodPlacement
-from chaoskit.cluster.local.statefulset import next_step
+from chaoskit.cluster.local.statefulset import next_step, pod_template
 from chaoskit.cluster.local.volumes import ClaimStore
 from chaoskit.cluster.protocol import EventKind, NotFoundError
 
@@ -114,12 +114,13 @@ class ControlPlane:
                 return name
 
     def _create_pod(self, workload: Workload, name: str) -> None:
-        for template in workload.stateful.claim_templates if workload.stateful else ():
-            storage = self.claims.resolve_class(template.storage_class, f"StatefulSet {workload.name}")
-            self.claims.add_claim(workload.namespace, f"{template.name}-{name}", storage, bare=False)
+        for claim in workload.stateful.claim_templates if workload.stateful else ():
+            storage = self.claims.resolve_class(claim.storage_class, f"StatefulSet {workload.name}")
+            self.claims.add_claim(workload.namespace, f"{claim.name}-{name}", storage, bare=False)
         pod = LocalPod(namespace=workload.namespace, name=name,
                        owner=workload.name if workload.controller else None,
-                       template=workload.template, config=self._config, listener=self._pod_event)
+                       template=pod_template(workload, name) if workload.stateful else workload.template,
+                       config=self._config, listener=self._pod_event)
         self.pods[(pod.namespace, pod.name)] = pod
         claims = ",".join(pod.claims.values())
         self._pod_event(pod, EventKind.POD_ADDED, f"uid={pod.uid}" + (f" claims={claims}" if claims else ""))

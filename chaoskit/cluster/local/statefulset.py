@@ -6,16 +6,18 @@ a pod stuck Terminating on a failed node is not replaced until its node comes ba
 default) creates one pod at a time in ordinal order and waits while any lower ordinal is not Running and Ready
 or is terminating; ``Parallel`` creates every missing pod at once. Each pod gets one claim per
 ``volumeClaimTemplates`` entry, ``<template>-<name>-<ordinal>``, created with the pod and kept when the pod or
-the StatefulSet is deleted (the default retention ``Retain``; ``Delete`` is not modelled).
+the StatefulSet is deleted (the default retention ``Retain``; ``Delete`` is not modelled). Each pod carries the
+labels the controller adds, ``statefulset.kubernetes.io/pod-name`` and ``apps.kubernetes.io/pod-index``, so a
+fault can aim at one identity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from chaoskit.cluster.local.objects import ClaimTemplate, FieldReader, StatefulSpec, Workload
+from chaoskit.cluster.local.objects import ClaimTemplate, FieldReader, PodTemplate, StatefulSpec, Workload
 from chaoskit.cluster.local.pod import LocalPod
 from chaoskit.cluster.local.volumes import claim_storage_class
 from chaoskit.cluster.protocol import PodPhase
@@ -59,8 +61,18 @@ class StatefulStep:
     delete: tuple[LocalPod, ...] = ()
 
 
+POD_NAME_LABEL: Final = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL: Final = "apps.kubernetes.io/pod-index"
+
+
 def ordinal_name(workload: Workload, ordinal: int) -> str:
     return f"{workload.name}-{ordinal}"
+
+
+def pod_template(workload: Workload, name: str) -> PodTemplate:
+    """The template of pod ``name``: the StatefulSet's, plus the identity labels its controller adds."""
+    labels = {**workload.template.labels, POD_NAME_LABEL: name, POD_INDEX_LABEL: str(_ordinal(name))}
+    return replace(workload.template, labels=labels)
 
 
 def next_step(workload: Workload, pods: Iterable[LocalPod]) -> StatefulStep:
