@@ -113,6 +113,8 @@ class DataChecker:
             trigger="container-restart" if restart else "pod-replaced", placement=placement, survived=survived,
             expected=expected, victim=marker.victim.name, replacement=successor.name,
             victim_node=marker.victim.node or "", replacement_node=successor.node or "",
+            victim_claim=marker.victim.claims.get(marker.check.volume, ""),
+            replacement_claim=successor.claims.get(marker.check.volume, ""),
         ))
         self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, successor.namespace, successor.name,
                                           node=successor.node or "",
@@ -146,14 +148,18 @@ class DataChecker:
         return None
 
     async def _replacement(self, victim: PodInfo, known: set[str]) -> PodInfo:
+        """A new pod of the victim's owner: a StatefulSet's keeps the victim's name (a new uid), a Deployment's
+        has a name not seen before the fault."""
         async def candidate() -> PodInfo | None:
             pods = await self._cluster.list_pods(self._namespace, self._selector)
-            fresh = [p for p in pods if p.name not in known and p.name not in self._claimed
-                     and p.ready and not p.terminating and p.owner == victim.owner]
+            fresh = [p for p in pods if p.uid not in self._claimed and p.ready and not p.terminating
+                     and p.owner == victim.owner
+                     and (p.name not in known or (p.name == victim.name and p.uid != victim.uid))]
+            fresh.sort(key=lambda p: p.name != victim.name)  # the same identity first
             return fresh[0] if fresh else None
 
         pod = await self._poll(candidate, f"a Ready replacement for {victim.name}")
-        self._claimed.add(pod.name)
+        self._claimed.add(pod.uid)
         return pod
 
     async def _restarted(self, victim: PodInfo) -> PodInfo:

@@ -32,6 +32,10 @@ class DataCheckResult:
     replacement: str
     victim_node: str
     replacement_node: str
+    victim_claim: str = ""
+    """The PersistentVolumeClaim behind the volume in the victim (persistentVolumeClaim volumes only)."""
+    replacement_claim: str = ""
+    """The claim in the replacement: a StatefulSet's replacement keeps the victim's name and claim."""
 
     @property
     def as_expected(self) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chaoskit.cluster.local.cluster import LocalCluster
-from chaoskit.cluster.local.config import LocalClusterConfig
+from chaoskit.cluster.local.config import config_for
 from chaoskit.cluster.protocol import Cluster
 from chaoskit.experiment import Experiment
 
@@ -29,7 +29,7 @@ class KubeFlags:
 
 def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int | None) -> Cluster:
     if backend == "local":
-        return LocalCluster(LocalClusterConfig(), seed=seed)
+        return LocalCluster(config_for(spec.target.cluster), seed=seed)
     from chaoskit.cluster.kube.cluster import KubeCluster
 
     return KubeCluster(kube_options(spec, flags))

@@ -30,6 +30,7 @@ from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.engine.save import summary_document
 from chaoskit.experiment import Experiment, SpecError
+from chaoskit.faults.node_failure import OPT_IN_FLAG, needs_opt_in
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.evidence import headline
@@ -91,6 +92,8 @@ def run(
         "After the run, keep serving until the final values were scraped once, at most this long (e.g. 30s)."))] = None,
     pushgateway: Annotated[str | None, typer.Option(help=(
         "Push the final metrics to this Pushgateway (http://HOST:PORT), grouped by experiment and run."))] = None,
+    allow_node_failure: Annotated[bool, typer.Option(OPT_IN_FLAG, help=(
+        "Allow node-failure faults: a node is powered off or cut from the API server without a drain."))] = False,
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     # Every flag first: a bad one must not cost a cluster, a temp directory or a run directory.
@@ -104,6 +107,10 @@ def run(
     metrics_host = preflight.metrics_host(metrics_host, metrics_port)
     pushgateway = preflight.pushgateway(pushgateway)
     spec = load_spec(experiment, overrides)
+    unallowed = needs_opt_in(spec.faults)
+    if unallowed and not allow_node_failure:
+        exits.fail(f"{spec.name}: {', '.join(unallowed)} fails a node without a drain; that needs {OPT_IN_FLAG}",
+                   hint=f"run it again with {OPT_IN_FLAG} if failing a node of this cluster is what you want")
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,

@@ -10,15 +10,14 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from chaoskit.vocab import ClusterEvent, EventKind, ServiceKind
 
 __all__ = [
-    "Cluster", "ClusterError", "ClusterEvent", "ConfigurationError", "ContainerInfo", "EventKind", "EventStream",
-    "Manifest",
-    "ManifestError", "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind",
-    "UnsafeTargetError", "WaitTimeout",
+    "BackendNotes", "Cluster", "ClusterError", "ClusterEvent", "ConfigurationError", "ContainerInfo", "EventKind",
+    "EventStream", "Manifest", "ManifestError", "NodeFailureMode", "NodeFailures", "NodeInfo", "NotFoundError",
+    "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind", "UnsafeTargetError", "WaitTimeout",
 ]
 
 Manifest = Mapping[str, Any]
@@ -60,6 +59,9 @@ class PodInfo:
     created_ns: int
     volumes: Mapping[str, str] = field(default_factory=dict)
     """volume name -> volume type (``emptyDir``, ``hostPath``, ...), from the pod spec."""
+    claims: Mapping[str, str] = field(default_factory=dict)
+    """volume name -> PersistentVolumeClaim name, for ``persistentVolumeClaim`` volumes (a StatefulSet pod's
+    ``<template>-<pod>``): a replacement that kept its identity has the same name and the same claims."""
 
     @property
     def restart_count(self) -> int:
@@ -209,3 +211,40 @@ class Cluster(Protocol):
         """Delete the file named ``marker`` from the volume mounted at ``mount_path`` (already gone: fine).
         NotFoundError when the pod or the mount is gone."""
         ...
+
+NodeFailureMode = Literal["stop", "partition"]
+"""``stop``: the node is powered off (kubelet and pods stop); ``partition``: the node is cut from the API server
+while its pods keep serving (split brain)."""
+
+
+@runtime_checkable
+class NodeFailures(Protocol):
+    """A backend that can fail a node without a graceful drain (the ``node-failure`` fault needs it).
+
+    Kept apart from ``Cluster`` so a backend without it still is a ``Cluster``; the fault's preflight refuses
+    to run (exit 2) on a backend that is not a ``NodeFailures``.
+    """
+
+    async def protected_nodes(self) -> Mapping[str, str]:
+        """Nodes a node failure must never hit, each with the reason (they run chaoskit, its load agent or
+        the control plane). The embedded cluster has none: chaoskit and its load agent run on this host
+        outside every logical node, like a client machine."""
+        ...
+
+    async def fail_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        """Fail ``node`` now (no drain, no cordon). The backend brings it back by itself ``duration_s`` later,
+        also if chaoskit is gone by then; ``restore_node`` brings it back earlier. The node controller's
+        reaction (NotReady after its grace period, taint-based eviction after each pod's
+        ``tolerationSeconds``) is the cluster's own and shows up as events."""
+        ...
+
+    async def restore_node(self, node: str) -> None:
+        """Bring a failed node back (Ready again, cordon state as before). A no-op if it is not failed."""
+        ...
+
+
+@runtime_checkable
+class BackendNotes(Protocol):
+    """A backend with something to say in the run's notes (e.g. what it does not model for these objects)."""
+
+    notes: list[str]

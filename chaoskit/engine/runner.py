@@ -14,7 +14,15 @@ from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
-from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream, ManifestError
+from chaoskit.cluster.protocol import (
+    BackendNotes,
+    Cluster,
+    ClusterError,
+    ClusterEvent,
+    EventKind,
+    EventStream,
+    ManifestError,
+)
 from chaoskit.engine.collect import Collector
 from chaoskit.engine.firing import FaultScheduler, Firing
 from chaoskit.engine.observer import Observers
@@ -89,6 +97,7 @@ class Engine:
             await self.cluster.start()
             stream = self.cluster.subscribe()  # the watcher starts before anything is applied or injected
             self.collector.watch(stream)
+            await self._preflight()
             await self._run_phases()
         except asyncio.CancelledError:
             aborted = True
@@ -110,12 +119,18 @@ class Engine:
         summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
                             backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent,
                             facts=self._facts())
-        context = RunContext(notes=(*self.notes, *self.observers.notes()), load=self.load_description(),
-                             seed=self.options.seed, version=__version__)
+        backend_notes = self.cluster.notes if isinstance(self.cluster, BackendNotes) else []
+        context = RunContext(notes=(*self.notes, *backend_notes, *self.observers.notes()),
+                             load=self.load_description(), seed=self.options.seed, version=__version__)
         return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
                          summary=summary, context=context, agent=self._agent_report)
 
     # --- phases ------------------------------------------------------------------------------
+    async def _preflight(self) -> None:
+        """Each fault checks the cluster before anything is applied (a refusal is bad input: nothing changed)."""
+        for fault in self.experiment.faults:
+            await self.registry.create(fault).preflight(self.cluster)
+
     async def _run_phases(self) -> None:
         spec = self.experiment
         manifests = self._manifests()

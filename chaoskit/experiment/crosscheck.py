@@ -32,10 +32,36 @@ class Problem:
     hint: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """One pod template of the manifests: a bare Pod's spec or a workload's ``spec.template``."""
+
+    name: str
+    kind: str
+    labels: dict[str, Any]
+    spec: dict[str, Any]
+    claim_templates: tuple[str, ...] = ()
+    """A StatefulSet's ``volumeClaimTemplates`` names (volumes of type persistentVolumeClaim in its pods)."""
+
+    def volume_types(self) -> dict[str, str]:
+        """volume name -> type (``emptyDir``, ``hostPath``, ``persistentVolumeClaim``, ...)."""
+        types = {name: "persistentVolumeClaim" for name in self.claim_templates}
+        for volume in self.spec.get("volumes") or []:
+            if isinstance(volume, Mapping) and "name" in volume:
+                kinds = [k for k in volume if k != "name"]
+                types[str(volume["name"])] = str(kinds[0]) if kinds else ""
+        return types
+
+    def mounted_by(self, volume: str) -> list[str]:
+        """Containers that mount ``volume``."""
+        return [str(c.get("name")) for c in _maps(self.spec.get("containers"))
+                if any(m.get("name") == volume for m in _maps(c.get("volumeMounts")))]
+
+
 @dataclass(slots=True)
 class _Inventory:
-    templates: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    """(workload name, pod labels, pod spec) of every pod template in the target namespace."""
+    templates: list[_Template] = field(default_factory=list)
+    """Every pod template in the target namespace."""
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Service name -> spec."""
 
@@ -46,9 +72,9 @@ def cross_check(experiment: Experiment) -> list[Problem]:
     if problems:
         return problems
     selector = experiment.target.selector
-    pods = [(n, spec) for n, labels, spec in inventory.templates if _matches(selector, labels)]
+    pods = [t for t in inventory.templates if _matches(selector, t.labels)]
     if not pods:
-        found = ", ".join(f"{n} ({_labels(lbl)})" for n, lbl, _ in inventory.templates) or "none"
+        found = ", ".join(f"{t.name} ({_labels(t.labels)})" for t in inventory.templates) or "none"
         return [
             Problem(
                 ("target", "selector"),
@@ -99,15 +125,21 @@ def _add(inventory: _Inventory, obj: Mapping[str, Any], name: str) -> None:
         inventory.services[name] = spec
     elif kind == "Pod":
         labels = _map(_map(obj.get("metadata")).get("labels"))
-        inventory.templates.append((name, labels, spec))
+        inventory.templates.append(_Template(name, "Pod", labels, spec))
     elif kind in WORKLOAD_KINDS:
         template = _map(spec.get("template"))
         labels = _map(_map(template.get("metadata")).get("labels"))
-        inventory.templates.append((name, labels, _map(template.get("spec"))))
+        claims = tuple(str(_map(c.get("metadata")).get("name")) for c in _maps(spec.get("volumeClaimTemplates")))
+        inventory.templates.append(_Template(name, str(kind), labels, _map(template.get("spec")), claims))
 
 
 def _map(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _maps(value: Any) -> list[dict[str, Any]]:
+    """The mappings of a list (containers, volumes, volumeMounts); anything else contributes nothing."""
+    return [dict(item) for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 def _names(items: Any) -> set[str]:
@@ -127,19 +159,23 @@ def _objects(path: Path) -> Iterator[Mapping[str, Any]]:
             yield doc
 
 
-def _check_data(experiment: Experiment, pods: list[tuple[str, dict[str, Any]]]) -> list[Problem]:
-    volumes = sorted(set().union(*(_names(spec.get("volumes")) for _, spec in pods)))
-    containers = sorted(set().union(*(_names(spec.get("containers")) for _, spec in pods)))
+def _check_data(experiment: Experiment, pods: list[_Template]) -> list[Problem]:
+    types: dict[str, str] = {}
+    for pod in pods:
+        types.update(pod.volume_types())
+    volumes = sorted(types)
+    containers = sorted(set().union(*(_names(t.spec.get("containers")) for t in pods)))
     problems = []
     for i, check in enumerate(experiment.data):
-        if check.volume not in volumes:
-            problems.append(
-                Problem(
-                    ("data", i, "volume"),
-                    f"volume '{check.volume}' is not in the target's pod template",
-                    f"volumes there: {', '.join(volumes) or 'none'}",
-                )
-            )
+        if check.volume not in types:
+            problems.append(_undeclared(("data", i, "volume"), check.volume, check.volume_type, pods, volumes))
+        elif check.volume_type is not None and types[check.volume] != check.volume_type:
+            problems.append(Problem(
+                ("data", i, "volume_type"),
+                f"volume '{check.volume}' is {_article(types[check.volume])} {types[check.volume]}, not "
+                f"{_article(check.volume_type)} {check.volume_type}",
+                f"remove volume_type or set it to {types[check.volume]}: the expectations of a "
+                f"{check.volume_type} do not hold for {_article(types[check.volume])} {types[check.volume]}"))
         if check.container is not None and check.container not in containers:
             problems.append(_no_container(("data", i, "container"), check.container, containers))
     for i, fault in enumerate(experiment.faults):
@@ -147,6 +183,26 @@ def _check_data(experiment: Experiment, pods: list[tuple[str, dict[str, Any]]]) 
             if container not in containers:
                 problems.append(_no_container(("faults", i, fault.kind, field_name), container, containers))
     return problems
+
+
+def _undeclared(loc: Loc, volume: str, volume_type: str | None, pods: list[_Template],
+                volumes: list[str]) -> Problem:
+    """A checked volume no pod template declares: say what is missing, a claim template above all."""
+    for pod in pods:
+        mounters = pod.mounted_by(volume)
+        wants_claim = bool(mounters) or volume_type == "persistentVolumeClaim"
+        if pod.kind == "StatefulSet" and not pod.claim_templates and wants_claim:
+            mounted = f"container '{mounters[0]}' mounts it, but " if mounters else ""
+            return Problem(loc, f"volume '{volume}' is not declared: {mounted}StatefulSet '{pod.name}' has no "
+                                "volumeClaimTemplates (and no volume of that name)",
+                           f"add a volumeClaimTemplates entry with metadata.name: {volume} to StatefulSet "
+                           f"'{pod.name}' (one claim per replica), or a volume named {volume}")
+    return Problem(loc, f"volume '{volume}' is not in the target's pod template",
+                   f"volumes there: {', '.join(volumes) or 'none'}")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def _no_container(loc: Loc, name: str, containers: list[str]) -> Problem:
@@ -189,6 +245,21 @@ def _type_hint(kind: ServiceKind) -> str:
     if kind is ServiceKind.HEADLESS:
         return "a headless Service has `clusterIP: None`"
     return f"{kind.value} needs a Service of type {' or '.join(sorted(_SERVES[kind]))}"
+
+
+def notices(experiment: Experiment) -> list[str]:
+    """What the experiment's manifests use that the embedded cluster does not model (not errors: say them)."""
+    inventory, _ = _read_inventory(experiment)
+    found = []
+    for template in inventory.templates:
+        names = [str(c.get("name")) for c in _maps(template.spec.get("containers"))]
+        if len(names) > 1:
+            found.append(
+                f"{template.kind} {template.name}: its pods have {len(names)} containers ({', '.join(names)}). On "
+                "the embedded cluster (--backend local) each container gets the pod IP but they do not share a "
+                "network namespace: one that reaches another on localhost/127.0.0.1 fails there (use $POD_IP, or "
+                "--backend kube). Volumes they share (emptyDir) work.")
+    return found
 
 
 def _matches(selector: Mapping[str, str], labels: Mapping[str, Any]) -> bool:

@@ -133,6 +133,10 @@ class FaultSpec(SpecModel):
         """How many pods one firing asks for at least (fewer hit: the run cannot claim it tested this)."""
         return 1
 
+    def lasts_s(self) -> float:
+        """How long one firing stays in effect (a failed node's ``duration``); it must end within the run."""
+        return 0.0
+
 
 class PodFaultSpec(FaultSpec):
     """A fault that hits pods chosen by a ``PodPick`` (``target``)."""

@@ -45,6 +45,7 @@ class Experiment(SpecModel):
         phases = info.data.get("phases")
         if isinstance(phases, Phases):  # absent when the phases themselves are invalid
             problems += _outside_chaos(named, phases.chaos)
+            problems += _outlasting(named, phases.chaos + phases.recovery)
         problems += _too_many_firings(named)
         if problems:
             raise ValidationError.from_exception_data("Experiment", problems)
@@ -185,3 +186,25 @@ def _too_many_firings(faults: list[FaultSpec]) -> list[InitErrorDetails]:
          "hint": "lower `times` or merge faults: each firing is a task, two events and a row of the report"},
     )
     return [InitErrorDetails(type=error, loc=(), input=total)]
+
+
+def _outlasting(faults: list[FaultSpec], chaos_and_recovery_s: float) -> list[InitErrorDetails]:
+    """Faults still in effect when the run ends (a node that would come back after the recovery phase)."""
+    problems: list[InitErrorDetails] = []
+    for i, fault in enumerate(faults):
+        ends = fault.schedule.offsets()[-1] + fault.lasts_s()
+        if fault.lasts_s() <= 0 or ends <= chaos_and_recovery_s:
+            continue
+        error = PydanticCustomError(
+            "fault_outlasts_run",
+            "the fault is still in effect {ends} s after chaos starts, but chaos and recovery end after {end} s",
+            {
+                "ends": f"{ends:g}",
+                "end": f"{chaos_and_recovery_s:g}",
+                "hint": "need the last firing + its duration <= phases.chaos + phases.recovery: shorten the "
+                "fault's duration or lengthen phases.recovery",
+            },
+        )
+        where = "duration" if "duration" in type(fault).model_fields else "schedule"
+        problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, where), input=ends))
+    return problems

@@ -58,6 +58,18 @@ def _resolve_manifest(path: Path, info: ValidationInfo) -> Path:
 ManifestPath = Annotated[Path, AfterValidator(_resolve_manifest)]
 
 
+class EmbeddedCluster(SpecModel):
+    """Settings of the embedded cluster (``--backend local``); a real cluster has its own and ignores these."""
+
+    nodes: int = Field(default=3, ge=1, le=16, description="Number of logical nodes.")
+    node_monitor_grace: PositiveDuration = Field(
+        default=40.0,
+        description="A failed node turns NotReady (its pods leave the endpoints) this long after it stopped "
+        "answering: kube-controller-manager's --node-monitor-grace-period (default 40s). Eviction then follows "
+        "each pod's tolerationSeconds (the manifests' tolerations; 300s without).",
+    )
+
+
 class Target(SpecModel):
     """What the experiment runs against: manifests to apply and the pods they create."""
 
@@ -70,6 +82,9 @@ class Target(SpecModel):
     replicas: int | None = Field(
         default=None, ge=1, description="Expected number of ready pods, at least 1 (a target with none has nothing "
         "to load or hit); leave it out to use the replicas of the Deployments the selector matches.")
+    cluster: EmbeddedCluster = Field(
+        default_factory=EmbeddedCluster, description="The embedded cluster's settings (--backend local only)."
+    )
 
 
 class LoadedService(SpecModel):
@@ -131,6 +146,7 @@ class Phases(SpecModel):
 
 
 Survival = Literal["survives", "lost", "any"]
+VolumeType = Literal["emptyDir", "hostPath", "persistentVolumeClaim"]
 
 
 class DataExpectation(SpecModel):
@@ -146,6 +162,11 @@ class DataCheck(SpecModel):
 
     volume: str = Field(description="A volume name in the target's pod template.")
     container: str | None = Field(default=None, description="Container that mounts it (default: first).")
+    volume_type: VolumeType | None = Field(
+        default=None,
+        description="The volume's type as the expectations assume it (checked against the pod template): e.g. "
+        "persistentVolumeClaim for a StatefulSet's volumeClaimTemplates entry.",
+    )
     expect: DataExpectation = Field(default_factory=DataExpectation)
 
 

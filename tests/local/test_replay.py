@@ -44,3 +44,16 @@ def test_two_clusters_with_the_same_seed_get_different_ranges() -> None:
         assert again.plan.subnet == first.plan.subnet  # released on close, so the seed's choice is free again
     finally:
         asyncio.run(again.close())
+
+
+@pytest.mark.unit
+def test_a_range_with_any_socket_is_in_use(tmp_path: Path) -> None:
+    from chaoskit.cluster.local.addresses import _range_in_use
+
+    table = tmp_path / "tcp"
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    # 127.135.254.1:8080 listening (little-endian hex: 01FE877F:1F90)
+    table.write_text(header + "   0: 01FE877F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0 0 1\n")
+    assert _range_in_use(0x87, table) is True
+    assert _range_in_use(0x88, table) is False
+    assert _range_in_use(0x87, tmp_path / "absent") is False

@@ -44,7 +44,7 @@ class SubnetLease:
         except BlockingIOError:
             os.close(fd)
             return None
-        if not _can_bind(f"127.{octet}.255.1", 30080):  # someone outside chaoskit uses the range
+        if _range_in_use(octet) or not _can_bind(f"127.{octet}.255.1", 30080):  # used outside chaoskit's locks
             os.close(fd)
             return None
         return cls(octet, fd)
@@ -69,6 +69,17 @@ def lease_subnet(rng: random.Random, wanted: int | None = None) -> SubnetLease:
         if lease is not None:
             return lease
     raise ClusterError("no free 127.X.0.0/16 range for a local cluster", hint="stop other local clusters")
+
+
+def _range_in_use(octet: int, table: Path = Path("/proc/net/tcp")) -> bool:
+    """Whether any TCP socket of this network namespace has a local address in 127.``octet``.0.0/16 (a cluster
+    that holds no lock, e.g. from an older chaoskit). Without /proc (not Linux): False, the bind probe decides."""
+    try:
+        lines = table.read_text(encoding="ascii").splitlines()[1:]
+    except OSError:
+        return False
+    wanted = f"{octet:02X}7F"  # /proc shows the IPv4 address as little-endian hex: 127.X.a.b -> bbaaXX7F
+    return any(line.split()[1].split(":")[0].endswith(wanted) for line in lines if len(line.split()) > 1)
 
 
 def _can_bind(host: str, port: int) -> bool:

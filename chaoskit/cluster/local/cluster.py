@@ -12,23 +12,24 @@ from pathlib import Path
 
 from chaoskit.cluster.events import EventBus, Subscription
 from chaoskit.cluster.local.addresses import AddressPlan, lease_subnet
-from chaoskit.cluster.local.budgets import Budget, decide, parse_budget
+from chaoskit.cluster.local.budgets import Budget, decide
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.controllers import ControlPlane
+from chaoskit.cluster.local.inventory import Parsed, check_claims, parse_manifests
 from chaoskit.cluster.local.leftovers import new_state_dir
+from chaoskit.cluster.local.nodefail import NodeLifecycle
 from chaoskit.cluster.local.nodes import LocalNode
 from chaoskit.cluster.local.objects import ServiceSpec, Workload
-from chaoskit.cluster.local.parse import parse_service, parse_workload
 from chaoskit.cluster.local.pod import LocalPod
 from chaoskit.cluster.local.proxy.client import ProxyClient
 from chaoskit.cluster.local.services import ServiceController
 from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import (
-    ClusterError,
     ClusterEvent,
     EventKind,
     Manifest,
     ManifestError,
+    NodeFailureMode,
     NodeInfo,
     NotFoundError,
     PodInfo,
@@ -39,10 +40,13 @@ from chaoskit.cluster.protocol import (
 from chaoskit.vocab import selector_matches
 
 log = logging.getLogger(__name__)
-IGNORED_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-                           "ClusterRoleBinding", "ConfigMap"})
 PDB_RETRY_S = 5.0
 """Longest wait for a pod change before a refused eviction is asked again (kubectl retries every 5 s)."""
+SHARED_LOCALHOST_NOTE = (
+    "{what} has {count} containers ({names}): on the embedded cluster each gets the pod IP but they do not "
+    "share a network namespace, so a container reaching another on localhost/127.0.0.1 fails there (use "
+    "$POD_IP, or --backend kube); volumes they share (emptyDir) work"
+)
 
 
 class LocalCluster:
@@ -72,6 +76,11 @@ class LocalCluster:
                                           rng=ports)
         self.services.watch_pods(self.control.pods.values)
         self.budgets: dict[tuple[str, str], Budget] = {}
+        self.notes: list[str] = []
+        """What the run's notes should say about this backend (what it does not model for these objects)."""
+        self.nodes = NodeLifecycle(control=self.control, config=self.config, bus=self.bus,
+                                   on_nodes_changed=self._nodes_changed)
+        self.services.watch_nodes(self.nodes.failure_of)
         self._started = False
         self._closed = False
 
@@ -100,6 +109,7 @@ class LocalCluster:
         if self._closed:
             return
         self._closed = True
+        await self.nodes.close()
         await self.control.close()
         await self.services.close()
         await self._proxy.stop()
@@ -118,24 +128,20 @@ class LocalCluster:
     def _pods_changed(self) -> None:
         self.services.refresh()
 
+    def _nodes_changed(self) -> None:
+        self.services.refresh()
+        self.services.resync()
+
     def _on_synced(self, listener: str, seq: int, ts_ns: int) -> None:
         self.services.on_synced(listener, seq, ts_ns)
 
     # --- objects -----------------------------------------------------------------------------
-    def _parse(self, manifests: Sequence[Manifest]) -> tuple[list[Workload], list[ServiceSpec], list[Budget]]:
-        workloads, services, budgets = [], [], []
-        for manifest in manifests:
-            kind = manifest.get("kind")
-            if kind in ("Deployment", "Pod"):
-                workloads.append(parse_workload(manifest))
-            elif kind == "Service":
-                services.append(parse_service(manifest))
-            elif kind == "PodDisruptionBudget":
-                budgets.append(parse_budget(manifest))
-            elif kind not in IGNORED_KINDS:
-                self.warnings.append(f"{describe(manifest)}: kind {kind} is ignored by the local backend")
-                log.warning(self.warnings[-1])
-        return workloads, services, budgets
+    def _parse(self, manifests: Sequence[Manifest]) -> Parsed:
+        found = parse_manifests(manifests)
+        for warning in found.warnings:
+            self.warnings.append(warning)
+            log.warning(warning)
+        return found
 
     def _check(self, workloads: list[Workload], services: list[ServiceSpec],
                manifests: Sequence[Manifest]) -> None:
@@ -160,24 +166,42 @@ class LocalCluster:
                     seen_ports.add(port.node_port)
 
     async def apply(self, manifests: Sequence[Manifest]) -> None:
-        workloads, services, budgets = self._parse(manifests)
-        self._check(workloads, services, manifests)
-        for budget in budgets:
+        found = self._parse(manifests)
+        self._check(found.workloads, found.services, manifests)
+        check_claims(found, self.control.claims)
+        store = self.control.claims
+        for storage in found.classes:
+            store.classes[storage.name] = storage
+        for claim in found.claims:
+            where = f"PersistentVolumeClaim {claim.name}"
+            store.add_claim(claim.namespace, claim.name, store.resolve_class(claim.storage_class, where), bare=True)
+        for budget in found.budgets:
             self.budgets[(budget.namespace, budget.name)] = budget
         nodes = [(n.name, n.ip) for n in self.control.nodes.values()]
-        for service in services:
+        for service in found.services:
             await self.services.add(service, nodes)
-        for workload in workloads:
+        for workload in found.workloads:
+            self._note_containers(workload)
             self.control.add_workload(workload)
 
+    def _note_containers(self, workload: Workload) -> None:
+        containers = workload.template.containers
+        if len(containers) > 1:
+            what = f"{'Pod' if not workload.controller else 'the pod template of'} {workload.name}"
+            self.notes.append(SHARED_LOCALHOST_NOTE.format(what=what, count=len(containers),
+                                                           names=", ".join(c.name for c in containers)))
+
     async def remove(self, manifests: Sequence[Manifest]) -> None:
-        workloads, services, budgets = self._parse(manifests)
-        for budget in budgets:
+        """Remove the objects; a StatefulSet's claims stay (Kubernetes' default retention), bare claims go."""
+        found = self._parse(manifests)
+        for budget in found.budgets:
             self.budgets.pop((budget.namespace, budget.name), None)
-        for workload in workloads:
+        for workload in found.workloads:
             self.control.remove_workload(workload.namespace, workload.name)
-        for service in services:
+        for service in found.services:
             await self.services.remove(service.namespace, service.name)
+        for claim in found.claims:
+            self.control.claims.remove_claim(claim.namespace, claim.name)
 
     # --- reads -------------------------------------------------------------------------------
     async def list_nodes(self) -> list[NodeInfo]:
@@ -290,12 +314,16 @@ class LocalCluster:
         workload = self.control.workloads.get((pod.namespace, pod.owner or ""))
         return workload.replicas if workload is not None and workload.controller else 1
 
-    async def fail_node(self, node: str) -> None:
-        """Power the node off (local backend only): its processes die at once."""
-        target = self.control.node(node)
-        if not target.powered:
-            raise ClusterError(f"node {node} has already failed")
-        self.control.background(self.control.fail_node(target))
+    # --- node failure (the NodeFailures protocol) ----------------------------------------------
+    async def protected_nodes(self) -> dict[str, str]:
+        """None: chaoskit and its load agent run on this host outside every logical node (a client machine)."""
+        return {}
+
+    async def fail_node(self, node: str, *, mode: NodeFailureMode = "stop", duration_s: float) -> None:
+        self.nodes.fail(self.control.node(node), mode, duration_s)
+
+    async def restore_node(self, node: str) -> None:
+        await self.nodes.restore(self.control.node(node))
 
     # --- services and data -------------------------------------------------------------------
     async def service_addresses(self, namespace: str, name: str, kind: ServiceKind) -> list[ServiceAddress]:

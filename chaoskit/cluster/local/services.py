@@ -73,9 +73,19 @@ class ServiceController:
         self._last_sync = 0.0
         self._sync_task: asyncio.Task[None] | None = None
         self._pods: Callable[[], Iterable[LocalPod]] = list
+        self._node_failure: Callable[[str], str | None] = lambda _node: None
 
     def watch_pods(self, pods: Callable[[], Iterable[LocalPod]]) -> None:
         self._pods = pods
+
+    def watch_nodes(self, failure: Callable[[str], str | None]) -> None:
+        """``failure(node)``: ``stop``/``partition`` while the node is failed: its NodePort listeners then stop
+        (the node is off) or keep their last rules (its kube-proxy cannot see the API)."""
+        self._node_failure = failure
+
+    def resync(self) -> None:
+        """A node failed or came back: reprogram the listeners."""
+        self._schedule_sync()
 
     def used_node_ports(self) -> set[int]:
         return {p for s in self.services.values() for p in s.node_ports.values()}
@@ -156,7 +166,10 @@ class ServiceController:
         pods = {p.name: p for p in self._pods()}
         for listener in self._listeners.values():
             service = self.services[(listener.service.namespace, listener.service.name)]
-            wanted = self._listener_endpoints(service, listener, pods)
+            failure = self._node_failure(listener.node) if listener.node else None
+            if failure == "partition":
+                continue  # that node's kube-proxy is cut from the API: it keeps its last rules
+            wanted = () if failure == "stop" else self._listener_endpoints(service, listener, pods)
             if wanted != listener.programmed:
                 listener.programmed = wanted
                 listener.seq += 1
@@ -179,8 +192,8 @@ class ServiceController:
     def on_synced(self, listener_id: str, seq: int, ts_ns: int) -> None:
         """The proxy applied a listener's set: publish what the data path now does."""
         listener = self._listeners.get(listener_id)
-        if listener is None or seq != listener.seq:
-            return
+        if listener is None or seq != listener.seq or (listener.node and self._node_failure(listener.node)):
+            return  # a failed node's data path reports nothing
         node = listener.node if listener.service.local_traffic else ""
         detail = ",".join(sorted({ip for ip, _, _ in listener.programmed}))
         key = (f"{listener.service.namespace}/{listener.service.name}", node)
