@@ -232,7 +232,11 @@ def _converged(
     victim_ips = {v.ip for v in fault.victims if v.ip}
     state = _replay({}, [s for s in syncs if s.ts_ns <= fault.begin_ns])
     services = {svc for (svc, _), ips in state.items() if ips & victim_ips}
-    services |= {svc for ts, ip, svc in timeline.endpoint_adds if ip in victim_ips and ts <= fault.begin_ns}
+    # Services known to route to a victim only from the control plane count when their data path is watched
+    # too (a headless Service has no proxy: it never syncs, and would never "converge").
+    watched = {s.service for s in syncs}
+    services |= {svc for ts, ip, svc in timeline.endpoint_adds
+                 if ip in victim_ips and ts <= fault.begin_ns and svc in watched}
     if not services:
         return _Clock(None, applicable=False)
     if ready.at_ns is None or not wanted:
