@@ -122,7 +122,7 @@ def test_a_complete_run_leaves_no_marker_file_even_in_hostpath(kube_context: str
     result = chaoskit("run", str(experiment_in(tmp_path, namespace)), "--backend", "kube", "--context",
                       kube_context, "--yes", "--create-namespace", "--out", str(tmp_path / "runs"), "--baseline",
                       "2s", "--chaos", "15s", "--recovery", "3s", "--json")
-    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert result.returncode in (0, 1, 4), result.stderr[-3000:]  # a verdict, not an error
     summary = json.loads(result.stdout)
     assert [r for r in summary["data"] if r["volume_type"] == "hostPath"], "no hostPath marker was written"
     assert not [n for n in summary["context"]["notes"] if "marker" in n], summary["context"]["notes"]
@@ -152,8 +152,10 @@ def test_sigkilled_runs_leave_nothing_after_cleanup(kube_context: str, tmp_path:
         assert listed.returncode == 0, listed.stderr
         done = chaoskit("cleanup", "--backend", "kube", "--context", kube_context, "--yes")
         assert done.returncode == 0, done.stderr
-        markers = [line.split(": ", 1)[1] for line in listed.stdout.splitlines() if line.startswith("would remove")]
-        assert markers == [line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("removed")]
+        # The same files (which pod a hostPath marker is seen through may change between the two: pods churn).
+        markers = sorted(line.rsplit("/", 1)[1] for line in listed.stdout.splitlines() if line.startswith("would remove"))
+        assert markers == sorted(line.rsplit("/", 1)[1] for line in done.stdout.splitlines()
+                                 if line.startswith("removed"))
         again = chaoskit("cleanup", "--backend", "kube", "--context", kube_context, "--yes")
         assert again.stdout.startswith("nothing left behind"), again.stdout
         assert namespace_gone(kube_context, namespace)

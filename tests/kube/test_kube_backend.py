@@ -186,10 +186,13 @@ def test_kill_container_restarts_it_in_place_with_events(kube_context: str) -> N
             pod = (await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90))[0]
             await cluster.write_marker(ns, pod.name, "httpd", SCRATCH, "m1")
             events = cluster.subscribe()
+            killed_ns = time.time_ns()  # the subscription first replays the current state: look after the kill
             await cluster.kill_container(ns, pod.name, "httpd")
             seen = await collect(events, lambda s: any(
-                e.kind is EventKind.POD_READY and e.name == pod.name for e in s), timeout_s=60)
+                e.kind is EventKind.POD_READY and e.name == pod.name and e.ts_ns >= killed_ns for e in s),
+                timeout_s=60)
             events.close()
+            seen = [e for e in seen if e.ts_ns >= killed_ns]
             died = first(seen, EventKind.CONTAINER_DIED, name=pod.name)
             restarted = first(seen, EventKind.CONTAINER_RESTARTED, name=pod.name)
             assert died <= restarted and seen[died].detail.startswith("httpd ")
