@@ -186,7 +186,8 @@ def soak_mode(args: argparse.Namespace, mode: str) -> list[Row]:
     for concurrency in args.concurrency:
         for contention in args.contention:
             with busy_cores(contention == "busy", 2 * args.cap):
-                for workload, goal in (("new", args.new), ("keep-alive", args.keep_alive)):
+                for workload in args.workload:
+                    goal = args.new if workload == "new" else args.keep_alive
                     row = Row(mode, concurrency, contention == "busy", workload, goal)
                     push(row, url, cap_s=args.cap, timeout_s=args.timeout)
                     print(line(row), flush=True)
@@ -227,6 +228,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--mode", type=lambda s: s.split(","), default=list(MODES))
     parser.add_argument("--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[50, 500])
     parser.add_argument("--contention", type=lambda s: s.split(","), default=["none", "busy"])
+    parser.add_argument("--workload", type=lambda s: s.split(","), default=["new", "keep-alive"])
     parser.add_argument("--cap", type=float, default=900.0, help="seconds at most per workload")
     parser.add_argument("--timeout", type=float, default=5.0, help="wrk: an answer slower than this is an error")
     parser.add_argument("--out", help="append each row as a JSON line to this file")
@@ -235,8 +237,9 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.new, args.keep_alive, args.cap = args.new // 100, args.keep_alive // 100, 30.0
-    if bad := set(args.mode) - set(MODES) or set(args.contention) - {"none", "busy"}:
-        parser.error(f"unknown mode or contention {sorted(bad)}")
+    if bad := (set(args.mode) - set(MODES)) | (set(args.contention) - {"none", "busy"}) | (
+            set(args.workload) - {"new", "keep-alive"}):
+        parser.error(f"unknown mode, contention or workload {sorted(bad)}")
     return args
 
 
