@@ -61,6 +61,8 @@ class Row:
     kernel: dict[str, int] = field(default_factory=dict)
     segments: int = 0
     capped: bool = False
+    proxy_health: dict[str, float] = field(default_factory=dict)
+    """The proxy's own report after the workload (totals since it started): accept-queue drops, ..."""
 
     @property
     def error_total(self) -> int:
@@ -172,7 +174,7 @@ def soak(args: argparse.Namespace) -> list[Row]:
             proxy = start_proxy(handoff_path if mode == "hand-over" else None)
             try:
                 wait_port(*PROXY)
-                rows += soak_mode(args, mode)
+                rows += soak_mode(args, mode, proxy)
             finally:
                 stop(proxy)
     finally:
@@ -180,7 +182,16 @@ def soak(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def soak_mode(args: argparse.Namespace, mode: str) -> list[Row]:
+def proxy_health(proxy: subprocess.Popen[bytes]) -> dict[str, float]:
+    """Ask the proxy for its health report (every_s 3600: one answer now, no pushes in between)."""
+    assert proxy.stdin is not None and proxy.stdout is not None
+    proxy.stdin.write(b'{"op":"health","id":"proxy","every_s":3600}\n')
+    proxy.stdin.flush()
+    report = json.loads(proxy.stdout.readline())
+    return {key: report[key] for key in ("listen_drops", "handoff_timeouts", "handoff_refused", "cpu_s")}
+
+
+def soak_mode(args: argparse.Namespace, mode: str, proxy: subprocess.Popen[bytes]) -> list[Row]:
     url = f"http://{PROXY[0]}:{PROXY[1]}/healthz"
     rows = []
     for concurrency in args.concurrency:
@@ -190,6 +201,7 @@ def soak_mode(args: argparse.Namespace, mode: str) -> list[Row]:
                     goal = args.new if workload == "new" else args.keep_alive
                     row = Row(mode, concurrency, contention == "busy", workload, goal)
                     push(row, url, cap_s=args.cap, timeout_s=args.timeout)
+                    row.proxy_health = proxy_health(proxy)
                     print(line(row), flush=True)
                     rows.append(row)
                     if args.out:
@@ -200,6 +212,9 @@ def soak_mode(args: argparse.Namespace, mode: str) -> list[Row]:
 
 def line(row: Row) -> str:
     kernel = ", ".join(f"{k.split('.')[1]} {v}" for k, v in row.kernel.items() if v)
+    own = row.proxy_health
+    if own.get("listen_drops") or own.get("handoff_timeouts"):
+        kernel += f"; proxy: drops {own['listen_drops']:.0f}, hand-over timeouts {own['handoff_timeouts']:.0f}"
     errors = ", ".join(f"{k} {v}" for k, v in row.errors.items() if v) or "none"
     return (f"| {row.mode} | {row.concurrency} | {'busy cores' if row.contention else 'none'} | "
             f"{row.workload} | {row.requests:,}{' (time cap)' if row.capped else ''} | "
