@@ -28,14 +28,18 @@ async def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def _accepts(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
 def test_a_cluster_that_kept_up_has_nothing_to_say_and_one_that_dropped_says_so() -> None:
     async def scenario() -> tuple[list[str], list[str]]:
         async with LocalCluster() as cluster:
             await cluster.apply(load_manifest_files([TARGET]))
             await cluster.wait_pods_ready("chaoskit-demo", {"app": "chaoskit-target"}, count=3, timeout_s=60)
             [address, *_] = await cluster.service_addresses("chaoskit-demo", "chaoskit-target", ServiceKind.CLUSTER_IP)
-            with socket.create_connection((address.host, address.port), timeout=5):
-                pass
+            await _wait_for(lambda: _accepts(address.host, address.port), 15)  # the proxy has synced
             before = cluster.health_notes()
             pid = cluster.proxy_pid
             assert pid is not None
