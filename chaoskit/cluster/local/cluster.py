@@ -22,6 +22,7 @@ from chaoskit.cluster.local.nodes import LocalNode
 from chaoskit.cluster.local.objects import ServiceSpec, Workload
 from chaoskit.cluster.local.pod import LocalPod
 from chaoskit.cluster.local.proxy.client import ProxyClient
+from chaoskit.cluster.local.proxy.firewall import host_firewall_notes
 from chaoskit.cluster.local.services import ServiceController
 from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import (
@@ -117,6 +118,18 @@ class LocalCluster:
         self.bus.close()
         if self._own_state_dir:
             await asyncio.to_thread(shutil.rmtree, self.state_dir, True)
+
+    def health_notes(self) -> list[str]:
+        """What the embedded cluster itself failed to carry (for the run's notes; empty when it kept up):
+        its proxy's accept-queue drops, hand-over timeouts and late event loop, data-path errors, and
+        a host firewall that can refuse its NodePorts. Failures these explain are not the service's."""
+        return [*self._proxy.health.notes(), *self._proxy.errors,
+                *host_firewall_notes(sorted(self.services.used_node_ports()))]
+
+    @property
+    def proxy_pid(self) -> int | None:
+        """The Service proxy process (kube-proxy's stand-in), while it runs."""
+        return self._proxy.pid
 
     # --- events ------------------------------------------------------------------------------
     def subscribe(self) -> Subscription:
