@@ -21,6 +21,7 @@ from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
+from chaoskit.cli.repeat import SeriesOptions, check_junit, run_series, write_junit
 from chaoskit.cluster.protocol import ClusterError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.record import RunRecord
@@ -30,6 +31,7 @@ from chaoskit.experiment import Experiment, SpecError, parse_duration
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.evidence import headline
+from chaoskit.report.junit import render as render_junit
 from chaoskit.report.terminal import render as render_terminal
 from chaoskit.vocab import LoadOrigin
 
@@ -96,6 +98,11 @@ def run(
         "After the run, keep serving until the final values were scraped once, at most this long (e.g. 30s)."))] = None,
     pushgateway: Annotated[str | None, typer.Option(help=(
         "Push the final metrics to this Pushgateway (http://HOST:PORT), grouped by experiment and run."))] = None,
+    repeat: Annotated[int | None, typer.Option(help=(
+        "Run the experiment N times (fresh target each time) and judge the series: mean and 95 % interval of "
+        "every metric, PASS/FAIL/FLAKY/INCONCLUSIVE over the runs (exit 5: FLAKY)."))] = None,
+    junit: Annotated[Path | None, typer.Option(help=(
+        "Also write the verdict as JUnit XML to this file: one test case per SLO check and data row."))] = None,
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
@@ -105,10 +112,18 @@ def run(
         exits.fail(f"--agent-cpu {agent_cpu!r}: not a CPU quantity",
                    hint="cores like 1 or 0.5, or millicores like 500m")
     spec = load_spec(experiment, overrides)
+    check_junit(junit)
+    requested_seed = seed
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,
                       agent_cpu=agent_cpu)
+    if repeat is not None:
+        if dry_run or metrics_port is not None or pushgateway:
+            exits.fail("--repeat runs a series: --dry-run, --metrics-port and --pushgateway are for single runs",
+                       hint="drop them, or run without --repeat")
+        run_series(spec, backend.value, flags, SeriesOptions(repeat=repeat, seed=requested_seed, out=out,
+                                                             quiet=quiet, as_json=as_json, junit=junit))
     if dry_run:
         if backend is not Backend.kube:
             exits.fail("--dry-run is for --backend kube", hint="the local backend touches nothing outside itself")
@@ -131,6 +146,8 @@ def run(
         exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
     except MetricsError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+    if junit is not None:
+        write_junit(junit, render_junit(record.summary))
     _finish(record, console, quiet=quiet, as_json=as_json)
 
 

@@ -1,4 +1,5 @@
-"""A run record into its files (parquet tables, summary.json, report.md, the spec), and summary.json back."""
+"""A run record into its files (parquet tables, summary.json, report.md, report.html, the spec), and summary.json
+back."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from chaoskit.analysis.summary import RunSummary
@@ -29,8 +31,23 @@ def save_run(record: RunRecord, run: RunDir) -> Path:
     run.write_parquet("requests.parquet", record.requests)
     run.write_parquet("events.parquet", record.events)
     path = run.write_json("summary.json", summary_document(record.summary, record.context))
-    run.write_text("report.md", render_report(record.summary, record.context))
+    report_md = render_report(record.summary, record.context)
+    run.write_text("report.md", report_md)
+    run.write_text("report.html", render_html(record.summary, record.context, record.requests, record.events,
+                                              report_md=report_md))
     return path
+
+
+def render_html(summary: RunSummary, context: RunContext, requests: pd.DataFrame, events: pd.DataFrame, *,
+                report_md: str) -> str:
+    """report.html; if drawing fails, a page that says so (the run's data and report.md are already saved)."""
+    from chaoskit.report import html
+
+    try:
+        return html.render(summary, requests, events, report_md=report_md, load=context.load, seed=context.seed,
+                           version=context.version)
+    except Exception as exc:  # a drawing bug must not cost the run its other files
+        return html.failed(summary, exc)
 
 
 def summary_document(summary: RunSummary, context: RunContext) -> dict[str, Any]:
