@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from chaoskit.analysis.repeats import MAX_REPEATS, Aggregate, SeriesOutcome, SeriesRun, aggregate
+from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.live import LiveView
@@ -89,7 +90,8 @@ def run_series(spec: Experiment, backend: str, flags: KubeFlags, options: Series
         interrupted, failure = True, (f"infrastructure failure: {exc}", getattr(exc, "hint", ""), exits.INFRASTRUCTURE)
     except KeyboardInterrupt:
         interrupted = True
-    agg = write_aggregate(series, spec, backend, records, asked=options.repeat, interrupted=interrupted)
+    agg = write_aggregate(series, spec.name, backend, [entry(r) for r in records], asked=options.repeat,
+                          interrupted=interrupted)
     if options.junit is not None:
         write_junit(options.junit, junit.render_series(agg, [r.summary for r in records]))
     if failure is not None:
@@ -136,12 +138,17 @@ async def _one(spec: Experiment, cluster: Cluster, options: RunOptions, console:
         return await engine.run()
 
 
-def write_aggregate(series: RunDir, spec: Experiment, backend: str, records: list[RunRecord], *, asked: int,
-                    interrupted: bool) -> Aggregate:
+def entry(record: RunRecord) -> tuple[RunSummary, SeriesRun]:
+    """A finished run as the aggregate lists it (its directory relative to the series directory)."""
+    summary = record.summary
+    return summary, SeriesRun(run_id=record.run_id, outcome=str(summary.verdict.outcome), seed=record.context.seed,
+                              dir=record.run_dir.name, headline=headline(summary))
+
+
+def write_aggregate(series: RunDir, experiment: str, backend: str, runs: list[tuple[RunSummary, SeriesRun]], *,
+                    asked: int, interrupted: bool) -> Aggregate:
     """summary.json, report.md and report.html of the series directory, from the finished runs."""
-    runs = [(r.summary, SeriesRun(run_id=r.run_id, outcome=str(r.summary.verdict.outcome), seed=r.context.seed,
-                                  dir=r.run_dir.name, headline=headline(r.summary))) for r in records]
-    agg = aggregate(runs, experiment=spec.name, backend=backend, series_id=series.run_id, asked=asked,
+    agg = aggregate(runs, experiment=experiment, backend=backend, series_id=series.run_id, asked=asked,
                     interrupted=interrupted)
     series.write_json("summary.json", agg.to_dict())
     series.write_text("report.md", aggregate_report.markdown(agg))

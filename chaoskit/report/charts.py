@@ -200,7 +200,7 @@ def agent(axis: TimeAxis, cols: Columns, summary: RunSummary) -> Chart:
     caption = ("Start lag: actual start minus scheduled start of every request (dashed: 10 ms, a late start). "
                f"Not sent: requests the agent never started (its in-flight cap was reached): {a.not_sent:,} in all; "
                "they count against the client, not the service.")
-    return Chart("agent", "agent", "Load-agent health", svg.to_svg(fig, "agent", marks), caption)
+    return Chart("agent-lag", "agent", "Load-agent health", svg.to_svg(fig, "agent-lag", marks), caption)
 
 
 @dataclass(frozen=True)

@@ -59,4 +59,5 @@ def recovery(summary: RunSummary, run_end_ns: int) -> Chart:
                "request attributed to the fault), <i>traffic recovered</i> (start of the first success after it, on "
                "every address that failed). Hatched <i>never</i>: the clock had not stopped when the run ended; "
                "<i>n/a</i>: nothing to measure it by; <i>none</i>: the fault caused no failure.")
-    return Chart("recovery", "recovery", "Recovery per fault", svg.to_svg(fig, "recovery", marks), caption)
+    return Chart("recovery-clocks", "recovery", "Recovery per fault", svg.to_svg(fig, "recovery-clocks", marks),
+                 caption)
