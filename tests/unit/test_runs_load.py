@@ -53,7 +53,7 @@ def test_one_run_loads_the_same_way(tmp_path: Path) -> None:
 
 
 def test_what_is_not_a_run_is_refused_with_a_hint(tmp_path: Path) -> None:
-    with pytest.raises(chaoskit.runs.RunLoadError, match="no summary.json here") as caught:
+    with pytest.raises(chaoskit.runs.RunLoadError, match=r"no summary\.json here") as caught:
         chaoskit.runs.load(tmp_path)
     assert "chaoskit run" in caught.value.hint
 
