@@ -61,9 +61,9 @@ def markdown(agg: Aggregate) -> str:
 
 def terminal(agg: Aggregate, console: Console) -> None:
     console.print(f"[bold]{agg.experiment}: {headline(agg)}[/] ({agg.series_id})")
-    runs = Table(*RUN_HEADERS, title="Runs", title_justify="left")
+    runs = Table(*RUN_HEADERS[:4], title="Runs (each run's reason: its report.md)", title_justify="left")
     for row in _run_rows(agg):
-        runs.add_row(*row)
+        runs.add_row(*row[:4])
     console.print(runs)
     if agg.metrics:
         metrics = Table(*METRIC_HEADERS[:6], title="Mean and 95 % interval over the conclusive runs",
