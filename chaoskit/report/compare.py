@@ -16,7 +16,7 @@ from chaoskit.report.values import change, delta, interval, label, title_of, uni
 HEADERS = ["Metric", "Scope", "Base", "Candidate", "Difference", "95 % interval", "Change", "Significant",
            "Regression"]  # fmt: skip
 METHOD = ("Base and candidate: mean over each side's conclusive runs. Difference: candidate minus base, with a "
-          "95 % interval from a seeded bootstrap over the runs of both sides; "significant" when the interval "
+          "95 % interval from a seeded bootstrap over the runs of both sides; 'significant' when the interval "
           "excludes zero. Change: relative, positive = worse (for availability: the change of the failed share). "
           "Regression: a judged metric (availability, longest window, p99, recovery) worse by more than the "
           "--fail-on-regression percentage, and significant; with single runs no interval exists and the point "
