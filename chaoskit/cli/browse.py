@@ -10,14 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
-from chaoskit import catalog, kinds
+from chaoskit import catalog, kinds, runs
+from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
+from chaoskit.engine.record import RunContext
 from chaoskit.engine.rundir import INCOMPLETE, RunDirState, inspect, scan
-from chaoskit.engine.save import SavedRunError, check_tables, load_summary, render_report
+from chaoskit.engine.save import SavedRunError, check_tables, load_summary, render_html, render_report
 from chaoskit.experiment import SpecError
+from chaoskit.report import aggregate as aggregate_report
 from chaoskit.report.terminal import render as render_terminal
 
 
@@ -68,19 +72,24 @@ def _list_runs(out: Path) -> None:
 
 
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<time>-<experiment>).")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (runs/<time>-<experiment>) or a series' (-x<N>).")],
     markdown: Annotated[bool, typer.Option("--markdown", help="Print report.md instead of tables.")] = False,
     write: Annotated[bool, typer.Option("--write", help="Rewrite report.md in the run directory.")] = False,
+    html: Annotated[bool, typer.Option("--html", help=(
+        "Draw report.html again in the directory (charts from the parquet files) and print its path."))] = False,
 ) -> None:
-    """Re-render a run's report from its summary.json (and say what is missing or damaged)."""
+    """Re-render a run's (or a repeat series') report from its saved data (and say what is missing or damaged)."""
     state = inspect(run_dir).state if (run_dir / INCOMPLETE).exists() else RunDirState.COMPLETE
     if not (run_dir / "summary.json").is_file():
         if state is not RunDirState.COMPLETE:
             exits.fail(f"{run_dir}: {state.value}: no summary.json", hint=_incomplete_hint(state))
         exits.fail(f"{run_dir}: no summary.json here", hint="pass a directory that `chaoskit run` wrote")
     try:
+        if runs.is_aggregate(run_dir):
+            _aggregate_report(run_dir, markdown=markdown, write=write, html=html)
+            return
         summary, context = load_summary(run_dir)
-    except SavedRunError as exc:
+    except (SavedRunError, runs.RunLoadError) as exc:
         exits.fail(str(exc), hint=exc.hint)
     warnings = check_tables(run_dir, summary)
     if state is not RunDirState.COMPLETE:
@@ -90,7 +99,9 @@ def report_command(
     text = render_report(summary, context, warnings=warnings)
     if write:
         (run_dir / "report.md").write_text(text, encoding="utf-8")
-    if markdown:
+    if html:
+        _write_html(run_dir, summary, context, text)
+    elif markdown:
         typer.echo(text)
     else:
         render_terminal(summary, Console())
@@ -102,6 +113,32 @@ def _incomplete_hint(state: RunDirState) -> str:
     if state is RunDirState.UNKNOWN:
         return "its run belongs to another host: look there"
     return "its run stopped (a crash) before saving its results; `chaoskit cleanup` removes it if it holds nothing"
+
+
+def _write_html(run_dir: Path, summary: RunSummary, context: RunContext, report_md: str) -> None:
+    tables = {}
+    for name in ("requests.parquet", "events.parquet"):
+        try:
+            tables[name] = pd.read_parquet(run_dir / name)
+        except (OSError, ValueError) as exc:
+            exits.fail(f"{run_dir / name}: unreadable ({exc})", hint="the charts need the run's parquet files")
+    page = render_html(summary, context, tables["requests.parquet"], tables["events.parquet"], report_md=report_md)
+    (run_dir / "report.html").write_text(page, encoding="utf-8")
+    typer.echo(str(run_dir / "report.html"))
+
+
+def _aggregate_report(path: Path, *, markdown: bool, write: bool, html: bool) -> None:
+    agg = runs.read_aggregate(path)
+    text = aggregate_report.markdown(agg)
+    if write:
+        (path / "report.md").write_text(text, encoding="utf-8")
+    if html:
+        (path / "report.html").write_text(aggregate_report.html(agg), encoding="utf-8")
+        typer.echo(str(path / "report.html"))
+    elif markdown:
+        typer.echo(text)
+    else:
+        aggregate_report.terminal(agg, Console())
 
 
 def register(app: typer.Typer) -> None:

@@ -23,6 +23,7 @@ from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.backends import preflight as check_backend
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
+from chaoskit.cli.repeat import SeriesOptions, check_junit, run_series, write_junit
 from chaoskit.cluster.protocol import ClusterError, ConfigurationError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.reachability import TargetAnswerError
@@ -34,6 +35,7 @@ from chaoskit.faults.node_failure import OPT_IN_FLAG, needs_opt_in
 from chaoskit.load.agent import AgentError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.evidence import headline
+from chaoskit.report.junit import render as render_junit
 from chaoskit.report.terminal import render as render_terminal
 from chaoskit.vocab import LoadOrigin
 
@@ -94,6 +96,11 @@ def run(
         "Push the final metrics to this Pushgateway (http://HOST:PORT), grouped by experiment and run."))] = None,
     allow_node_failure: Annotated[bool, typer.Option(OPT_IN_FLAG, help=(
         "Allow node-failure faults: a node is powered off or cut from the API server without a drain."))] = False,
+    repeat: Annotated[int | None, typer.Option(help=(
+        "Run the experiment N times (fresh target each time) and judge the series: mean and 95 % interval of "
+        "every metric, PASS/FAIL/FLAKY/INCONCLUSIVE over the runs (exit 5: FLAKY)."))] = None,
+    junit: Annotated[Path | None, typer.Option(help=(
+        "Also write the verdict as JUnit XML to this file: one test case per SLO check and data row."))] = None,
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     # Every flag first: a bad one must not cost a cluster, a temp directory or a run directory.
@@ -111,11 +118,21 @@ def run(
     if unallowed and not allow_node_failure:
         exits.fail(f"{spec.name}: {', '.join(unallowed)} fails a node without a drain; that needs {OPT_IN_FLAG}",
                    hint=f"run it again with {OPT_IN_FLAG} if failing a node of this cluster is what you want")
+    check_junit(junit)
+    requested_seed = seed
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,
                       agent_cpu=agent_cpu)
     _check_backend(backend, spec, flags)
+    if not dry_run:
+        out = preflight.out_dir(out)
+    if repeat is not None:
+        if dry_run or metrics_port is not None or pushgateway:
+            exits.fail("--repeat runs a series: --dry-run, --metrics-port and --pushgateway are for single runs",
+                       hint="drop them, or run without --repeat")
+        run_series(spec, backend.value, flags, SeriesOptions(repeat=repeat, seed=requested_seed, out=out,
+                                                             quiet=quiet, as_json=as_json, junit=junit))
     if dry_run:
         if backend is not Backend.kube:
             exits.fail("--dry-run is for --backend kube", hint="the local backend touches nothing outside itself")
@@ -123,7 +140,6 @@ def run(
             dry_run_plan(spec, make_cluster(backend.value, spec, flags, seed=seed))
         except ClusterError as exc:
             exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
-    out = preflight.out_dir(out)
     console = Console(stderr=as_json, quiet=as_json)
     try:
         session = MetricsSession(spec, backend=backend.value, host=metrics_host, port=metrics_port,
@@ -138,6 +154,8 @@ def run(
         exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
     except MetricsError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
+    if junit is not None:
+        write_junit(junit, render_junit(record.summary))
     _finish(record, console, quiet=quiet, as_json=as_json)
 
 

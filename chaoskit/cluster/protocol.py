@@ -245,6 +245,7 @@ class NodeFailures(Protocol):
 
 @runtime_checkable
 class BackendNotes(Protocol):
-    """A backend with something to say in the run's notes (e.g. what it does not model for these objects)."""
+    """A backend with something to say in the run's notes (what it does not model for these objects, what it
+    could not carry itself: e.g. the embedded cluster's proxy saturated)."""
 
-    notes: list[str]
+    def run_notes(self) -> list[str]: ...

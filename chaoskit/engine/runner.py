@@ -119,7 +119,7 @@ class Engine:
         summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
                             backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent,
                             facts=self._facts())
-        backend_notes = self.cluster.notes if isinstance(self.cluster, BackendNotes) else []
+        backend_notes = self.cluster.run_notes() if isinstance(self.cluster, BackendNotes) else []
         context = RunContext(notes=(*self.notes, *backend_notes, *self.observers.notes()),
                              load=self.load_description(), seed=self.options.seed, version=__version__)
         return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,

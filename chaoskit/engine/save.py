@@ -1,4 +1,5 @@
-"""A run record into its files (parquet tables, summary.json, report.md, the spec), and summary.json back.
+"""A run record into its files (parquet tables, summary.json, report.md, report.html, the spec), and summary.json
+back.
 
 Reading a run back checks what it reads: summary.json must be of a schema version this chaoskit reads
 (``READABLE_VERSIONS``), and the parquet tables must be there, readable, with their columns and as many
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import pandas as pd
 import yaml
 
 from chaoskit.analysis.summary import SCHEMA_VERSION, RunSummary
@@ -50,9 +52,24 @@ def save_run(record: RunRecord, run: RunDir) -> Path:
     run.write_parquet("requests.parquet", record.requests)
     run.write_parquet("events.parquet", record.events)
     path = run.write_json("summary.json", summary_document(record.summary, record.context))
-    run.write_text("report.md", render_report(record.summary, record.context))
+    report_md = render_report(record.summary, record.context)
+    run.write_text("report.md", report_md)
+    run.write_text("report.html", render_html(record.summary, record.context, record.requests, record.events,
+                                              report_md=report_md))
     run.mark_complete()
     return path
+
+
+def render_html(summary: RunSummary, context: RunContext, requests: pd.DataFrame, events: pd.DataFrame, *,
+                report_md: str) -> str:
+    """report.html; if drawing fails, a page that says so (the run's data and report.md are already saved)."""
+    from chaoskit.report import html
+
+    try:
+        return html.render(summary, requests, events, report_md=report_md, load=context.load, seed=context.seed,
+                           version=context.version)
+    except Exception as exc:  # a drawing bug must not cost the run its other files
+        return html.failed(summary, exc)
 
 
 def summary_document(summary: RunSummary, context: RunContext) -> dict[str, Any]:

@@ -153,7 +153,8 @@ def test_sigkilled_runs_leave_nothing_after_cleanup(kube_context: str, tmp_path:
         done = chaoskit("cleanup", "--backend", "kube", "--context", kube_context, "--yes")
         assert done.returncode == 0, done.stderr
         # The same files (which pod a hostPath marker is seen through may change between the two: pods churn).
-        markers = sorted(line.rsplit("/", 1)[1] for line in listed.stdout.splitlines() if line.startswith("would remove"))
+        markers = sorted(line.rsplit("/", 1)[1] for line in listed.stdout.splitlines()
+                         if line.startswith("would remove"))
         assert markers == sorted(line.rsplit("/", 1)[1] for line in done.stdout.splitlines()
                                  if line.startswith("removed"))
         again = chaoskit("cleanup", "--backend", "kube", "--context", kube_context, "--yes")

@@ -119,6 +119,11 @@ class LocalCluster:
         if self._own_state_dir:
             await asyncio.to_thread(shutil.rmtree, self.state_dir, True)
 
+    def run_notes(self) -> list[str]:
+        """What the run's notes should say about the embedded cluster: what it does not model for these
+        objects, then its own limits met during the run (``health_notes``)."""
+        return [*self.notes, *self.health_notes()]
+
     def health_notes(self) -> list[str]:
         """What the embedded cluster itself failed to carry (for the run's notes; empty when it kept up):
         its proxy's accept-queue drops, hand-over timeouts and late event loop, data-path errors, and
