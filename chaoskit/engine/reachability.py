@@ -119,7 +119,8 @@ def _status_hint(target: LoadTarget, why: str) -> str:
         return ("the path names a page the service does not serve: use one it answers with a success status "
                 "(load.path, or request.path/paths)")
     if status in (401, 403, 407):
-        return "the service wants credentials: add them in request.headers, or load a path that needs none"
+        return ("the service wants credentials: add them in request.headers (e.g. Authorization), or load a path "
+                "that needs none")
     if status >= 500:
         return "the service's Ready pods fail this request: check its logs, or load one it answers with success"
     return _hint(target, why)

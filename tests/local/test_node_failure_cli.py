@@ -52,9 +52,8 @@ def test_a_cluster_it_must_not_fail_a_node_of_is_refused_before_anything_is_appl
     result = _chaoskit(str(_variant(tmp_path, old, new)), "--allow-node-failure", "--out", str(tmp_path / "runs"))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "hint:" in result.stderr
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    events = pd.read_parquet(run_dir / "events.parquet")
-    assert not set(events["kind"]) & {"pod_added", "fault_begin"}, "something was applied or injected"
+    runs = tmp_path / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), "bad input leaves no half-written run behind"
     reap_zombies()
     assert children_of(os.getpid()) == []
 
