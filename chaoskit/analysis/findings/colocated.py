@@ -48,7 +48,7 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
     workload = ctx.workload(pods[0])
     if workload is not None and workload.spread:
         return None
-    steps = ctx.ready_steps(ctx.member_of(name))
+    steps = ctx.serving_steps(ctx.member_of(name))
     before = count_at(steps, fault.begin_ns)
     replicas = workload.replicas if workload and workload.replicas else before
     even = math.ceil(replicas / nodes) if nodes else replicas
@@ -74,7 +74,7 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
                      f"{HOSTNAME_KEY}" + (f"; it is pinned ({workload.pinned})." if workload.pinned else "."))
     if len(explained):
         level, basis = share_confidence(len(explained), len(fails), observed=True,
-                                        caveat="placement and readiness were observed (pod events)")
+                                        caveat=f"placement (pod events) and {ctx.routing_source} were observed")
     else:
         level, basis = LOW, "no request failed because of it; placement was observed (pod events)"
     if workload is None:

@@ -145,6 +145,27 @@ class FindingContext:
         """(instant, ready pods) after every change of the pods ``member`` accepts, in time order."""
         return ready_steps(self.events, member)
 
+    def routable_steps(self, member: Callable[[str], bool]) -> list[tuple[int, int]]:
+        """(instant, pods the data path forwards to) after every routing change, for the pods ``member``
+        accepts: what users can reach, which lags the pods' readiness by a proxy sync. Without an observable
+        data path (kube) the Services' ready endpoints stand in."""
+        owner = {pod.ip: name for name, pod in self.timeline.pods.items() if pod.ip}
+        state: dict[tuple[str, str], frozenset[str]] = {}
+        steps = []
+        for view in sorted(self.timeline.syncs or self.timeline.endpoint_views, key=lambda v: v.ts_ns):
+            state[(view.service, view.node)] = view.endpoints
+            routed = frozenset().union(*state.values())
+            steps.append((view.ts_ns, sum(1 for ip in routed if ip in owner and member(owner[ip]))))
+        return steps
+
+    def serving_steps(self, member: Callable[[str], bool]) -> list[tuple[int, int]]:
+        """:meth:`routable_steps`, or the pods' readiness when nothing reports routing at all."""
+        return self.routable_steps(member) or self.ready_steps(member)
+
+    @property
+    def routing_source(self) -> str:
+        return "the data path" if self.data_path_observed else "the Services' ready endpoints"
+
     def member_of(self, workload: str) -> Callable[[str], bool]:
         """Whether a pod belongs to ``workload`` (a :meth:`workload_name`)."""
         return lambda pod: self.workload_name(pod) == workload

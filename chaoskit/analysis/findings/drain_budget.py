@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 
 from chaoskit.analysis.findings.context import FindingContext, count_at, evidence, intervals_below, outcome_text
-from chaoskit.analysis.findings.model import LOW, Finding, share_confidence
+from chaoskit.analysis.findings.model import LOW, Finding, lower, share_confidence
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.snippets import render
 from chaoskit.analysis.frames import NS_PER_S
@@ -43,7 +43,8 @@ def evaluate(ctx: FindingContext) -> list[Finding]:
 
 
 def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]) -> Finding | None:
-    steps = ctx.ready_steps(ctx.member_of(name))
+    member = ctx.member_of(name)
+    steps = ctx.serving_steps(member)
     before = count_at(steps, fault.begin_ns)
     needed = before - 1
     if needed < 1:
@@ -53,6 +54,8 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
     if not short:
         return None
     lowest = min((v for t, v in steps if span[0] <= t < span[1]), default=before)
+    ready = ctx.ready_steps(member)
+    ready_low = min((v for t, v in ready if span[0] <= t < span[1]), default=count_at(ready, span[0]))
     fails = ctx.failures
     inside = np.zeros(len(fails), dtype=bool)
     for begin, end in short:
@@ -64,20 +67,25 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
     short_s = sum(end - begin for begin, end in short) / NS_PER_S
     lines = [
         f"{fault.name} drained {fault.victims[0].node or 'a node'} at {ctx.at(fault.begin_ns)}: it evicted "
-        f"{len(pods)} pod(s) of {name} ({', '.join(pods)}); ready pods fell from {before} to {lowest}, below "
-        f"{needed} (all but one) for {short_s:.3f} s, first at {ctx.at(short[0][0])}.",
+        f"{len(pods)} pod(s) of {name} ({', '.join(pods)}); ready pods fell from {count_at(ready, span[0])} to "
+        f"{ready_low}.",
+        f"{ctx.routing_source.capitalize()} reached {lowest} of the {before} pods it had reached before: fewer "
+        f"than {needed} (all but one) for {short_s:.3f} s, from {ctx.at(short[0][0])} to {ctx.at(short[-1][1])}.",
         (f"{len(explained)} requests failed meanwhile ({outcome_text(explained.outcomes())})."
          if len(explained) else "No request failed meanwhile: the capacity was lost, users did not notice."),
         _budget_line(workload, budgets, refused),
     ]
     if len(explained):
         level, basis = share_confidence(len(explained), len(fails), observed=True,
-                                        caveat="pod readiness was observed (pod events)")
+                                        caveat=f"pod readiness and {ctx.routing_source} were observed")
     else:
-        level, basis = LOW, "no failed request fell inside the shortfall; pod readiness was observed (pod events)"
+        level, basis = LOW, "no failed request fell inside the shortfall; " \
+            f"pod readiness and {ctx.routing_source} were observed"
+    if workload is None:
+        level, basis = lower(level), basis + "; the manifests were not available to check for a budget"
     return Finding(
         rule=RULE_ID,
-        headline=f"draining {fault.victims[0].node or 'a node'} left {lowest} of {before} pods of {name} ready"
+        headline=f"draining {fault.victims[0].node or 'a node'} left {lowest} of {before} pods of {name} serving"
                  + (f"; {len(explained)} requests failed meanwhile" if len(explained) else ""),
         workload=name,
         evidence=evidence(explained, len(fails), pods=tuple(pods), faults=(fault.name,),

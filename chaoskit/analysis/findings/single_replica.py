@@ -50,7 +50,7 @@ def _single_workloads(ctx: FindingContext) -> list[str]:
 
 
 def _judge(ctx: FindingContext, name: str) -> Finding | None:
-    steps = ctx.ready_steps(ctx.member_of(name))
+    steps = ctx.serving_steps(ctx.member_of(name))
     begin = ctx.timeline.faults[0].begin_ns
     dark = intervals_below(steps, 1, begin, ctx.run_end_ns)
     fails = ctx.failures
@@ -63,18 +63,18 @@ def _judge(ctx: FindingContext, name: str) -> Finding | None:
     pod = next(v.pod for f in ctx.timeline.faults for v in f.victims if ctx.workload_name(v.pod) == name)
     workload = ctx.workload(pod)
     dark_s = sum(end - start for start, end in dark) / NS_PER_S
-    lines = [f"{name} had no ready pod for {dark_s:.3f} s in {len(dark)} interval(s) after the first fault, the "
-             f"first from {ctx.at(dark[0][0])}" + (" (still none at the end of the run)."
-                                                  if dark[-1][1] >= ctx.run_end_ns else "."),
+    still = " (still none at the end of the run)." if dark[-1][1] >= ctx.run_end_ns else "."
+    lines = [f"{ctx.routing_source.capitalize()} reached no pod of {name} for {dark_s:.3f} s in {len(dark)} "
+             f"interval(s) after the first fault, the first from {ctx.at(dark[0][0])}{still}",
              f"{len(explained)} requests failed meanwhile ({outcome_text(explained.outcomes())}), from "
              f"{ctx.at(int(explained.start.min()))} to {ctx.at(int(explained.start.max()))}."]
     lines.append(f"{workload.describe} asks for 1 replica." if workload else
                  "The manifests were not available: no more than one pod was ever ready at once.")
     level, basis = share_confidence(len(explained), len(fails), observed=True,
-                                    caveat="pod readiness was observed (pod events)")
+                                    caveat=f"{ctx.routing_source} was observed")
     return Finding(
         rule=RULE_ID,
-        headline=f"{name} runs one pod: {len(explained)} requests failed in {dark_s:.1f} s without a ready pod",
+        headline=f"{name} runs one pod: {len(explained)} requests failed in {dark_s:.1f} s with no pod to serve",
         workload=name,
         evidence=evidence(explained, len(fails), pods=(pod,), measured={"without_ready_pod_s": round(dark_s, 6)},
                           faults=tuple(f.name for f in ctx.timeline.faults

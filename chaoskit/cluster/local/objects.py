@@ -14,7 +14,7 @@ from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import ManifestError
 
 SUPPORTED_POD_FIELDS = frozenset(
-    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds",
+    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds", "topologySpreadConstraints",
      "restartPolicy", "dnsPolicy", "schedulerName", "securityContext", "serviceAccountName",
      "automountServiceAccountToken", "enableServiceLinks", "imagePullSecrets", "priority"}
 )
@@ -61,6 +61,16 @@ class VolumeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SpreadConstraint:
+    """A ``DoNotSchedule`` topology spread constraint on ``kubernetes.io/hostname`` (spread.py)."""
+
+    max_skew: int
+    selector: Mapping[str, str]
+    honor_taints: bool
+    """``nodeTaintsPolicy: Honor``: cordoned and NotReady nodes leave the skew computation (default: they count)."""
+
+
+@dataclass(frozen=True, slots=True)
 class PodTemplate:
     labels: Mapping[str, str]
     containers: tuple[ContainerSpec, ...]
@@ -69,6 +79,7 @@ class PodTemplate:
     node_selector: Mapping[str, str]
     grace_s: float
     restart_always: bool
+    spread: tuple[SpreadConstraint, ...] = ()
 
     def port_number(self, port: int | str) -> int | None:
         """Resolve a numeric or named container port."""

@@ -19,6 +19,7 @@ from chaoskit.cluster.local.objects import (
     VolumeSpec,
     Workload,
 )
+from chaoskit.cluster.local.spread import parse_spread
 
 BUILTIN_IMAGES = ("httpd", "nginx", "chaoskit/target", "chaoskit-target")
 """Images the built-in target service stands in for (repository name, any tag or registry prefix)."""
@@ -78,6 +79,7 @@ def parse_pod_spec(read: FieldReader, meta: Mapping[str, Any], value: Any, path:
         node_selector=read.labels(spec.get("nodeSelector"), f"{path}.nodeSelector"),
         grace_s=read.number(spec.get("terminationGracePeriodSeconds"), f"{path}.grace", 30.0),
         restart_always=restart != "Never",
+        spread=parse_spread(read, spec.get("topologySpreadConstraints"), f"{path}.topologySpreadConstraints"),
     )
 
 
