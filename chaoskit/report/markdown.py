@@ -290,6 +290,10 @@ def _slo_checks(s: RunSummary) -> str:
 
 HOW_TO_READ = """## How to read this
 
+- **Findings** say why users noticed and what to change. Each is judged from this run's requests and events
+  (never from the manifest alone); its YAML merges into your manifest by kind and name, containers by name.
+  Its confidence is the share of the run's failed requests it explains, lowered when its mechanism was
+  inferred rather than observed (docs/findings.md).
 - **Availability** counts every request the load agent scheduled. A request is ok only when its answer's
   status is in the Service's `request.success` (default: 2xx and 3xx), or, for a `mode: tcp` Service, when
   the connection opened (and the reply began with `expect`, if one is set). Everything else fails, each
