@@ -14,6 +14,7 @@ from chaoskit.analysis.codec import DecodeError, from_jsonable, to_jsonable
 from chaoskit.analysis.conclusive import conclusiveness
 from chaoskit.analysis.evidence import FiringOutcome, RunFacts, SteadyState
 from chaoskit.analysis.findings import Finding, FindingContext, FindingRegistry, default_registry
+from chaoskit.analysis.findings.model import with_caveat
 from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare, run_end_ns
 from chaoskit.analysis.happenings import happenings
 from chaoskit.analysis.health import AgentHealth, agent_health
@@ -28,6 +29,7 @@ from chaoskit.checks.results import DataCheckResult
 
 NOT_SENT: Final = "agent_saturated"
 """The outcome of a scheduled request the load agent never sent."""
+CLIENT_CAVEAT: Final = "the load agent fell behind its schedule, so some failures may be the client's"
 SCHEMA_VERSION: Final = 2
 """2: windows per address ending at the next success, completion-time attribution, five recovery clocks,
 the recovery observation, churn within the phases."""
@@ -148,6 +150,8 @@ def summarize(
     found = (rules or default_registry()).evaluate(FindingContext(
         timeline=timeline, cols=cols, requests=sent, events=events, phases=phases, faults=faults, facts=facts,
         data=tuple(data_checks), slo=slo, run_end_ns=end_ns))
+    if health.saturated:
+        found = tuple(with_caveat(f, CLIENT_CAVEAT) for f in found)
     return RunSummary(
         experiment=experiment,
         backend=backend,

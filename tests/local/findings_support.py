@@ -44,13 +44,24 @@ def rules(summary: RunSummary) -> set[str]:
     return {f.rule for f in summary.findings}
 
 
-def failed(requests: pd.DataFrame) -> pd.DataFrame:
-    return requests.loc[~requests["ok"]]
+CONNECT = ("refused", "reset", "connect_timeout")
+"""A new connection that found no pod listening (the shutdown race's outcomes)."""
 
 
-def started_in(requests: pd.DataFrame, windows: Iterable[tuple[int, int]]) -> pd.DataFrame:
-    """Failed requests that started inside any of the ``[begin, end]`` windows."""
-    bad = failed(requests)
+def failed(requests: pd.DataFrame, outcomes: Iterable[str] | None = None) -> pd.DataFrame:
+    """Failed requests that were sent (one the load agent never sent is the client's, as in the analysis),
+    of the given outcomes (default: any)."""
+    outcome = requests["outcome"].astype(str)
+    bad = ~requests["ok"] & (outcome != "agent_saturated")
+    if outcomes is not None:
+        bad &= outcome.isin(list(outcomes))
+    return requests.loc[bad]
+
+
+def started_in(requests: pd.DataFrame, windows: Iterable[tuple[int, int]],
+               outcomes: Iterable[str] | None = None) -> pd.DataFrame:
+    """Failed requests (of ``outcomes``) that started inside any of the ``[begin, end]`` windows."""
+    bad = failed(requests, outcomes)
     mask = pd.Series(False, index=bad.index)
     for begin, end in windows:
         mask |= (bad["start_ns"] >= begin) & (bad["start_ns"] <= end)

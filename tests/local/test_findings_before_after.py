@@ -13,6 +13,7 @@ import pytest
 from chaoskit.cluster.local.config import LocalClusterConfig
 from tests.local.engine_support import experiment, run
 from tests.local.findings_support import (
+    CONNECT,
     dark_windows,
     failed,
     finding,
@@ -36,16 +37,16 @@ def test_shutdown_race_found_then_gone_with_the_prestop_sleep(tmp_path: Path) ->
     race = finding(summary, "shutdown-race")
     windows = shutdown_windows(events)
     assert len(windows) == 3  # the three deleted pods
-    inside = started_in(requests, [(begin, end) for _, begin, end in windows])
+    inside = started_in(requests, [(begin, end) for _, begin, end in windows], CONNECT)
     assert len(inside) > 0 and set(inside["outcome"].astype(str)) == {"reset"}  # the embedded cluster's refusal
     assert race.evidence.failures == len(inside)
-    assert race.evidence.failures >= 0.9 * len(failed(requests))  # the race is (nearly) all users saw
+    assert race.evidence.of_failures == len(failed(requests))
     assert (race.evidence.first_ns, race.evidence.last_ns) == (inside["start_ns"].min(), inside["start_ns"].max())
-    hit = {pod for pod, begin, end in windows if len(started_in(requests, [(begin, end)]))}
+    hit = {pod for pod, begin, end in windows if len(started_in(requests, [(begin, end)], CONNECT))}
     assert set(race.evidence.pods) == hit
     assert race.evidence.measured["propagation_max_s"] == pytest.approx(
         max(end - begin for _, begin, end in windows) / 1e9, abs=1e-6)
-    assert race.workload == "Deployment racy" and race.confidence == "high"
+    assert race.workload == "Deployment racy"
     assert race.evidence.measured["pre_stop_sleep_s"] == 0.0
     report = (record.run_dir / "report.md").read_text()
     assert "## Findings" in report and "`shutdown-race`" in report and "preStop" in report
@@ -54,7 +55,11 @@ def test_shutdown_race_found_then_gone_with_the_prestop_sleep(tmp_path: Path) ->
 
     fixed, fixed_record = run(with_change(spec, race, tmp_path), tmp_path / "after")
     assert "shutdown-race" not in rules(fixed)
-    assert len(failed(_tables(fixed_record.run_dir)[0])) == 0
+    after, after_events = _tables(fixed_record.run_dir)
+    # The pods now serve through the same windows: no connection fails in them (nor anywhere else).
+    assert len(shutdown_windows(after_events)) == 3
+    assert started_in(after, [(begin, end) for _, begin, end in shutdown_windows(after_events)]).empty
+    assert failed(after, CONNECT).empty
 
 
 def test_slow_replacement_found_then_gone_with_the_probe_from_the_finding(tmp_path: Path) -> None:
@@ -68,8 +73,8 @@ def test_slow_replacement_found_then_gone_with_the_probe_from_the_finding(tmp_pa
     running = int(mine.loc[mine["kind"] == "pod_running", "ts_ns"].min())
     ready = int(mine.loc[mine["kind"] == "pod_ready", "ts_ns"].min())
     assert slow.evidence.measured["readiness_max_s"] == pytest.approx((ready - running) / 1e9, abs=1e-6)
-    assert slow.evidence.measured["readiness_max_s"] >= 6.0  # initialDelaySeconds
-    assert slow.evidence.measured["probe_floor_s"] == 6.0
+    assert slow.evidence.measured["readiness_max_s"] >= 8.0  # initialDelaySeconds
+    assert slow.evidence.measured["probe_floor_s"] == 8.0
     assert slow.evidence.pods == (replacement,) and slow.evidence.faults == (fault.name,)
     assert not summary.verdict.passed
     assert [c.passed for c in summary.verdict.checks if c.slo == "recovery"] == [False]
@@ -77,10 +82,15 @@ def test_slow_replacement_found_then_gone_with_the_probe_from_the_finding(tmp_pa
     fixed, _ = run(with_change(spec, slow, tmp_path), tmp_path / "after")
     assert "slow-replacement" not in rules(fixed)
     assert [c.passed for c in fixed.verdict.checks if c.slo == "recovery"] == [True]
-    assert fixed.recovery[0].replacement_ready_s is not None and fixed.recovery[0].replacement_ready_s < 2.0
 
 
 TWO_NODES = LocalClusterConfig(nodes=2)
+
+
+def _no_outage(run_dir: Path, end_ns: int) -> None:
+    requests, events = _tables(run_dir)
+    assert dark_windows(events, "duo", end_ns) == []
+    assert failed(requests, ["refused"]).empty
 
 
 def test_maintenance_without_budget_or_spread_then_with_each(tmp_path: Path) -> None:
@@ -90,7 +100,7 @@ def test_maintenance_without_budget_or_spread_then_with_each(tmp_path: Path) -> 
     dark = [(begin, end - 1) for begin, end in dark_windows(events, "duo", summary.phases[-1].end_ns)]
     assert dark, "the second drain took both replicas at once: the Service had no endpoint for a while"
     outage = started_in(requests, dark)
-    assert len(outage) == len(failed(requests)) > 0  # the preStop sleep leaves only the outage to see
+    assert len(outage) > 0 and set(outage["outcome"].astype(str)) == {"refused"}  # a Service without endpoints
     drain = finding(summary, "drain-unprotected")
     together = finding(summary, "replicas-colocated")
     for found in (drain, together):
@@ -101,12 +111,13 @@ def test_maintenance_without_budget_or_spread_then_with_each(tmp_path: Path) -> 
     assert together.evidence.measured == {"replicas_on_node": 2.0, "replicas": 2.0, "nodes": 2.0}
     assert any("while node-1 was cordoned" in line for line in together.evidence.lines)
 
+    # With either change the Service never runs out of endpoints: the outage, and its failures, are gone.
     budgeted, budgeted_record = run(with_change(spec, drain, tmp_path), tmp_path / "budget", config=TWO_NODES)
     assert "drain-unprotected" not in rules(budgeted)
-    assert len(failed(_tables(budgeted_record.run_dir)[0])) == 0
     assert any("paced by a PodDisruptionBudget" in line for line in budgeted.happenings)
+    _no_outage(budgeted_record.run_dir, budgeted.phases[-1].end_ns)
 
     spread, spread_record = run(with_change(spec, together, tmp_path), tmp_path / "spread", config=TWO_NODES)
     assert not rules(spread) & {"replicas-colocated", "drain-unprotected"}
-    assert len(failed(_tables(spread_record.run_dir)[0])) == 0
+    _no_outage(spread_record.run_dir, spread.phases[-1].end_ns)
     assert [len(f.victims) for f in spread.recovery] == [1, 1]  # each drain found one replica on its node

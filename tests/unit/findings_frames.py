@@ -104,11 +104,14 @@ class Cluster:
 
 
 def requests(fails: Callable[[float], bool], *, outcome: str = "reset", every_ms: int = 10,
-             latency_ms: float = 1.0, target: str | None = None, service_type: str = "ClusterIP") -> Any:
-    """One request every ``every_ms`` over the whole run; those ``fails(t)`` (seconds) accepts fail."""
+             latency_ms: float = 1.0, target: str | None = None, service_type: str = "ClusterIP",
+             lag_ms: float = 0.0) -> Any:
+    """One request every ``every_ms`` over the whole run; those ``fails(t)`` (seconds) accepts fail; each
+    started ``lag_ms`` after it was scheduled."""
     starts = [i * every_ms / 1000 for i in range(int(END_S * 1000 / every_ms))]
     return requests_from([at(t) for t in starts], [not fails(t) for t in starts], outcome=outcome,
-                         latency_ns=int(latency_ms * MS), target=target, service_type=service_type)
+                         latency_ns=int(latency_ms * MS), target=target, service_type=service_type,
+                         scheduled_ns=[at(t) - int(lag_ms * MS) for t in starts])
 
 
 def analyse(requests_table: Any, cluster: Cluster, run_facts: RunFacts | None = None, *,

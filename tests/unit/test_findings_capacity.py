@@ -98,7 +98,7 @@ def test_a_drain_that_took_two_of_three_at_once_wants_a_budget() -> None:
     summary = analyse(requests(_overloaded, outcome="http_5xx"), _drained(one_at_a_time=False), facts(deployment()))
     drain = only(summary, "drain-unprotected")
     assert drain.evidence.failures == 25 and drain.confidence == "high"
-    assert drain.evidence.measured["ready_lowest"] == 1.0 and drain.evidence.measured["needed"] == 2.0
+    assert drain.evidence.measured["serving_lowest"] == 1.0 and drain.evidence.measured["needed"] == 2.0
     assert "No PodDisruptionBudget selects the pods of Deployment web" in drain.evidence.lines[-1]
     assert yaml.safe_load(drain.snippet) == {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
                                              "metadata": {"name": "web"},

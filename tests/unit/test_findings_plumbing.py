@@ -104,3 +104,8 @@ def test_a_run_without_findings_says_so() -> None:
     summary = analyse(requests(lambda t: False), _deleted(), facts(deployment()))
     assert summary.findings == ()
     assert "No rule matched this run's evidence." in markdown.render(summary)
+
+
+def test_a_load_agent_behind_its_schedule_lowers_every_finding() -> None:
+    (race,) = analyse(requests(_racing, lag_ms=50), _deleted(), facts(deployment())).findings
+    assert race.confidence == "medium" and race.confidence_basis.endswith("some failures may be the client's")

@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-import numpy as np
-
-from chaoskit.analysis.findings.context import FindingContext, count_at, evidence, intervals_below, outcome_text
+from chaoskit.analysis.findings.context import FindingContext, count_at, evidence, outcome_text
 from chaoskit.analysis.findings.model import LOW, Finding, lower, share_confidence
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.snippets import render, workload_patch
@@ -54,26 +52,17 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
     even = math.ceil(replicas / nodes) if nodes else replicas
     if len(pods) <= max(1, even):
         return None
-    span = ctx.fault_span(fault.name)
-    fails = ctx.failures
-    inside = np.zeros(len(fails), dtype=bool)
-    for begin, end in intervals_below(steps, before - 1, span[0], span[1]):  # more than one replica out
-        inside |= fails.started_in(begin, end - 1)
-    explained = fails.where(inside)
-    node = fault.victims[0].node or "one node"
-    lines = [f"{fault.name} at {ctx.at(fault.begin_ns)} hit {node}, which held {len(pods)} of the {replicas} "
-             f"replicas of {name} ({', '.join(pods)}), although {nodes} nodes could have held at most {even} each.",
+    explained = ctx.failures.where(ctx.shortfall(steps, before - 1, *ctx.fault_span(fault.name)).hits)
+    lines = [f"{fault.name} at {ctx.at(fault.begin_ns)} hit {fault.victims[0].node or 'one node'}, which held "
+             f"{len(pods)} of the {replicas} replicas of {name} ({', '.join(pods)}), although {nodes} nodes could "
+             f"have held at most {even} each.",
              *_placements(ctx, pods),
              (f"{len(explained)} requests failed while more than one replica was out "
               f"({outcome_text(explained.outcomes())})." if len(explained) else
-              "No request failed while more than one replica was out.")]
-    if workload is None:
-        lines.append("The manifests were not available: whether the template spreads its pods is unknown.")
-    else:
-        lines.append(f"{workload.describe} has no topology spread constraint or pod anti-affinity on "
-                     f"{HOSTNAME_KEY}" + (f"; it is pinned ({workload.pinned})." if workload.pinned else "."))
+              "No request failed while more than one replica was out."),
+             _template_line(workload)]
     if len(explained):
-        level, basis = share_confidence(len(explained), len(fails), observed=True,
+        level, basis = share_confidence(len(explained), len(ctx.failures), observed=True,
                                         caveat=f"placement (pod events) and {ctx.routing_source} were observed")
     else:
         level, basis = LOW, "no request failed because of it; placement was observed (pod events)"
@@ -84,10 +73,9 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
         headline=f"one node fault took {len(pods)} of {replicas} replicas of {name} at once"
                  + (f"; {len(explained)} requests failed meanwhile" if len(explained) else ""),
         workload=name,
-        evidence=evidence(explained, len(fails), pods=tuple(pods), faults=(fault.name,),
+        evidence=evidence(explained, len(ctx.failures), pods=tuple(pods), faults=(fault.name,), lines=tuple(lines),
                           measured={"replicas_on_node": float(len(pods)), "replicas": float(replicas),
-                                    "nodes": float(nodes)},
-                          lines=tuple(lines)),
+                                    "nodes": float(nodes)}),
         mechanism=MECHANISM,
         recommendation="Spread the replicas over nodes with a topology spread constraint (maxSkew: 1 on "
                        f"{HOSTNAME_KEY}, DoNotSchedule); a replacement then waits Pending rather than join "
@@ -96,6 +84,13 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
         confidence=level, confidence_basis=basis,
         references=("https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/",),
     )
+
+
+def _template_line(workload: WorkloadFacts | None) -> str:
+    if workload is None:
+        return "The manifests were not available: whether the template spreads its pods is unknown."
+    return (f"{workload.describe} has no topology spread constraint or pod anti-affinity on {HOSTNAME_KEY}"
+            + (f"; it is pinned ({workload.pinned})." if workload.pinned else "."))
 
 
 def _placements(ctx: FindingContext, pods: list[str]) -> list[str]:

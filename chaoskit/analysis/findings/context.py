@@ -15,7 +15,7 @@ import pandas as pd
 
 from chaoskit.analysis.evidence import RunFacts
 from chaoskit.analysis.findings.model import Evidence
-from chaoskit.analysis.frames import NS_PER_S, Columns, IntArray, PhaseSpan
+from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, IntArray, PhaseSpan
 from chaoskit.analysis.recovery import FaultRecovery
 from chaoskit.analysis.templates import ManifestFacts, WorkloadFacts
 from chaoskit.analysis.timeline import ProxySync, Timeline, owner_prefix
@@ -73,6 +73,20 @@ class Termination:
     """The grace period it was given (``grace=30s``), None when the event does not say."""
     deleted_ns: int | None
     """When it left the API (its containers had stopped)."""
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Intervals with fewer serving pods than a floor, and the failed requests that started inside them."""
+
+    intervals: tuple[tuple[int, int], ...]
+    hits: BoolArray
+    lowest: int
+    """The fewest pods served at once in the span looked at."""
+
+    @property
+    def seconds(self) -> float:
+        return sum(end - begin for begin, end in self.intervals) / NS_PER_S
 
 
 @dataclass(frozen=True)
@@ -161,6 +175,15 @@ class FindingContext:
     def serving_steps(self, member: Callable[[str], bool]) -> list[tuple[int, int]]:
         """:meth:`routable_steps`, or the pods' readiness when nothing reports routing at all."""
         return self.routable_steps(member) or self.ready_steps(member)
+
+    def shortfall(self, steps: Sequence[tuple[int, int]], floor: int, begin_ns: int, end_ns: int) -> Shortfall:
+        """Where ``steps`` (a workload's serving pods) stayed below ``floor`` within ``[begin, end)``."""
+        intervals = intervals_below(steps, floor, begin_ns, end_ns)
+        hits = np.zeros(len(self.failures), dtype=bool)
+        for begin, end in intervals:
+            hits |= self.failures.started_in(begin, end - 1)
+        lowest = min((v for t, v in steps if begin_ns <= t < end_ns), default=count_at(steps, begin_ns))
+        return Shortfall(tuple(intervals), hits, min(lowest, count_at(steps, begin_ns)))
 
     @property
     def routing_source(self) -> str:

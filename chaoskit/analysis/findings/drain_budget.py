@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from typing import Final
 
-import numpy as np
-
-from chaoskit.analysis.findings.context import FindingContext, count_at, evidence, intervals_below, outcome_text
+from chaoskit.analysis.findings.context import FindingContext, count_at, evidence, outcome_text
 from chaoskit.analysis.findings.model import LOW, Finding, lower, share_confidence
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.snippets import render
-from chaoskit.analysis.frames import NS_PER_S
 from chaoskit.analysis.templates import BudgetFacts, WorkloadFacts
 from chaoskit.analysis.timeline import FaultInstance
 from chaoskit.vocab import EventKind
@@ -46,52 +43,35 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
     member = ctx.member_of(name)
     steps = ctx.serving_steps(member)
     before = count_at(steps, fault.begin_ns)
-    needed = before - 1
-    if needed < 1:
+    if before - 1 < 1:
         return None  # one replica: any disruption is a full outage (single-replica)
     span = ctx.fault_span(fault.name)
-    short = intervals_below(steps, needed, span[0], span[1])
-    if not short:
+    short = ctx.shortfall(steps, before - 1, *span)
+    if not short.intervals:
         return None
-    lowest = min((v for t, v in steps if span[0] <= t < span[1]), default=before)
-    ready = ctx.ready_steps(member)
-    ready_low = min((v for t, v in ready if span[0] <= t < span[1]), default=count_at(ready, span[0]))
-    fails = ctx.failures
-    inside = np.zeros(len(fails), dtype=bool)
-    for begin, end in short:
-        inside |= fails.started_in(begin, end - 1)
-    explained = fails.where(inside)
+    explained = ctx.failures.where(short.hits)
     workload = ctx.workload(pods[0])
     budgets = ctx.manifests.budgets_for(workload) if workload else ()
-    refused = _refusals(ctx, fault)
-    short_s = sum(end - begin for begin, end in short) / NS_PER_S
-    lines = [
-        f"{fault.name} drained {fault.victims[0].node or 'a node'} at {ctx.at(fault.begin_ns)}: it evicted "
-        f"{len(pods)} pod(s) of {name} ({', '.join(pods)}); ready pods fell from {count_at(ready, span[0])} to "
-        f"{ready_low}.",
-        f"{ctx.routing_source.capitalize()} reached {lowest} of the {before} pods it had reached before: fewer "
-        f"than {needed} (all but one) for {short_s:.3f} s, from {ctx.at(short[0][0])} to {ctx.at(short[-1][1])}.",
-        (f"{len(explained)} requests failed meanwhile ({outcome_text(explained.outcomes())})."
-         if len(explained) else "No request failed meanwhile: the capacity was lost, users did not notice."),
-        _budget_line(workload, budgets, refused),
-    ]
-    if len(explained):
-        level, basis = share_confidence(len(explained), len(fails), observed=True,
-                                        caveat=f"pod readiness and {ctx.routing_source} were observed")
-    else:
-        level, basis = LOW, "no failed request fell inside the shortfall; " \
-            f"pod readiness and {ctx.routing_source} were observed"
-    if workload is None:
-        level, basis = lower(level), basis + "; the manifests were not available to check for a budget"
+    ready = ctx.shortfall(ctx.ready_steps(member), 0, *span)
+    node = fault.victims[0].node or "a node"
+    lines = [f"{fault.name} drained {node} at {ctx.at(fault.begin_ns)}: it evicted {len(pods)} pod(s) of {name} "
+             f"({', '.join(pods)}); their ready pods fell to {ready.lowest}.",
+             f"{ctx.routing_source.capitalize()} reached {short.lowest} of the {before} pods it had reached before: "
+             f"fewer than {before - 1} (all but one) for {short.seconds:.3f} s, from {ctx.at(short.intervals[0][0])} "
+             f"to {ctx.at(short.intervals[-1][1])}.",
+             (f"{len(explained)} requests failed meanwhile ({outcome_text(explained.outcomes())})." if len(explained)
+              else "No request failed meanwhile: the capacity was lost, users did not notice."),
+             _budget_line(workload, budgets, _refusals(ctx, fault))]
+    level, basis = _confidence(ctx, len(explained), workload is not None)
     return Finding(
         rule=RULE_ID,
-        headline=f"draining {fault.victims[0].node or 'a node'} left {lowest} of {before} pods of {name} serving"
+        headline=f"draining {node} left {short.lowest} of {before} pods of {name} serving"
                  + (f"; {len(explained)} requests failed meanwhile" if len(explained) else ""),
         workload=name,
-        evidence=evidence(explained, len(fails), pods=tuple(pods), faults=(fault.name,),
-                          measured={"ready_before": float(before), "ready_lowest": float(lowest),
-                                    "needed": float(needed), "short_s": round(short_s, 6)},
-                          lines=tuple(lines)),
+        evidence=evidence(explained, len(ctx.failures), pods=tuple(pods), faults=(fault.name,), lines=tuple(lines),
+                          measured={"serving_before": float(before), "serving_lowest": float(short.lowest),
+                                    "ready_lowest": float(ready.lowest), "needed": float(before - 1),
+                                    "short_s": round(short.seconds, 6)}),
         mechanism=MECHANISM,
         recommendation=("Add a PodDisruptionBudget with maxUnavailable: 1 so a drain evicts one pod at a time and "
                         "waits for its replacement to be Ready" if not budgets else
@@ -101,6 +81,17 @@ def _judge(ctx: FindingContext, fault: FaultInstance, name: str, pods: list[str]
         confidence=level, confidence_basis=basis,
         references=("https://kubernetes.io/docs/tasks/run-application/configure-pdb/",),
     )
+
+
+def _confidence(ctx: FindingContext, explained: int, manifests: bool) -> tuple[str, str]:
+    seen = f"pod readiness and {ctx.routing_source} were observed"
+    if explained:
+        level, basis = share_confidence(explained, len(ctx.failures), observed=True, caveat=seen)
+    else:
+        level, basis = LOW, f"no failed request fell inside the shortfall; {seen}"
+    if not manifests:
+        return lower(level), basis + "; the manifests were not available to check for a budget"
+    return level, basis
 
 
 def _refusals(ctx: FindingContext, fault: FaultInstance) -> int:

@@ -3,7 +3,7 @@ and the change to make; with a confidence that says how it was derived."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 HIGH: Final = "high"
@@ -80,3 +80,9 @@ def share_confidence(explained: int, total: int, *, observed: bool, caveat: str 
 def lower(level: str) -> str:
     """One level less confident (low stays low)."""
     return LEVELS[min(LEVELS.index(level) + 1, len(LEVELS) - 1)]
+
+
+def with_caveat(finding: Finding, caveat: str) -> Finding:
+    """The finding one level less confident, with the reason in its basis."""
+    return replace(finding, confidence=lower(finding.confidence),
+                   confidence_basis=f"{finding.confidence_basis}; {caveat}")

@@ -17,6 +17,7 @@ import numpy as np
 
 from chaoskit.analysis.findings.context import (
     CONNECT_FAILURES,
+    Failures,
     FindingContext,
     Termination,
     evidence,
@@ -94,19 +95,8 @@ def _finding(ctx: FindingContext, races: list[_Race], hits: BoolArray) -> Findin
     p50, p99 = (float(np.percentile(lags, q, method="higher")) for q in (50, 99))
     sleep_s = workload.pre_stop_sleep_s if workload else 0.0
     seconds = max(1, math.ceil(p99 + MIN_SYNC_PERIOD_S))
+    lines = _lines(ctx, races, explained, lags, sleep_s)
     observed = ctx.data_path_observed
-    where = "every node's data path" if observed else "the Service's EndpointSlices"
-    lines = [
-        f"{len(explained)} failed requests ({outcome_text(explained.outcomes())}) started between a pod's "
-        f"termination and its removal from {where}"
-        + ("" if observed else f" plus {CONTROL_PLANE_ALLOWANCE_S:g} s")
-        + f": first at {ctx.at(int(explained.start.min()))}, last at {ctx.at(int(explained.start.max()))}, "
-          f"on {len(set(explained.address.tolist()))} address(es).",
-        *(_victim_line(ctx, r, observed) for r in races[:6] if r.hits.any()),
-        f"Propagation (Terminating to out of {where}) over {len(races)} termination(s): p50 {p50:.3f} s, "
-        f"p99 {p99:.3f} s, max {float(lags.max()):.3f} s.",
-        _template_line(workload, sleep_s),
-    ]
     level, basis = share_confidence(
         len(explained), len(ctx.failures), observed=observed,
         caveat="the data path was observed (PROXY_SYNCED)" if observed else
@@ -135,6 +125,23 @@ def _finding(ctx: FindingContext, races: list[_Race], hits: BoolArray) -> Findin
         confidence=level, confidence_basis=basis,
         references=("https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination",),
     )
+
+
+def _lines(ctx: FindingContext, races: list[_Race], explained: Failures, lags: np.ndarray, sleep_s: float) -> list[str]:
+    observed = ctx.data_path_observed
+    where = "every node's data path" if observed else "the Service's EndpointSlices"
+    p50, p99 = (float(np.percentile(lags, q, method="higher")) for q in (50, 99))
+    return [
+        f"{len(explained)} failed requests ({outcome_text(explained.outcomes())}) started between a pod's "
+        f"termination and its removal from {where}"
+        + ("" if observed else f" plus {CONTROL_PLANE_ALLOWANCE_S:g} s")
+        + f": first at {ctx.at(int(explained.start.min()))}, last at {ctx.at(int(explained.start.max()))}, "
+          f"on {len(set(explained.address.tolist()))} address(es).",
+        *(_victim_line(ctx, r, observed) for r in races[:6] if r.hits.any()),
+        f"Propagation (Terminating to out of {where}) over {len(races)} termination(s): p50 {p50:.3f} s, "
+        f"p99 {p99:.3f} s, max {float(lags.max()):.3f} s.",
+        _template_line(ctx.workload(races[0].term.pod), sleep_s),
+    ]
 
 
 def _victim_line(ctx: FindingContext, race: _Race, observed: bool) -> str:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Final
 
-import numpy as np
-
-from chaoskit.analysis.findings.context import FindingContext, evidence, intervals_below, outcome_text
+from chaoskit.analysis.findings.context import FindingContext, evidence, outcome_text
 from chaoskit.analysis.findings.model import Finding, share_confidence
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.snippets import render, workload_patch
-from chaoskit.analysis.frames import NS_PER_S
 from chaoskit.analysis.templates import WorkloadFacts
 
 RULE_ID: Final = "single-replica"
@@ -50,19 +47,14 @@ def _single_workloads(ctx: FindingContext) -> list[str]:
 
 
 def _judge(ctx: FindingContext, name: str) -> Finding | None:
-    steps = ctx.serving_steps(ctx.member_of(name))
-    begin = ctx.timeline.faults[0].begin_ns
-    dark = intervals_below(steps, 1, begin, ctx.run_end_ns)
-    fails = ctx.failures
-    inside = np.zeros(len(fails), dtype=bool)
-    for start, end in dark:
-        inside |= fails.started_in(start, end - 1)
-    if not inside.any():
+    short = ctx.shortfall(ctx.serving_steps(ctx.member_of(name)), 1, ctx.timeline.faults[0].begin_ns, ctx.run_end_ns)
+    if not short.hits.any():
         return None
-    explained = fails.where(inside)
+    fails, dark = ctx.failures, short.intervals
+    explained = fails.where(short.hits)
     pod = next(v.pod for f in ctx.timeline.faults for v in f.victims if ctx.workload_name(v.pod) == name)
     workload = ctx.workload(pod)
-    dark_s = sum(end - start for start, end in dark) / NS_PER_S
+    dark_s = short.seconds
     still = " (still none at the end of the run)." if dark[-1][1] >= ctx.run_end_ns else "."
     lines = [f"{ctx.routing_source.capitalize()} reached no pod of {name} for {dark_s:.3f} s in {len(dark)} "
              f"interval(s) after the first fault, the first from {ctx.at(dark[0][0])}{still}",
