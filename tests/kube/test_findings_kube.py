@@ -20,6 +20,7 @@ import yaml
 from chaoskit.analysis.findings.shutdown_race import CONTROL_PLANE_ALLOWANCE_S
 from chaoskit.analysis.findings.snippets import merge
 from tests.kube.test_run_node_drain import nodes
+from tests.local.findings_support import deleted_at
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,10 +72,11 @@ def _race_failures(run_dir: Path) -> pd.DataFrame:
     bad = requests.loc[~requests["ok"] & requests["outcome"].astype(str).isin(CONNECT)]
     mask = pd.Series(False, index=bad.index)
     removed = events.loc[events["kind"] == "endpoint_removed"]
-    for term in events.loc[events["kind"] == "pod_terminating"].itertuples():
+    last_phase_end = events.loc[events["kind"] == "phase", "ts_ns"].max()
+    for term in events.loc[(events["kind"] == "pod_terminating") & (events["ts_ns"] < last_phase_end)].itertuples():
         gone = removed.loc[removed["ip"] == term.ip, "ts_ns"]
         end = max(int(gone.min()) if len(gone) else term.ts_ns, term.ts_ns) + int(CONTROL_PLANE_ALLOWANCE_S * 1e9)
-        mask |= (bad["start_ns"] >= term.ts_ns) & (bad["start_ns"] <= end)
+        mask |= (bad["start_ns"] >= deleted_at(events, str(term.name), int(term.ts_ns))) & (bad["start_ns"] <= end)
     return bad.loc[mask]
 
 

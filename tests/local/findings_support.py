@@ -68,12 +68,23 @@ def started_in(requests: pd.DataFrame, windows: Iterable[tuple[int, int]],
     return bad.loc[mask]
 
 
+def deleted_at(events: pd.DataFrame, pod: str, terminating_ns: int) -> int:
+    """When a pod was deleted: the fault's instant when its Terminating event followed within a second (a watch
+    sees it late), else that event's (findings/context.py states the rule)."""
+    acted = events.loc[(events["kind"] == "fault_begin") & events["detail"].astype(str).str.endswith(f"|{pod}"),
+                       "ts_ns"]
+    early = acted[(acted <= terminating_ns) & (acted >= terminating_ns - 1_000_000_000)]
+    return int(early.min()) if len(early) else terminating_ns
+
+
 def shutdown_windows(events: pd.DataFrame) -> list[tuple[str, int, int]]:
-    """(pod, Terminating, out of every Service's data path) for each terminating pod: the proxy's first sync of
-    each Service after the termination that no longer lists the pod's IP; the latest of them."""
+    """(pod, deleted, out of every Service's data path) for each pod that turned Terminating during the phases:
+    the proxy's first sync of each Service after the termination that no longer lists the pod's IP; the latest."""
     rows = []
     syncs = events.loc[events["kind"] == "proxy_synced"]
-    for term in events.loc[events["kind"] == "pod_terminating"].itertuples():
+    phases = events.loc[events["kind"] == "phase", "ts_ns"]
+    terminating = events.loc[(events["kind"] == "pod_terminating") & (events["ts_ns"] < phases.max())]
+    for term in terminating.itertuples():
         routed = syncs.loc[syncs["detail"].str.split(",").apply(lambda ips, ip=term.ip: ip in ips)
                            & (syncs["ts_ns"] <= term.ts_ns), "service"].unique()
         outs = []
@@ -82,7 +93,7 @@ def shutdown_windows(events: pd.DataFrame) -> list[tuple[str, int, int]]:
             gone = later.loc[~later["detail"].str.split(",").apply(lambda ips, ip=term.ip: ip in ips), "ts_ns"]
             outs.append(int(gone.min()))
         if outs:
-            rows.append((str(term.name), int(term.ts_ns), max(outs)))
+            rows.append((str(term.name), deleted_at(events, str(term.name), int(term.ts_ns)), max(outs)))
     return rows
 
 

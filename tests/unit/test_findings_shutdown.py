@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from chaoskit.vocab import EventKind
-from tests.unit.findings_frames import Cluster, analyse, deployment, facts, only, requests, rules
+from tests.unit.findings_frames import END_S, Cluster, analyse, deployment, facts, only, requests, rules
 
 pytestmark = pytest.mark.unit
 PODS = (("web-5d8f-a", "10.0.0.1", "n1"), ("web-5d8f-b", "10.0.0.2", "n2"), ("web-5d8f-c", "10.0.0.3", "n3"))
@@ -33,6 +33,7 @@ def _deleted(*, sync_s: float = 0.4, data_path: bool = True) -> Cluster:
     else:
         cluster.endpoint(3.001, "web-5d8f-a", added=False)
         cluster.endpoint(3.5, "web-5d8f-d", added=True)
+    cluster.terminate(END_S + 0.5, "web-5d8f-b")  # teardown: not the experiment's
     return cluster
 
 
@@ -49,6 +50,7 @@ def test_failures_between_termination_and_the_sync_are_the_shutdown_race() -> No
     assert race.evidence.pods == ("web-5d8f-a",) and race.evidence.faults == ("delete#1",)
     assert race.evidence.measured["propagation_max_s"] == pytest.approx(0.4)
     assert race.evidence.measured["recommended_sleep_s"] == math.ceil(0.4 + 1.0)
+    assert any("over 1 termination(s)" in line for line in race.evidence.lines)  # teardown's is not counted
     assert race.confidence == "high" and race.workload == "Deployment web"
     assert "no preStop sleep (terminationGracePeriodSeconds 30)" in race.evidence.lines[-1]
     patch = yaml.safe_load(race.snippet)
@@ -144,3 +146,14 @@ def test_refusals_or_an_outage_are_not_stale_conntrack() -> None:
     outage = analyse(requests(lambda t: 6 <= t < 12, outcome="connect_timeout"), dark, facts(deployment()))
     assert "stale-conntrack" not in rules(outage)
 
+
+
+def test_connect_timeouts_inside_another_pods_race_are_the_race_not_stale_conntrack() -> None:
+    twice = _deleted(data_path=False)
+    twice.fault(9, "delete#2", "pod-delete", ["web-5d8f-b"])
+    twice.terminate(9, "web-5d8f-b")
+    twice.endpoint(9.001, "web-5d8f-b", added=False)
+    summary = analyse(requests(lambda t: t in (9.5, 10.0, 10.5), outcome="connect_timeout"), twice,
+                      facts(deployment()))
+    assert "stale-conntrack" not in rules(summary)
+    assert only(summary, "shutdown-race").evidence.failures == 3

@@ -25,6 +25,8 @@ from chaoskit.vocab import EventKind
 
 AGENT_POD_PREFIX: Final = "chaoskit-load-agent"
 """chaoskit's own in-cluster load agent: never counted as a pod of the target."""
+WATCH_SLACK_S: Final = 1.0
+"""A POD_TERMINATING this soon after a fault acted on the pod is that fault's deletion, seen late."""
 CONNECT_FAILURES: Final = frozenset({"refused", "reset", "connect_timeout"})
 """Outcomes of a new connection that found no listening pod behind the address (reset on the embedded
 cluster, refused or a connect timeout through kube-proxy)."""
@@ -69,6 +71,8 @@ class Termination:
     ip: str
     node: str
     ts_ns: int
+    """When it was deleted: the instant of the fault that deleted it when its POD_TERMINATING followed within
+    :data:`WATCH_SLACK_S` (a watch reports the deletion late: 60 ms on the test bed), else that event's."""
     grace_s: float | None
     """The grace period it was given (``grace=30s``), None when the event does not say."""
     deleted_ns: int | None
@@ -141,16 +145,23 @@ class FindingContext:
 
     @cached_property
     def terminations(self) -> tuple[Termination, ...]:
+        """Pods that turned Terminating during the phases (teardown's deletions are not counted)."""
         kind = self.events["kind"].astype(str)
-        rows = self.events.loc[kind == EventKind.POD_TERMINATING.value, ["ts_ns", "name", "ip", "node", "detail"]]
+        within = (self.events["ts_ns"] >= self.origin_ns) & (self.events["ts_ns"] < self.run_end_ns) \
+            if self.phases else True  # teardown's deletions are not the experiment's
+        rows = self.events.loc[(kind == EventKind.POD_TERMINATING.value) & within,
+                               ["ts_ns", "name", "ip", "node", "detail"]]
+        hit = {v.pod: f.begin_ns for f in self.timeline.faults for v in f.victims}
         seen: dict[str, Termination] = {}
         for ts, name, ip, node, detail in rows.sort_values("ts_ns", kind="stable").itertuples(index=False):
             pod = str(name)
             if pod in seen or pod.startswith(AGENT_POD_PREFIX):
                 continue
             history = self.timeline.pods.get(pod)
+            acted = hit.get(pod, int(ts))
+            deleted = acted if 0 <= int(ts) - acted <= WATCH_SLACK_S * NS_PER_S else int(ts)
             seen[pod] = Termination(pod=pod, ip=_text(ip) or (history.ip if history else ""),
-                                    node=_text(node) or (history.node if history else ""), ts_ns=int(ts),
+                                    node=_text(node) or (history.node if history else ""), ts_ns=deleted,
                                     grace_s=_grace(_text(detail)),
                                     deleted_ns=history.deleted_ns if history else None)
         return tuple(seen.values())

@@ -147,7 +147,7 @@ def _lines(ctx: FindingContext, races: list[_Race], explained: Failures, lags: n
 def _victim_line(ctx: FindingContext, race: _Race, observed: bool) -> str:
     term = race.term
     gone = "never left it" if race.removed_ns is None else f"out at {ctx.at(race.removed_ns)}"
-    return (f"{term.pod} ({term.ip} on {term.node or '?'}): Terminating at {ctx.at(term.ts_ns)}, "
+    return (f"{term.pod} ({term.ip} on {term.node or '?'}): deleted at {ctx.at(term.ts_ns)}, "
             f"{'data path' if observed else 'EndpointSlices'} {gone} ({race.propagation_s:.3f} s); "
             f"{int(race.hits.sum())} failure(s) in between.")
 

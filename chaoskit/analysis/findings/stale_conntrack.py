@@ -36,19 +36,23 @@ def evaluate(ctx: FindingContext) -> list[Finding]:
     timeouts = fails.outcome == "connect_timeout"
     if not timeouts.any():
         return []
+    horizon, allowance = int(HORIZON_S * NS_PER_S), 0 if ctx.data_path_observed else \
+        int(CONTROL_PLANE_ALLOWANCE_S * NS_PER_S)
     late = np.zeros(len(fails), dtype=bool)
+    racing = np.zeros(len(fails), dtype=bool)
     removed_pods = []
-    allowance = int(CONTROL_PLANE_ALLOWANCE_S * NS_PER_S)
     for term in ctx.terminations:
         removed, services = ctx.removed_from_routing(term.ip, term.ts_ns) if term.ip else (None, frozenset())
         if removed is None:
             continue
-        begin = max(removed, term.ts_ns) + (0 if ctx.data_path_observed else allowance)
-        hits = timeouts & fails.started_in(begin + 1, begin + int(HORIZON_S * NS_PER_S)) \
-            & np.isin(fails.service, sorted(services)) & ~_dark(ctx, term.pod)
+        begin = max(removed, term.ts_ns) + allowance
+        racing |= fails.started_in(term.ts_ns, begin)  # the shutdown race's window, not a stale entry
+        hits = timeouts & fails.started_in(begin + 1, begin + horizon) & np.isin(fails.service, sorted(services)) \
+            & ~_dark(ctx, term.pod)
         if hits.any():
             late |= hits
             removed_pods.append((term.pod, begin))
+    late &= ~racing
     late &= _sporadic(ctx, late)
     if not late.any():
         return []
