@@ -15,7 +15,7 @@ import pandas as pd
 
 from chaoskit.analysis.evidence import RunFacts
 from chaoskit.analysis.findings.model import Evidence
-from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, IntArray, PhaseSpan
+from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, IntArray, PhaseSpan, codes
 from chaoskit.analysis.recovery import FaultRecovery
 from chaoskit.analysis.templates import ManifestFacts, WorkloadFacts
 from chaoskit.analysis.timeline import ProxySync, Timeline, owner_prefix
@@ -127,13 +127,13 @@ class FindingContext:
     @cached_property
     def failures(self) -> Failures:
         rows = np.flatnonzero(~self.cols.ok)
+        rows = rows[np.argsort(self.cols.start_ns[rows], kind="stable")]
         start = self.cols.start_ns[rows]
-        order = np.argsort(start, kind="stable")
-        rows = rows[order]
         outcome = np.asarray(self.cols.outcomes, dtype=str)[self.cols.outcome_code[rows]]
         address = np.asarray(self.cols.addresses, dtype=str)[self.cols.address_code[rows]]
-        service = self.requests["service"].astype(str).to_numpy()[rows].astype(str)
-        return Failures(start[order], start[order] + self.cols.latency_ns[rows], outcome, address, service)
+        service_code, services = codes(self.requests["service"])
+        service = np.asarray(services, dtype=str)[service_code[rows]]
+        return Failures(start, start + self.cols.latency_ns[rows], outcome, address, service)
 
     def workload(self, pod: str) -> WorkloadFacts | None:
         return self.manifests.workload_of(pod)
@@ -168,7 +168,11 @@ class FindingContext:
 
     def ready_steps(self, member: Callable[[str], bool]) -> list[tuple[int, int]]:
         """(instant, ready pods) after every change of the pods ``member`` accepts, in time order."""
-        return ready_steps(self.events, member)
+        return steps_of(self._readiness, member)
+
+    @cached_property
+    def _readiness(self) -> list[tuple[int, bool, str]]:
+        return readiness_changes(self.events)
 
     def routable_steps(self, member: Callable[[str], bool]) -> list[tuple[int, int]]:
         """(instant, pods the data path forwards to) after every routing change, for the pods ``member``
@@ -221,17 +225,22 @@ class FindingContext:
         return removed_from(views, ip, after_ns)
 
 
-def ready_steps(events: pd.DataFrame, member: Callable[[str], bool]) -> list[tuple[int, int]]:
+def readiness_changes(events: pd.DataFrame) -> list[tuple[int, bool, str]]:
+    """(instant, ready or not, pod) of every pod readiness change, in time order (chaoskit's agent left out)."""
     kind = events["kind"].astype(str)
     rows = events.loc[kind.isin(_UP | _DOWN), ["ts_ns", "kind", "name"]].sort_values("ts_ns", kind="stable")
+    return [(int(ts), str(what) in _UP, str(name)) for ts, what, name in rows.itertuples(index=False, name=None)
+            if not str(name).startswith(AGENT_POD_PREFIX)]
+
+
+def steps_of(changes: Sequence[tuple[int, bool, str]], member: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """(instant, ready pods) after every change of the pods ``member`` accepts."""
     ready: set[str] = set()
     steps: list[tuple[int, int]] = []
-    for ts, what, name in rows.itertuples(index=False, name=None):
-        pod = str(name)
-        if pod.startswith(AGENT_POD_PREFIX) or not member(pod):
-            continue
-        (ready.add if str(what) in _UP else ready.discard)(pod)
-        steps.append((int(ts), len(ready)))
+    for ts, up, pod in changes:
+        if member(pod):
+            (ready.add if up else ready.discard)(pod)
+            steps.append((ts, len(ready)))
     return steps
 
 

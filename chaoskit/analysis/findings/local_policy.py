@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 
 from chaoskit.analysis.evidence import AddressFacts
-from chaoskit.analysis.findings.context import FindingContext, evidence, outcome_text, ready_steps
+from chaoskit.analysis.findings.context import FindingContext, evidence, outcome_text
 from chaoskit.analysis.findings.model import Finding, share_confidence
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.snippets import render
@@ -43,7 +43,7 @@ def without_ready_pods(ctx: FindingContext, node: str) -> list[tuple[int, int]]:
     """Intervals (ns) in which ``node`` had no ready pod (chaoskit's own agent excluded); the run starts with
     none known ready (the event bus replays the current state first)."""
     on_node = {name for name, pod in ctx.timeline.pods.items() if pod.node == node}
-    steps = ready_steps(ctx.events, lambda pod: pod in on_node)
+    steps = ctx.ready_steps(lambda pod: pod in on_node)
     out: list[tuple[int, int]] = []
     empty_since: int | None = 0
     for ts, count in steps:

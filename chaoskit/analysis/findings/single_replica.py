@@ -32,18 +32,18 @@ def evaluate(ctx: FindingContext) -> list[Finding]:
 def _single_workloads(ctx: FindingContext) -> list[str]:
     """Workloads (by :meth:`FindingContext.workload_name`) of the faults' victims that run one pod: as the
     manifests say, or, without them, when no more than one of its pods was ever ready at once."""
-    names: dict[str, None] = {}
+    names: dict[str, bool] = {}
     for fault in ctx.timeline.faults:
         for victim in fault.victims:
-            workload = ctx.workload(victim.pod)
             name = ctx.workload_name(victim.pod)
+            if name in names:
+                continue
+            workload = ctx.workload(victim.pod)
             if workload is not None:
-                single = workload.replicas == 1
+                names[name] = workload.replicas == 1
             else:
-                single = max((c for _, c in ctx.ready_steps(ctx.member_of(name))), default=0) <= 1
-            if single:
-                names.setdefault(name)
-    return list(names)
+                names[name] = max((c for _, c in ctx.ready_steps(ctx.member_of(name))), default=0) <= 1
+    return [name for name, single in names.items() if single]
 
 
 def _judge(ctx: FindingContext, name: str) -> Finding | None:
