@@ -1,12 +1,15 @@
-"""What the engine knows beyond the two tables, for the verdict to weigh: every scheduled fault firing and
-what it hit, the load it planned, and how the steady state was reached before the baseline.
+"""What the engine knows beyond the two tables, for the verdict and the findings to weigh: every scheduled fault
+firing and what it hit, the load it planned, how the steady state was reached before the baseline, and what
+the manifests say about the workloads.
 
 Plain frozen data (the engine fills it in; the analysis only reads it), so summaries stay reproducible.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from chaoskit.analysis.templates import ManifestFacts
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,5 @@ class RunFacts:
     """Requests the load plans scheduled (rate x duration x addresses); None when no load started."""
     steady_state: SteadyState | None = None
     addresses: tuple[AddressFacts, ...] = ()
+    manifests: ManifestFacts = field(default_factory=ManifestFacts)
+    """What the manifests say about the workloads, budgets and Services (templates.py), for the findings."""

@@ -13,6 +13,8 @@ from chaoskit.analysis.churn import ChurnStats, churn
 from chaoskit.analysis.codec import DecodeError, from_jsonable, to_jsonable
 from chaoskit.analysis.conclusive import conclusiveness
 from chaoskit.analysis.evidence import FiringOutcome, RunFacts, SteadyState
+from chaoskit.analysis.findings import Finding, FindingContext, FindingRegistry, default_registry
+from chaoskit.analysis.findings.model import with_caveat
 from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare, run_end_ns
 from chaoskit.analysis.happenings import happenings
 from chaoskit.analysis.health import AgentHealth, agent_health
@@ -27,6 +29,7 @@ from chaoskit.checks.results import DataCheckResult
 
 NOT_SENT: Final = "agent_saturated"
 """The outcome of a scheduled request the load agent never sent."""
+CLIENT_CAVEAT: Final = "the load agent fell behind its schedule, so some failures may be the client's"
 SCHEMA_VERSION: Final = 2
 """2: windows per address ending at the next success, completion-time attribution, five recovery clocks,
 the recovery observation, churn within the phases."""
@@ -66,6 +69,8 @@ class RunSummary:
     """The wait before the baseline until every address answered in a row."""
     happenings: tuple[str, ...] = ()
     """What happened that the numbers alone do not say (happenings.py), one sentence each."""
+    findings: tuple[Finding, ...] = ()
+    """Why users noticed and what to change, with this run's evidence (analysis/findings/)."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -106,6 +111,7 @@ def summarize(
     agent: Mapping[str, object] | None,
     facts: RunFacts | None = None,
     quiet_s: float = DEFAULT_QUIET_S,
+    rules: FindingRegistry | None = None,
 ) -> RunSummary:
     """Analyse one run: requests (records.py columns) and events (ClusterEvent columns) in, summary out.
 
@@ -113,13 +119,15 @@ def summarize(
     health and in the verdict's conclusiveness, not against the service. ``facts``: what the engine knows
     beyond the tables (fault firings, planned load, steady state; evidence.py). ``quiet_s``: how long the
     end of the recovery phase must be free of failures for recovery to count as observed (observation.py).
+    ``rules``: the findings rules to judge the run by (default: every built-in rule).
     """
     facts = facts or RunFacts()
     phases = phases_from_events(events)
     sent, not_sent = split_not_sent(requests)
     health = agent_health(prepare(requests, phases), agent, not_sent=not_sent, planned=facts.planned_requests)
     cols = prepare(sent, phases)
-    runs = failure_runs(cols, run_end_ns(cols, phases))
+    end_ns = run_end_ns(cols, phases)
+    runs = failure_runs(cols, end_ns)
     timeline = read_timeline(events)
     index = LatencyIndex(cols)
     judged = [p.name for p in phases if p.name in LATENCY_PHASES] or [p.name for p in phases]
@@ -139,6 +147,11 @@ def summarize(
         inconclusive=conclusive.reasons,
         warnings=conclusive.warnings,
     )
+    found = (rules or default_registry()).evaluate(FindingContext(
+        timeline=timeline, cols=cols, requests=sent, events=events, phases=phases, faults=faults, facts=facts,
+        data=tuple(data_checks), slo=slo, run_end_ns=end_ns))
+    if health.saturated:
+        found = tuple(with_caveat(f, CLIENT_CAVEAT) for f in found)
     return RunSummary(
         experiment=experiment,
         backend=backend,
@@ -161,7 +174,8 @@ def summarize(
         by_target=by_target(sent),
         firings=facts.firings,
         steady_state=facts.steady_state,
-        happenings=happenings(events, sent, data_checks, facts.addresses, phases),
+        happenings=happenings(events, data_checks, phases),
+        findings=found,
     )
 
 

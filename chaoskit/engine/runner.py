@@ -12,6 +12,7 @@ from pathlib import Path
 from chaoskit import __version__
 from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
+from chaoskit.analysis.templates import manifest_facts
 from chaoskit.checks.markers import DataChecker
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import (
@@ -159,7 +160,8 @@ class Engine:
         planned = len(self.experiment.fault_instants())
         return RunFacts(firings=tuple(scheduler.outcomes.values()) if scheduler else (), planned_firings=planned,
                         planned_requests=self._planned_requests, steady_state=self._steady,
-                        addresses=tuple(self._addresses))
+                        addresses=tuple(self._addresses),
+                        manifests=manifest_facts(self._manifests(), self.experiment.target.selector))
 
     def _fault_scheduler(self) -> FaultScheduler:
         spec = self.experiment

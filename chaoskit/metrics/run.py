@@ -11,6 +11,7 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
 from chaoskit import __version__
+from chaoskit.analysis.findings import BUILTIN_RULES
 from chaoskit.checks.results import DataCheckResult
 from chaoskit.metrics import names
 from chaoskit.metrics.exporter import DEFAULT_JOB, PushError, push
@@ -71,6 +72,10 @@ class RunMetrics:
         self._conclusive = Gauge(names.CONCLUSIVE, "1 when the run supports a verdict (every fault happened, "
                                  "steady state held, load delivered), 0 when inconclusive or aborted.",
                                  ["experiment"], registry=reg)
+        self._finding = Gauge(names.FINDING, "1 when the findings rule matched this run (docs/findings.md).",
+                              ["experiment", "rule"], registry=reg)
+        self._finding_failures = Gauge(names.FINDING_FAILURES, "Failed requests the rule's findings explain.",
+                                       ["experiment", "rule"], registry=reg)
         self._lock = threading.Lock()
         self._seen_instances: set[str] = set()
         self._finalized = False
@@ -133,6 +138,7 @@ class RunMetrics:
             if row.ratio is not None:
                 self._availability.labels(exp, row.service_type, row.phase).set(row.ratio)
         self._set_data(summary.data)
+        self._set_findings(summary)
         self._verdict.labels(exp).set(1.0 if summary.verdict.passed else 0.0)
         self._conclusive.labels(exp).set(0.0 if summary.verdict.inconclusive or summary.verdict.aborted else 1.0)
         self.identify(run_id=summary.run_id, backend=summary.backend)
@@ -148,6 +154,16 @@ class RunMetrics:
             self._survived.labels(*labels).set(sum(c.survived for c in checks) / len(checks))
             self._checks.labels(*labels).set(len(checks))
             self._as_expected.labels(*labels).set(1.0 if all(c.as_expected for c in checks) else 0.0)
+
+    def _set_findings(self, summary: RunSummary) -> None:
+        """Every built-in rule gets a series (0: it did not match), plus any other rule that matched."""
+        explained: dict[str, int] = {rule.id: 0 for rule in BUILTIN_RULES}
+        matched = {f.rule for f in summary.findings}
+        for finding in summary.findings:
+            explained[finding.rule] = explained.get(finding.rule, 0) + finding.evidence.failures
+        for rule, failures in explained.items():
+            self._finding.labels(self.experiment, rule).set(1.0 if rule in matched else 0.0)
+            self._finding_failures.labels(self.experiment, rule).set(failures)
 
     def push(self, url: str, *, job: str = DEFAULT_JOB, timeout_s: float = 10.0) -> None:
         """Push every metric to the Pushgateway at ``url``, grouped by experiment and run."""

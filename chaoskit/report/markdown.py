@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from chaoskit import __version__
 from chaoskit.analysis.availability import ALL_PHASES
+from chaoskit.analysis.findings import Finding
 from chaoskit.analysis.recovery import CONTROL_PLANE
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.report.evidence import FIRING_HEADERS, firing_rows, headline, steady_state_line
@@ -22,6 +23,7 @@ def render(summary: RunSummary, *, version: str = __version__) -> str:
         f"**{headline(summary)}**",
         _header(summary, version),
         _verdict(summary),
+        findings_section(summary),
         *([_happenings(summary)] if summary.happenings else []),
         _injections(summary),
         _availability(summary),
@@ -73,6 +75,26 @@ def _verdict(s: RunSummary) -> str:
     if observed is not None:
         lines.append(f"- warning: {observed}")
     return "\n".join(lines)
+
+
+def findings_section(s: RunSummary) -> str:
+    """Why users noticed and what to change: each finding with its evidence, mechanism, YAML and confidence."""
+    head = ("## Findings\n\nWhy users noticed, and what to change, judged from this run's requests and events "
+            "(the rules: docs/findings.md).")
+    if not s.findings:
+        return f"{head}\n\nNo rule matched this run's evidence."
+    return "\n\n".join([head, *(_finding(f) for f in s.findings)])
+
+
+def _finding(f: Finding) -> str:
+    parts = [f"### `{f.rule}`: {f.headline}", f"Applies to {f.workload}. Confidence **{f.confidence}**: "
+             f"{f.confidence_basis}.", "Evidence:\n" + "\n".join(f"- {line}" for line in f.evidence.lines),
+             f"Why: {f.mechanism}", f"Change: {f.recommendation}"]
+    if f.snippet:
+        parts.append(f"```yaml\n{f.snippet.rstrip()}\n```")
+    if f.references:
+        parts.append("See: " + ", ".join(f.references))
+    return "\n\n".join(parts)
 
 
 def _happenings(s: RunSummary) -> str:
@@ -268,6 +290,10 @@ def _slo_checks(s: RunSummary) -> str:
 
 HOW_TO_READ = """## How to read this
 
+- **Findings** say why users noticed and what to change. Each is judged from this run's requests and events
+  (never from the manifest alone); its YAML merges into your manifest by kind and name, containers by name.
+  Its confidence is the share of the run's failed requests it explains, lowered when its mechanism was
+  inferred rather than observed (docs/findings.md).
 - **Availability** counts every request the load agent scheduled. A request is ok only when its answer's
   status is in the Service's `request.success` (default: 2xx and 3xx), or, for a `mode: tcp` Service, when
   the connection opened (and the reply began with `expect`, if one is set). Everything else fails, each

@@ -23,7 +23,8 @@ def render(summary: RunSummary, console: Console) -> None:
 
 def renderable(summary: RunSummary) -> RenderableType:
     """Everything :func:`render` prints, as one rich renderable (for tests and embedding)."""
-    parts: list[RenderableType] = [verdict(summary), availability_table(summary)]
+    parts: list[RenderableType] = [verdict(summary), *([findings_lines(summary)] if summary.findings else []),
+                                   availability_table(summary)]
     if summary.by_target:
         parts.append(target_table(summary))
     if summary.recovery:
@@ -49,6 +50,15 @@ def verdict(summary: RunSummary) -> Text:
         text.append(f"\n  ! {observed}", style="yellow")
     for line in summary.happenings:
         text.append(f"\n  * {line}", style="cyan")
+    return text
+
+
+def findings_lines(summary: RunSummary) -> Text:
+    """One line per finding: its rule id and headline (report.md has the evidence and the change)."""
+    text = Text("Findings (report.md has the evidence and the change):", style="bold")
+    for finding in summary.findings:
+        text.append(f"\n  > {finding.rule}", style="bold cyan")
+        text.append(f" [{finding.confidence}]: {finding.headline}")
     return text
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaoskit.cluster.local.pod import LocalPod
+from chaoskit.cluster.local.spread import spread_allows
 from chaoskit.cluster.protocol import NodeInfo
 from chaoskit.vocab import selector_matches
 
@@ -31,16 +32,17 @@ class LocalNode:
 
 def pick_node(pod: LocalPod, nodes: Iterable[LocalNode], pods: Iterable[LocalPod],
               rng: random.Random, *, pinned: str | None = None) -> LocalNode | None:
-    """Filter (nodeName, nodeSelector, Ready as the API sees it, not cordoned, the node of a local volume the
-    pod's claim is ``pinned`` to), then spread: fewest pods of the same owner, then fewest pods overall; ties
-    broken at random, like the default scheduler's scoring."""
+    """Filter (nodeName, nodeSelector, Ready as the API sees it, not cordoned, hard topology spread constraints,
+    the node of a local volume the pod's claim is ``pinned`` to), then spread: fewest pods of the same owner, then
+    fewest pods overall; ties broken at random, like the default scheduler's scoring."""
     template = pod.template
+    nodes, pods = list(nodes), list(pods)
     candidates = [
         n for n in nodes
         if n.ready and (n.schedulable or template.node_name == n.name)
         and (not template.node_name or template.node_name == n.name)
         and (pinned is None or pinned == n.name)
-        and selector_matches(template.node_selector, n.labels)
+        and selector_matches(template.node_selector, n.labels) and spread_allows(pod, n, nodes, pods)
     ]
     if not candidates:
         return None

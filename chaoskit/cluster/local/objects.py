@@ -14,7 +14,7 @@ from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import ManifestError
 
 SUPPORTED_POD_FIELDS = frozenset(
-    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds",
+    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds", "topologySpreadConstraints",
      "restartPolicy", "dnsPolicy", "schedulerName", "securityContext", "serviceAccountName",
      "automountServiceAccountToken", "enableServiceLinks", "imagePullSecrets", "priority", "tolerations"}
 )
@@ -88,6 +88,16 @@ class Toleration:
 
 
 @dataclass(frozen=True, slots=True)
+class SpreadConstraint:
+    """A ``DoNotSchedule`` topology spread constraint on ``kubernetes.io/hostname`` (spread.py)."""
+
+    max_skew: int
+    selector: Mapping[str, str]
+    honor_taints: bool
+    """``nodeTaintsPolicy: Honor``: cordoned and NotReady nodes leave the skew computation (default: they count)."""
+
+
+@dataclass(frozen=True, slots=True)
 class PodTemplate:
     labels: Mapping[str, str]
     containers: tuple[ContainerSpec, ...]
@@ -110,6 +120,7 @@ class PodTemplate:
         if any(t.seconds is None for t in matching):
             return None
         return max(t.seconds for t in matching if t.seconds is not None)
+    spread: tuple[SpreadConstraint, ...] = ()
 
     def port_number(self, port: int | str) -> int | None:
         """Resolve a numeric or named container port."""

@@ -22,6 +22,7 @@ from chaoskit.cluster.local.objects import (
     VolumeSpec,
     Workload,
 )
+from chaoskit.cluster.local.spread import parse_spread
 from chaoskit.cluster.local.statefulset import parse_stateful
 
 BUILTIN_IMAGES = ("httpd", "nginx", "chaoskit/target", "chaoskit-target")
@@ -96,6 +97,7 @@ def parse_pod_spec(read: FieldReader, meta: Mapping[str, Any], value: Any, path:
         grace_s=read.number(spec.get("terminationGracePeriodSeconds"), f"{path}.grace", 30.0),
         restart_always=restart != "Never",
         tolerations=_tolerations(read, spec.get("tolerations"), f"{path}.tolerations"),
+        spread=parse_spread(read, spec.get("topologySpreadConstraints"), f"{path}.topologySpreadConstraints"),
     )
 
 
