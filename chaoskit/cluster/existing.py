@@ -105,17 +105,17 @@ def resolve(live: LiveObjects, *, selector: Mapping[str, str], workload: tuple[s
         workloads = [w for w in live.workloads if selector_matches(labels, _template_labels(w))]
         replicas = sum(_desired(w) for w in workloads if not _owned_by(w, "Deployment"))
     pods = [p for p in live.pods if selector_matches(labels, _labels(p)) and not _meta(p).get("deletionTimestamp")]
-    bare = [p for p in pods if not _controller(p)]
-    replicas += 0 if workload is not None else len(bare)
-    if not pods and replicas > 0:
-        raise ExistingTargetError(f"no pod in namespace {live.namespace} matches {selector_text(labels)}",
-                                  hint="the workload has no pods yet: wait until it runs, or check its selector")
-    if not pods:
+    bare = [p for p in pods if not _controller(p)] if workload is None else []  # a named workload: its pods only
+    replicas += len(bare)
+    if not pods and not workloads:
         raise ExistingTargetError(f"no pod and no workload in namespace {live.namespace} matches "
                                   f"{selector_text(labels)}", hint=_what_runs(live))
     if replicas == 0:
         raise ExistingTargetError(f"the workloads matching {selector_text(labels)} in {live.namespace} want 0 pods: "
                                   "there is nothing to test", hint="scale it up, or set target.replicas")
+    if not pods:
+        raise ExistingTargetError(f"no pod in namespace {live.namespace} matches {selector_text(labels)}",
+                                  hint="the workload has no pods yet: wait until it runs, or check its selector")
     owned = [_owned(w) for w in workloads]
     owned += [_owned(r) for r in live.workloads if r.get("kind") == "ReplicaSet" and r not in workloads
               and any(_owned_by(r, w.kind, w.name) for w in owned if w.kind == "Deployment")]
