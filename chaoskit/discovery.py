@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit.serviceports import PortChoiceError, PortRef, choose_port, describe_port, ports_of
+from chaoskit.serviceports import PortChoiceError, PortRef, choose_port, describe_port, find_port, ports_of
 from chaoskit.vocab import ServiceKind, selector_matches
 
 
@@ -72,10 +72,11 @@ def selecting(services: Iterable[Mapping[str, Any]],
 
 
 def discover(services: Iterable[Mapping[str, Any]], pod_labels: Iterable[Mapping[str, Any]], *,
-             live: bool) -> list[FoundService]:
+             live: bool, port: PortRef | None = None) -> list[FoundService]:
     """Every Service that reaches the pods, with the ways to load it. ``live``: objects from the API server
-    (a LoadBalancer's ingress is known); else manifests (it is not yet). Raises DiscoveryError when none
-    does, or naming every Service whose port cannot be chosen."""
+    (a LoadBalancer's ingress is known); else manifests (it is not yet). ``port``: the port to load in the
+    Services that have it (by name or number). Raises DiscoveryError when no Service reaches the pods, or
+    naming every Service whose port cannot be chosen."""
     chosen = selecting(services, pod_labels)
     if not chosen:
         raise DiscoveryError("no Service selects the target's pods: chaoskit loads a service through a Service",
@@ -83,7 +84,8 @@ def discover(services: Iterable[Mapping[str, Any]], pod_labels: Iterable[Mapping
     found, problems = [], []
     for service in chosen:
         try:
-            found.append(describe_service(service, live=live))
+            own = port if port is not None and find_port(ports_of(service), port) is not None else None
+            found.append(describe_service(service, live=live, port=own))
         except PortChoiceError as exc:
             problems.append((str(exc), exc.hint))
     if problems:

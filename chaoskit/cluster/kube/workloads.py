@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chaoskit.cluster.existing import LiveObjects
 from chaoskit.cluster.kube.api import JsonObj, KubeApi
+from chaoskit.cluster.kube.config import KubeOptions, check_namespace, load_configuration
 from chaoskit.cluster.protocol import NotFoundError
 
 
@@ -30,3 +31,18 @@ def read_namespace(api: KubeApi, namespace: str) -> LiveObjects:
 
 def _items(api: KubeApi, path: str, kind: str) -> list[JsonObj]:
     return [{**item, "kind": kind} for item in api.request("GET", path).get("items", [])]
+
+
+def read_cluster(options: KubeOptions, namespace: str) -> tuple[LiveObjects, int, str]:
+    """(what runs in ``namespace``, the number of nodes, the context's name), read through ``options``'
+    kubeconfig: ``chaoskit init`` only reads, so the context allowlist does not apply; control-plane namespaces
+    are still refused."""
+    check_namespace(namespace, allowed={namespace})
+    loaded = load_configuration(options)
+    api = KubeApi(loaded.configuration, request_timeout_s=options.request_timeout_s)
+    try:
+        live = read_namespace(api, namespace)
+        nodes = len(api.request("GET", "/api/v1/nodes").get("items", []))
+    finally:
+        api.close()
+    return live, nodes, loaded.context
