@@ -137,8 +137,15 @@ def test_a_run_against_the_users_workload_changes_only_its_pods(kube_context: st
                       ("config", "/etc/shop is read-only for container web")}
     assert all(not r["survived"] for r in summary["data"] if r["volume"] == "cache" and not r["not_checkable"])
     assert not any(c["slo"] == "data" and not c["passed"] for c in summary["verdict"]["checks"])
-    assert len({p["metadata"]["uid"] for p in pods(kube_context)} - pods_before) >= 2  # replaced pods
+    pods_after = {p["metadata"]["uid"] for p in pods(kube_context)}
+    assert pods_after != pods_before and summary["churn"]["pods_deleted"] >= 2  # only the pods changed
     assert_untouched(kube_context, shop)
+    print("user's objects before and after (kind/name uid):",  # shown with -rP: the evidence for the report
+          *(f"{key} {obj['uid']} == {users_objects(kube_context)[key]['uid']}" for key, obj in shop.items()),
+          f"pods before {sorted(pods_before)} after {sorted(pods_after)}",
+          f"verdict {summary['verdict']['outcome']}; availability (all phases): " + ", ".join(
+              f"{r['service_type']} {r['ratio']:.3%} of {r['requests']}" for r in requests if r["phase"] == "all"),
+          sep="\n  ")
     for extra in ([], ["--namespace", NS]):
         cleaned = chaoskit("cleanup", "--backend", "kube", "--context", kube_context, "--yes", "--dry-run", *extra)
         assert cleaned.returncode == 0, cleaned.stderr

@@ -1,7 +1,7 @@
 """``chaoskit cleanup``: find what chaoskit left on a cluster (by label and node annotation) and restore it.
 
 Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id), nodes
-annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``chaoskit-marker-<run dir>-...``) of
+annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``.chaoskit-marker-<run dir>-...``) of
 crashed runs. Markers are looked for first (a namespace deleted afterwards takes its pods, and with them the
 only way into a hostPath volume): in the emptyDir, hostPath and persistentVolumeClaim volumes of the running pods
 of namespaces chaoskit labelled, or of the namespaces named (``--namespace``: where a workload chaoskit did not
