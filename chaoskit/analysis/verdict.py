@@ -174,6 +174,8 @@ def _data_checks(slo: SloTargets, results: Sequence[DataCheckResult]) -> list[Sl
         return []
     checks = []
     for r in results:
+        if not r.checked:
+            continue  # no marker was written (or read) there: it says nothing about the data; the report shows it
         seen = "survived" if r.survived else "lost"
         scope = f"{r.volume} ({r.volume_type}) after {r.fault}, {r.placement}"
         detail = f"data {scope}: {seen}, expected {r.expected}"

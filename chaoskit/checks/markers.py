@@ -1,5 +1,9 @@
 """Data-survival checks: a unique marker file in each checked volume before a fault, looked for afterwards.
 
+The marker is a hidden file (``.chaoskit-marker-<run>-<firing>-<pod>``) at the volume's mount path, or in the
+directory ``data[].path`` below it. A container that cannot hold one (no shell for the exec commands, a
+read-only directory) gives a row that says so ("not checkable: ..."): neither lost nor survived.
+
 Every marker written is also registered for removal on the engine's undo stack, so it goes on every exit
 path: from the victim when it lives on (a restarted container), else, for a hostPath volume (which outlives
 the pod), through a pod on the same node that mounts the same volume; when there is none, the undo fails
@@ -8,6 +12,7 @@ and the run's notes say where the marker stays.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import time
@@ -16,8 +21,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from chaoskit.checks.results import DataCheckResult
-from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, PodInfo
+from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, MarkerUnsupportedError, PodInfo
 from chaoskit.experiment import DataCheck
+
+MARKER_PREFIX = ".chaoskit-marker-"
+"""Hidden (a directory listing or a web server's index skips it); ``chaoskit cleanup --backend kube`` looks for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +34,11 @@ class Marker:
     victim: PodInfo
     container: str
     mount_path: str
+    """The directory the marker is in: the volume's mount path, joined with ``check.path``."""
     volume_type: str
     name: str
+    not_checkable: str = ""
+    """Why it could not be written (no shell, read-only): then nothing was written and nothing is read."""
 
 
 class UndoRegistry(Protocol):
@@ -37,12 +48,13 @@ class UndoRegistry(Protocol):
 
 
 def _mount(pod: PodInfo, check: DataCheck) -> tuple[str, str] | None:
-    """(container, mountPath) where the pod mounts the checked volume."""
+    """(container, directory of the markers): where the pod mounts the checked volume, with ``check.path``."""
     for container in pod.containers:
         if check.container not in (None, container.name):
             continue
         if check.volume in container.mounts:
-            return container.name, container.mounts[check.volume]
+            mount = container.mounts[check.volume]
+            return container.name, f"{mount.rstrip('/')}/{check.path}" if check.path else mount
     return None
 
 
@@ -74,19 +86,31 @@ class DataChecker:
                 if mount is None:
                     self.problems.append(f"{victim.name} does not mount volume {check.volume}")
                     continue
-                name = re.sub(r"[^A-Za-z0-9.-]", "-", f"chaoskit-marker-{self._run_id}-{instance}-{victim.name}")
+                name = re.sub(r"[^A-Za-z0-9.-]", "-", f"{MARKER_PREFIX}{self._run_id}-{instance}-{victim.name}")
                 marker = Marker(check, victim, mount[0], mount[1], victim.volumes.get(check.volume, "unknown"), name)
-                await self._cluster.write_marker(victim.namespace, victim.name, marker.container, marker.mount_path,
-                                                 name)
-                if self._undo is not None:
-                    self._undo.push(f"remove marker {name}", functools.partial(self.remove, marker))
-                self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, victim.namespace, victim.name,
-                                                  node=victim.node or "", detail=f"written {check.volume}"))
-                markers.append(marker)
+                markers.append(await self._write(marker))
         return markers
 
+    async def _write(self, marker: Marker) -> Marker:
+        """Write one marker and register its removal; a container that cannot hold it gives an unchecked one."""
+        victim = marker.victim
+        try:
+            await self._cluster.write_marker(victim.namespace, victim.name, marker.container, marker.mount_path,
+                                             marker.name)
+        except MarkerUnsupportedError as exc:
+            return dataclasses.replace(marker, not_checkable=exc.reason)
+        if self._undo is not None:
+            self._undo.push(f"remove marker {marker.name}", functools.partial(self.remove, marker))
+        self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, victim.namespace, victim.name,
+                                          node=victim.node or "", detail=f"written {marker.check.volume}"))
+        return marker
+
     async def after(self, fault: str, markers: Sequence[Marker], *, known: set[str], restart: bool) -> None:
-        """Wait for each victim's successor to be Ready, then look for the markers there."""
+        """Wait for each victim's successor to be Ready, then look for the markers there. A marker that could not
+        be written gives its row at once (not checkable): there is nothing to look for."""
+        for marker in (m for m in markers if m.not_checkable):
+            self.results.append(self._result(fault, marker, None, restart=restart, survived=False))
+        markers = [m for m in markers if not m.not_checkable]
         victims = {m.victim.name: m.victim for m in markers}
         for name, victim in victims.items():
             try:
@@ -99,26 +123,39 @@ class DataChecker:
 
     async def _read(self, fault: str, marker: Marker, successor: PodInfo, *, restart: bool) -> None:
         mount = _mount(successor, marker.check)
-        survived = False
+        survived, unchecked = False, ""
         if mount is not None:
-            survived = await self._cluster.read_marker(successor.namespace, successor.name, mount[0], mount[1],
-                                                       marker.name)
-        same_node = successor.node == marker.victim.node
+            try:
+                survived = await self._cluster.read_marker(successor.namespace, successor.name, mount[0], mount[1],
+                                                           marker.name)
+            except MarkerUnsupportedError as exc:
+                unchecked = exc.reason
+        self.results.append(self._result(fault, dataclasses.replace(marker, not_checkable=unchecked), successor,
+                                         restart=restart, survived=survived))
+        detail = f"unchecked {marker.check.volume}" if unchecked else (
+            f"{'found' if survived else 'missing'} {marker.check.volume}")
+        self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, successor.namespace, successor.name,
+                                          node=successor.node or "", detail=detail))
+
+    @staticmethod
+    def _result(fault: str, marker: Marker, successor: PodInfo | None, *, restart: bool,
+                survived: bool) -> DataCheckResult:
+        """The row of one marker: where it was read (no successor: it was never written) and what was seen."""
+        victim = marker.victim
+        same_node = successor is None or successor.node == victim.node
         placement = "same-pod" if restart else ("same-node" if same_node else "other-node")
         expect = marker.check.expect
         expected = (expect.after_container_restart if restart else
                     expect.after_pod_replaced_same_node if same_node else expect.after_pod_replaced_other_node)
-        self.results.append(DataCheckResult(
+        return DataCheckResult(
             volume=marker.check.volume, volume_type=marker.volume_type, fault=fault,
             trigger="container-restart" if restart else "pod-replaced", placement=placement, survived=survived,
-            expected=expected, victim=marker.victim.name, replacement=successor.name,
-            victim_node=marker.victim.node or "", replacement_node=successor.node or "",
-            victim_claim=marker.victim.claims.get(marker.check.volume, ""),
-            replacement_claim=successor.claims.get(marker.check.volume, ""),
-        ))
-        self._cluster.record(ClusterEvent(time.time_ns(), EventKind.MARKER, successor.namespace, successor.name,
-                                          node=successor.node or "",
-                                          detail=f"{'found' if survived else 'missing'} {marker.check.volume}"))
+            expected=expected, victim=victim.name, replacement=successor.name if successor else "",
+            victim_node=victim.node or "", replacement_node=(successor.node or "") if successor else "",
+            victim_claim=victim.claims.get(marker.check.volume, ""),
+            replacement_claim=successor.claims.get(marker.check.volume, "") if successor else "",
+            not_checkable=marker.not_checkable,
+        )
 
     async def remove(self, marker: Marker) -> None:
         """Remove ``marker`` from its volume wherever that volume can still be reached (see the module doc)."""

@@ -37,20 +37,25 @@ def cleanup(
     allow_context: Annotated[list[str] | None, typer.Option(help="kube: allow this context.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="kube: skip the context allowlist.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="only list what would be removed or restored.")] = False,
+    namespace: Annotated[list[str] | None, typer.Option("--namespace", "-n", help=(
+        "kube: look only in this namespace (repeatable): where an experiment tested a workload chaoskit did not "
+        "create, its markers are in that workload's volumes."))] = None,
     run_id: Annotated[str | None, typer.Option(help=(
         "only this run's leftovers (local: the run directory's name; kube: the run-id label, or the run "
         "directory's name for marker files)."))] = None,
 ) -> None:
     """Remove what crashed runs left behind: locally (default) or on a real cluster (--backend kube)."""
     kube_flags = [flag for flag, given in (("--context", context), ("--kubeconfig", kubeconfig),
-                                           ("--allow-context", allow_context), ("--yes", yes)) if given]
+                                           ("--allow-context", allow_context), ("--yes", yes),
+                                           ("--namespace", namespace)) if given]
     chosen = backend or (CleanupBackend.kube if kube_flags else CleanupBackend.local)
     if chosen is CleanupBackend.local and kube_flags:
         exits.fail(f"{', '.join(kube_flags)}: for --backend kube", hint="drop them, or add --backend kube")
     if chosen is CleanupBackend.local:
         _cleanup_local(out, dry_run=dry_run, run_id=run_id)
     else:
-        _cleanup_kube(context, kubeconfig, tuple(allow_context or ()), yes=yes, dry_run=dry_run, run_id=run_id)
+        _cleanup_kube(context, kubeconfig, tuple(allow_context or ()), yes=yes, dry_run=dry_run, run_id=run_id,
+                      namespaces=tuple(namespace or ()))
 
 
 def _cleanup_local(out: Path, *, dry_run: bool, run_id: str | None) -> None:
@@ -98,7 +103,7 @@ def _run_dir(found: FoundRunDir, verb: str, *, dry_run: bool) -> bool:
 
 
 def _cleanup_kube(context: str | None, kubeconfig: Path | None, allow_contexts: tuple[str, ...], *, yes: bool,
-                  dry_run: bool, run_id: str | None) -> None:
+                  dry_run: bool, run_id: str | None, namespaces: tuple[str, ...] = ()) -> None:
     from chaoskit.cluster.kube.cleanup import cleanup as run_cleanup
     from chaoskit.cluster.kube.config import KubeOptions
     from chaoskit.cluster.protocol import UnsafeTargetError
@@ -106,7 +111,7 @@ def _cleanup_kube(context: str | None, kubeconfig: Path | None, allow_contexts: 
     options = KubeOptions(context=context, kubeconfig=kubeconfig, allow_contexts=allow_contexts, yes=yes,
                           dry_run=dry_run)
     try:
-        found = asyncio.run(run_cleanup(options, run_id=run_id))
+        found = asyncio.run(run_cleanup(options, run_id=run_id, namespaces=namespaces))
     except (UnsafeTargetError, ConfigurationError) as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     except ClusterError as exc:

@@ -30,6 +30,7 @@ from chaoskit.engine.reachability import TargetAnswerError
 from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.engine.save import summary_document
+from chaoskit.engine.targets import no_existing_workloads
 from chaoskit.experiment import Experiment, SpecError
 from chaoskit.faults.node_failure import OPT_IN_FLAG, needs_opt_in
 from chaoskit.load.agent import AgentError
@@ -160,6 +161,13 @@ def run(
 
 
 def _check_backend(backend: Backend, spec: Experiment, flags: KubeFlags) -> None:
+    if spec.target.existing and backend is Backend.local:
+        error = no_existing_workloads(backend.value)
+        exits.fail(f"{spec.name}: {error}", hint=error.hint)
+    if spec.target.existing and flags.create_namespace:
+        exits.fail(f"--create-namespace: {spec.name} tests what already runs in namespace {spec.target.namespace}; "
+                   "chaoskit creates no namespace for it (and would delete it at the end)",
+                   hint="drop --create-namespace: the namespace and its workload must exist")
     try:
         check_backend(backend.value, spec, flags)
     except (ConfigurationError, UnsafeTargetError) as exc:

@@ -16,8 +16,9 @@ from chaoskit.vocab import ClusterEvent, EventKind, ServiceKind
 
 __all__ = [
     "BackendNotes", "Cluster", "ClusterError", "ClusterEvent", "ConfigurationError", "ContainerInfo", "EventKind",
-    "EventStream", "Manifest", "ManifestError", "NodeFailureMode", "NodeFailures", "NodeInfo", "NotFoundError",
-    "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind", "UnsafeTargetError", "WaitTimeout",
+    "EventStream", "Manifest", "ManifestError", "MarkerUnsupportedError", "NodeFailureMode", "NodeFailures",
+    "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind", "UnsafeTargetError",
+    "WaitTimeout",
 ]
 
 Manifest = Mapping[str, Any]
@@ -120,6 +121,15 @@ class NotFoundError(ClusterError):
     """A named pod, node or service does not exist."""
 
 
+class MarkerUnsupportedError(ClusterError):
+    """A container cannot hold a data-check marker (no shell for the commands, a directory that is read-only or
+    missing): that check cannot run there, which is neither a loss nor a survival. ``reason`` says why, short."""
+
+    def __init__(self, message: str, *, reason: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
 class WaitTimeout(ClusterError):
     """A watch-based wait ran out of time; the message says what was still missing."""
 
@@ -190,13 +200,17 @@ class Cluster(Protocol):
         ...
 
     async def service_addresses(
-        self, namespace: str, name: str, kind: ServiceKind
-    ) -> list[ServiceAddress]: ...
+        self, namespace: str, name: str, kind: ServiceKind, *, port: int | str | None = None
+    ) -> list[ServiceAddress]:
+        """How a client reaches one port of the Service (``port`` by name or number; default: the port named
+        ``http``, else the first). NotFoundError when the Service or that port does not exist."""
+        ...
 
     async def write_marker(
         self, namespace: str, pod: str, container: str, mount_path: str, marker: str
     ) -> None:
-        """Write a file named ``marker`` into the volume mounted at ``mount_path`` in ``container``."""
+        """Write a file named ``marker`` into the directory ``mount_path`` (a volume's mount path, or a directory
+        below it) in ``container``. MarkerUnsupportedError when the container cannot (no shell, read-only)."""
         ...
 
     async def read_marker(

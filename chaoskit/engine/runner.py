@@ -14,6 +14,7 @@ from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
 from chaoskit.analysis.templates import manifest_facts
 from chaoskit.checks.markers import DataChecker
+from chaoskit.cluster.existing import ExistingWorkloads, ResolvedTarget, desired_replicas
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import (
     BackendNotes,
@@ -31,6 +32,16 @@ from chaoskit.engine.reachability import CONSECUTIVE_OK, wait_reachable
 from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.save import save_run, slo_targets
+from chaoskit.engine.targets import (
+    as_loaded,
+    dark_local_addresses,
+    dark_note,
+    discovered_services,
+    discovery_note,
+    ready_nodes,
+    resolve_existing,
+    with_selector,
+)
 from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
@@ -79,6 +90,8 @@ class Engine:
         self._planned_requests: int | None = None
         self._steady: SteadyState | None = None
         self._addresses: list[AddressFacts] = []
+        self._existing: ResolvedTarget | None = None
+        """The running target, when the experiment has no manifests (resolved in setup)."""
 
     def load_description(self) -> str:
         """One line for the report: rate, connection mode, timeout and the addresses loaded."""
@@ -253,6 +266,9 @@ class Engine:
     async def _setup(self, manifests: list[SourcedManifest]) -> None:
         target = self.experiment.target
         cluster = self.cluster
+        if target.existing:  # what already runs: read and checked, never applied, changed or removed
+            await self._setup_existing()
+            return
 
         async def remove() -> None:
             await cluster.remove(manifests)
@@ -267,21 +283,46 @@ class Engine:
         await cluster.wait_pods_ready(target.namespace, target.selector, count=count,
                                       timeout_s=self.options.ready_timeout_s)
 
-    def _replicas(self, manifests: list[SourcedManifest]) -> int:
-        """The expected pod count: the spec's, else what the manifests ask for; bare Pods a fault deleted are
-        not coming back."""
+    async def _setup_existing(self) -> None:
+        """Resolve the running target (its selector then stands in the spec the run saves), say what it is."""
+        resolved = self._existing = await resolve_existing(self.cluster, self.experiment)
+        self.experiment = with_selector(self.experiment, resolved.selector)
         target = self.experiment.target
-        count = target.replicas if target.replicas is not None else expected_replicas(manifests, target.selector)
+        self.notes.extend(resolved.notes())
+        await self.cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas([]),
+                                           timeout_s=self.options.ready_timeout_s)
+
+    def _replicas(self, manifests: list[SourcedManifest]) -> int:
+        """The expected pod count: the spec's, else what the manifests (or the running workloads) ask for; bare
+        Pods a fault deleted are not coming back."""
+        target = self.experiment.target
+        if target.replicas is not None:
+            count = target.replicas
+        elif self._existing is not None:
+            count = self._existing.replicas
+        else:
+            count = expected_replicas(manifests, target.selector)
         gone = len(self._scheduler.bare_victims) if self._scheduler else 0
         return max(0, count - gone)
 
     async def _load_targets(self) -> list[LoadTarget]:
         spec = self.experiment
+        namespace = spec.target.namespace
+        services = spec.load.services
+        if not services:
+            found = await discovered_services(self.cluster, spec, self._manifests(),
+                                              live=isinstance(self.cluster, ExistingWorkloads))
+            self.notes.append(discovery_note(found))
+            services = as_loaded(found)
+        nodes = await ready_nodes(self.cluster, namespace, spec.target.selector)
         targets: list[LoadTarget] = []
-        for service in spec.load.services:
+        for service in services:
             shape = service.request.shape(spec.load.path)
             for kind in service.types:
-                addresses = await self.cluster.service_addresses(spec.target.namespace, service.name, kind)
+                addresses, dark = dark_local_addresses(
+                    await self.cluster.service_addresses(namespace, service.name, kind, port=service.port), nodes)
+                if dark:
+                    self.notes.append(dark_note(service.name, kind.value, dark))
                 if not addresses:
                     raise ClusterError(f"service {service.name} has no {kind} address",
                                        hint=f"check that the Service is of type {kind} in the manifests")
@@ -297,7 +338,14 @@ class Engine:
         target = self.experiment.target
         try:
             manifests = self._manifests()
-            await self.cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
+            count = self._replicas(manifests)
+            if self._existing is not None and target.replicas is None and isinstance(self.cluster, ExistingWorkloads):
+                now = desired_replicas(await self.cluster.read_namespace(target.namespace), self._existing)
+                if now != self._existing.replicas:  # e.g. an autoscaler changed it while the run went on
+                    self.notes.append(f"verify: the workloads now want {now} pods (at the start: "
+                                      f"{self._existing.replicas}); verified against {now}")
+                    count = max(0, count + now - self._existing.replicas)
+            await self.cluster.wait_pods_ready(target.namespace, target.selector, count=count,
                                                timeout_s=self.options.ready_timeout_s)
         except ClusterError as exc:
             self.notes.append(f"verify: the target did not return to its ready pod count: {exc}")

@@ -5,15 +5,17 @@ Runs before anything touches a cluster, so a typo in a volume name fails at `cha
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from yaml import YAMLError
 
+from chaoskit.discovery import DiscoveryError, FoundService, discover
 from chaoskit.experiment.diagnostics import Loc
 from chaoskit.experiment.model import Experiment
+from chaoskit.serviceports import PortChoiceError, choose_port
 from chaoskit.vocab import CLUSTER_SCOPED_KINDS, WORKLOAD_KINDS, ServiceKind, selector_matches
 from chaoskit.yamllimits import MANIFEST_LIMITS, YamlLimitError, check_byte_count, safe_load_all
 
@@ -67,24 +69,86 @@ class _Inventory:
 
 
 def cross_check(experiment: Experiment) -> list[Problem]:
-    """Every mismatch between the experiment and the objects its manifests define."""
+    """Every mismatch between the experiment and the objects its manifests define. Without manifests (the target
+    already runs) there is nothing to read here: ``checked_at_run_time`` says what the run checks instead."""
+    if experiment.target.existing:
+        return []
     inventory, problems = _read_inventory(experiment)
     if problems:
         return problems
-    selector = experiment.target.selector
+    return problems + _check_inventory(experiment, inventory, experiment.target.selector, where="in the manifests")
+
+
+def cross_check_objects(experiment: Experiment, objects: Iterable[Mapping[str, Any]], selector: Mapping[str, str],
+                        *, where: str) -> list[Problem]:
+    """The same checks against objects that already run (as the API server lists them); ``selector`` names the
+    target's pods (a workload's own), ``where`` says where they were looked for (``in namespace shop``)."""
+    inventory = _Inventory()
+    for obj in objects:
+        _add(inventory, obj, str(_map(obj.get("metadata")).get("name", "?")))
+    return _check_inventory(experiment, inventory, selector, where=where)
+
+
+def checked_at_run_time(experiment: Experiment) -> list[str]:
+    """What ``validate`` cannot check for a target that already runs (no cluster here): the run checks it before
+    anything changes."""
+    target = experiment.target
+    named = (f"{target.workload.kind} {target.workload.name} exists" if target.workload is not None
+             else f"pods match {_labels(target.selector)}")
+    what = [f"{named} in namespace {target.namespace}"]
+    if experiment.load.services:
+        what.append("the Services " + ", ".join(s.name for s in experiment.load.services) + " and their ports exist")
+    else:
+        what.append("Services whose selector matches the target's pods are found and loaded")
+    if experiment.data:
+        what.append("the checked volumes (" + ", ".join(d.volume for d in experiment.data) + ") are in the pods")
+    if any(f.container_refs() for f in experiment.faults):
+        what.append("the containers the faults name are in the pods")
+    return what
+
+
+def _check_inventory(experiment: Experiment, inventory: _Inventory, selector: Mapping[str, str], *,
+                     where: str) -> list[Problem]:
     pods = [t for t in inventory.templates if _matches(selector, t.labels)]
     if not pods:
         found = ", ".join(f"{t.name} ({_labels(t.labels)})" for t in inventory.templates) or "none"
         return [
             Problem(
                 ("target", "selector"),
-                f"no pod template in the manifests has labels {_labels(selector)}",
+                f"no pod template {where} has labels {_labels(selector)}",
                 f"pod templates found: {found}",
             )
         ]
-    problems += _check_data(experiment, pods)
-    problems += _check_services(experiment, inventory.services)
-    return problems
+    return (_check_data(experiment, pods) + _check_services(experiment, inventory.services, where=where)
+            + _check_discovery(experiment, inventory, pods))
+
+
+def _check_discovery(experiment: Experiment, inventory: _Inventory, pods: list[_Template]) -> list[Problem]:
+    """With ``load.services`` left out, the Services found must be loadable (one at least, each port clear)."""
+    if experiment.load.services:
+        return []
+    try:
+        discover(_service_objects(inventory), [t.labels for t in pods], live=False)
+    except DiscoveryError as err:
+        return [Problem(("load",), f"load.services is left out and {err}", err.hint)]
+    return []
+
+
+def discovered(experiment: Experiment) -> list[FoundService]:
+    """The Services a manifests experiment without ``load.services`` loads (empty when it lists them, or has no
+    manifests: those are found at run time)."""
+    if experiment.load.services or experiment.target.existing:
+        return []
+    inventory, _ = _read_inventory(experiment)
+    pods = [t for t in inventory.templates if _matches(experiment.target.selector, t.labels)]
+    try:
+        return discover(_service_objects(inventory), [t.labels for t in pods], live=False)
+    except DiscoveryError:
+        return []
+
+
+def _service_objects(inventory: _Inventory) -> list[dict[str, Any]]:
+    return [{"metadata": {"name": name}, "spec": spec} for name, spec in inventory.services.items()]
 
 
 def _read_inventory(experiment: Experiment) -> tuple[_Inventory, list[Problem]]:
@@ -213,7 +277,7 @@ def _no_container(loc: Loc, name: str, containers: list[str]) -> Problem:
     )
 
 
-def _check_services(experiment: Experiment, services: dict[str, dict[str, Any]]) -> list[Problem]:
+def _check_services(experiment: Experiment, services: dict[str, dict[str, Any]], *, where: str) -> list[Problem]:
     problems = []
     for i, loaded in enumerate(experiment.load.services):
         spec = services.get(loaded.name)
@@ -221,7 +285,7 @@ def _check_services(experiment: Experiment, services: dict[str, dict[str, Any]])
             problems.append(
                 Problem(
                     ("load", "services", i, "name"),
-                    f"Service '{loaded.name}' is not defined in the manifests",
+                    f"Service '{loaded.name}' is not defined {where}",
                     f"Services there: {', '.join(sorted(services)) or 'none'}",
                 )
             )
@@ -238,6 +302,11 @@ def _check_services(experiment: Experiment, services: dict[str, dict[str, Any]])
                         _type_hint(kind),
                     )
                 )
+        try:  # a Service without ports is the backend's to refuse; a port named here must be there
+            if loaded.port is not None:
+                choose_port({"metadata": {"name": loaded.name}, "spec": spec}, loaded.port, discovering=False)
+        except PortChoiceError as err:
+            problems.append(Problem(("load", "services", i, "port"), str(err), err.hint))
     return problems
 
 
@@ -249,8 +318,12 @@ def _type_hint(kind: ServiceKind) -> str:
 
 def notices(experiment: Experiment) -> list[str]:
     """What the experiment's manifests use that the embedded cluster does not model (not errors: say them)."""
+    if experiment.target.existing:
+        return [f"the target is what already runs in namespace {experiment.target.namespace}: run it with "
+                "--backend kube (chaoskit reads those objects and never changes them); checked at run time, before "
+                "anything changes: " + "; ".join(checked_at_run_time(experiment))]
     inventory, _ = _read_inventory(experiment)
-    found = []
+    found = [f"load.services left out: loads {service.describe()}" for service in discovered(experiment)]
     for template in inventory.templates:
         names = [str(c.get("name")) for c in _maps(template.spec.get("containers"))]
         if len(names) > 1:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chaoskit.experiment.requests import PATH_PATTERN, Request
 from chaoskit.experiment.units import Duration, Percent, PositiveDuration
@@ -14,6 +24,11 @@ from chaoskit.vocab import LoadOrigin, ServiceKind
 
 DNS_LABEL: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 """Names that end up in labels, metric values and file names: lowercase letters, digits and '-'."""
+
+DNS_SUBDOMAIN: Final = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+"""Object names (metadata.name of a workload)."""
+MARKER_DIR: Final = r"^([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$"
+"""A relative directory (``.`` and ``..`` parts are refused by a validator: markers stay inside the volume)."""
 
 Selector = dict[str, str]
 
@@ -70,21 +85,66 @@ class EmbeddedCluster(SpecModel):
     )
 
 
+WorkloadKind = Literal["Deployment", "StatefulSet", "ReplicaSet", "DaemonSet"]
+PORT_NAME: Final = r"^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$"
+"""A Service port name (IANA service name: up to 15 characters; at least one letter, checked by a validator)."""
+
+
+class WorkloadRef(SpecModel):
+    """A workload that already runs in the target namespace."""
+
+    kind: WorkloadKind = Field(description="Deployment, StatefulSet, ReplicaSet or DaemonSet.")
+    name: str = Field(pattern=DNS_SUBDOMAIN, description="Its metadata.name.")
+
+
 class Target(SpecModel):
-    """What the experiment runs against: manifests to apply and the pods they create."""
+    """What the experiment runs against: manifests chaoskit applies (and deletes), or, without manifests, what
+    already runs in the namespace (``--backend kube``), which chaoskit only reads; its faults act on the pods."""
 
     namespace: str = Field(pattern=DNS_LABEL, description="Namespace of the target workload.")
     manifests: list[ManifestPath] = Field(
-        min_length=1, max_length=MAX_MANIFESTS,
-        description=f"Kubernetes YAML files, relative to the experiment file (1 to {MAX_MANIFESTS}).",
-    )
-    selector: Selector = Field(min_length=1, description="Labels of the target pods.")
+        default_factory=list, max_length=MAX_MANIFESTS,
+        description=f"Kubernetes YAML files, relative to the experiment file (1 to {MAX_MANIFESTS}). Leave it out "
+        "to test what already runs in the namespace (--backend kube): chaoskit then never creates, changes or "
+        "deletes those objects.")
+    selector: Selector = Field(
+        default_factory=dict, description="Labels of the target pods. Without manifests: this, or `workload` (whose "
+        "matchLabels it then adds to).")
+    workload: WorkloadRef | None = Field(
+        default=None, description="Without manifests: the running workload under test; the selector and the "
+        "replica count come from it.")
     replicas: int | None = Field(
         default=None, ge=1, description="Expected number of ready pods, at least 1 (a target with none has nothing "
-        "to load or hit); leave it out to use the replicas of the Deployments the selector matches.")
+        "to load or hit); leave it out to use the replicas of the workloads the selector matches.")
     cluster: EmbeddedCluster = Field(
         default_factory=EmbeddedCluster, description="The embedded cluster's settings (--backend local only)."
     )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_pods(self) -> Target:
+        problem = _target_problem(self)
+        if problem is not None:
+            field, code, message, hint = problem
+            error = PydanticCustomError(code, message, {"hint": hint})
+            raise ValidationError.from_exception_data(
+                "Target", [InitErrorDetails(type=error, loc=(field,), input=getattr(self, field))])
+        return self
+
+    @property
+    def existing(self) -> bool:
+        """True when the target is what already runs (no manifests): chaoskit only reads it."""
+        return not self.manifests
+
+
+def _target_problem(target: Target) -> tuple[str, str, str, str] | None:
+    """(field, code, message, hint) of the first way the target names its pods wrongly, else None."""
+    if target.manifests and target.workload is not None:
+        return ("workload", "workload_with_manifests", "workload names a running object, but manifests are given",
+                "with manifests, name the pods by `selector`; leave `manifests` out to test the running workload")
+    if target.workload is None and not target.selector:
+        return ("selector", "no_selector", "the target's pods are not named", "set `selector` (pod labels)" + (
+            "" if target.manifests else ", or `workload: {kind: Deployment, name: ...}`"))
+    return None
 
 
 class LoadedService(SpecModel):
@@ -93,6 +153,19 @@ class LoadedService(SpecModel):
     name: str = Field(pattern=DNS_LABEL, description="Service name (in the target namespace).")
     types: list[ServiceKind] = Field(min_length=1, description="ClusterIP, NodePort, Headless, LoadBalancer.")
     request: Request = Field(default_factory=Request, description="What each request sends; what counts as success.")
+    port: int | str | None = Field(
+        default=None, description="Which of the Service's ports, by name or number (default: the one named http, "
+        "else the first).")
+
+    @field_validator("port")
+    @classmethod
+    def _port_name_or_number(cls, port: int | str | None) -> int | str | None:
+        hint = "give the port's name (spec.ports[].name) or its number (spec.ports[].port, 1 to 65535)"
+        if isinstance(port, int) and not 1 <= port <= 65535:
+            raise PydanticCustomError("port_range", "port {port} is not a port number", {"port": port, "hint": hint})
+        if isinstance(port, str) and (port.isdigit() or not re.fullmatch(PORT_NAME, port)):
+            raise PydanticCustomError("port_name", "port '{port}' is not a port name", {"port": port, "hint": hint})
+        return port
 
     @field_validator("types")
     @classmethod
@@ -120,7 +193,9 @@ class Load(SpecModel):
     from_: LoadOrigin = Field(
         default=LoadOrigin.AUTO, alias="from", description="Where the load agent runs."
     )
-    services: list[LoadedService] = Field(min_length=1, description="Services to load.")
+    services: list[LoadedService] = Field(
+        default_factory=list, description="Services to load. Leave it out to load every Service whose selector "
+        "matches the target's pods, each through the ways its type offers.")
 
     @field_validator("services")
     @classmethod
@@ -162,12 +237,24 @@ class DataCheck(SpecModel):
 
     volume: str = Field(description="A volume name in the target's pod template.")
     container: str | None = Field(default=None, description="Container that mounts it (default: first).")
+    path: str = Field(
+        default="", pattern=MARKER_DIR, max_length=255,
+        description="Directory inside the volume, relative to its mount path, where the marker files go "
+        "(default: the mount root). It must exist; the markers are removed at the end of the run.")
     volume_type: VolumeType | None = Field(
         default=None,
         description="The volume's type as the expectations assume it (checked against the pod template): e.g. "
         "persistentVolumeClaim for a StatefulSet's volumeClaimTemplates entry.",
     )
     expect: DataExpectation = Field(default_factory=DataExpectation)
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_volume(cls, path: str) -> str:
+        if any(part in (".", "..") for part in path.split("/")):
+            raise PydanticCustomError("path_leaves_volume", "path '{path}' has a '.' or '..' part", {
+                "path": path, "hint": "give a directory below the mount path, e.g. data/markers"})
+        return path
 
 
 class Slo(SpecModel):

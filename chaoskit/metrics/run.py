@@ -148,7 +148,8 @@ class RunMetrics:
     def _set_data(self, results: Iterable[DataCheckResult]) -> None:
         groups: dict[tuple[str, str, str], list[DataCheckResult]] = defaultdict(list)
         for result in results:
-            groups[(result.volume_type, result.fault, result.placement)].append(result)
+            if result.checked:  # a row that could not be checked is neither survived nor lost
+                groups[(result.volume_type, result.fault, result.placement)].append(result)
         for (volume_type, fault, placement), checks in groups.items():
             labels = (self.experiment, volume_type, fault, placement)
             self._survived.labels(*labels).set(sum(c.survived for c in checks) / len(checks))

@@ -245,8 +245,8 @@ def _data(s: RunSummary) -> str:
     if not s.data:
         return f"{head}\n\nNo data checks in this experiment."
     rows = [
-        [d.volume, d.volume_type, d.fault, d.placement, "survived" if d.survived else "lost",
-         d.expected, "yes" if d.as_expected else "**NO**"]
+        [d.volume, d.volume_type, d.fault, d.placement, d.observed,
+         d.expected, ("yes" if d.as_expected else "**NO**") if d.checked else "not judged"]
         for d in s.data
     ]  # fmt: skip
     headers = ["Volume", "Type", "Fault", "Placement", "Observed", "Expected", "As expected"]

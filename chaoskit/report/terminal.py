@@ -144,7 +144,8 @@ def data_table(summary: RunSummary) -> Table:
     for d in summary.data:
         table.add_row(
             d.volume, d.volume_type, d.fault, d.placement,
-            "survived" if d.survived else "lost", d.expected,
+            d.observed, d.expected,
+            Text("not judged", "yellow") if not d.checked else
             Text("yes", "green") if d.as_expected else Text("NO", "bold red"),
         )  # fmt: skip
     return narrow_safe(table)

@@ -22,7 +22,7 @@ from chaoskit.cluster.kube.cleanup import cleanup, find_leftovers
 from chaoskit.cluster.kube.config import RUN_ID_LABEL, load_configuration
 from chaoskit.cluster.kube.execs import NoShellError
 from chaoskit.cluster.manifests import load_manifest_files
-from chaoskit.cluster.protocol import ClusterEvent, EventKind, NotFoundError, ServiceKind
+from chaoskit.cluster.protocol import ClusterEvent, EventKind, MarkerUnsupportedError, NotFoundError, ServiceKind
 from tests.kube.support import kube_cluster, kube_options, unique_namespace
 from tests.support import http_get
 
@@ -222,9 +222,10 @@ def test_container_without_a_shell_gives_a_clear_error(kube_context: str) -> Non
         try:
             await cluster.apply([pause])
             await cluster.wait_pods_ready(ns, {"app": "bare"}, count=1, timeout_s=60)
-            with pytest.raises(NoShellError, match="no /bin/sh") as err:
+            with pytest.raises(MarkerUnsupportedError, match="no /bin/sh") as err:  # a data check cannot run there
                 await cluster.write_marker(ns, "bare", "pause", "/scratch", "m")
             assert "sidecar" in err.value.hint
+            assert err.value.reason == "no shell in container pause"
             with pytest.raises(NoShellError):
                 await cluster.kill_container(ns, "bare", "pause")
         finally:

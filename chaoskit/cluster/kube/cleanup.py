@@ -1,16 +1,18 @@
 """``chaoskit cleanup``: find what chaoskit left on a cluster (by label and node annotation) and restore it.
 
 Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id), nodes
-annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``chaoskit-marker-<run dir>-...``) of
+annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``.chaoskit-marker-<run dir>-...``) of
 crashed runs. Markers are looked for first (a namespace deleted afterwards takes its pods, and with them the
-only way into a hostPath volume): in the emptyDir and hostPath volumes of the running pods of namespaces
-chaoskit labelled. What that cannot reach is said (``Leftovers.unchecked``). Control-plane namespaces are
-never touched.
+only way into a hostPath volume): in the emptyDir, hostPath and persistentVolumeClaim volumes of the running pods
+of namespaces chaoskit labelled, or of the namespaces named (``--namespace``: where a workload chaoskit did not
+create was tested; then only those namespaces are looked at, with the rights of manifests/rbac-existing.yaml).
+What that cannot reach is said (``Leftovers.unchecked``). Control-plane namespaces are never touched.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from chaoskit.cluster.kube import markers
@@ -24,6 +26,7 @@ from chaoskit.cluster.kube.config import (
     RUN_ID_LABEL,
     KubeOptions,
     check_context,
+    check_namespace,
     load_configuration,
     read_allowed_contexts,
 )
@@ -54,7 +57,8 @@ class Leftovers:
     """Places markers could be and were not looked at, and why."""
 
 
-def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
+def find_leftovers(api: KubeApi, *, run_id: str | None, namespaces: Sequence[str] = ()) -> Leftovers:
+    """Objects chaoskit labelled (in every namespace, or only in ``namespaces``) and nodes it cordoned."""
     selector = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}" + (f",{RUN_ID_LABEL}={run_id}" if run_id else "")
     found: list[ObjectRef] = []
     for api_version, kind in SCANNED_KINDS:
@@ -62,8 +66,12 @@ def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
             res = api.resource(api_version, kind)
         except ManifestError:
             continue  # an API group this cluster does not serve holds nothing of ours
-        listing = api.request("GET", res.all_namespaces_path(), query=[("labelSelector", selector)])
-        for item in listing.get("items", []):
+        if namespaces and not res.namespaced:
+            continue  # a namespace named by the user is theirs: never a leftover
+        paths = [res.path(ns) for ns in namespaces] if namespaces else [res.all_namespaces_path()]
+        items = [i for path in paths for i in api.request("GET", path, query=[("labelSelector", selector)])
+                 .get("items", [])]
+        for item in items:
             meta = item.get("metadata", {})
             ns = str(meta.get("namespace", ""))
             if ns in FORBIDDEN_NAMESPACES or meta.get("name") in FORBIDDEN_NAMESPACES:
@@ -83,21 +91,25 @@ def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
     return Leftovers(objects, nodes)
 
 
-def sweep_markers(api: KubeApi, *, run_id: str | None, remove: bool) -> tuple[list[str], list[str]]:
-    """(markers found, what was not checked) in the running pods of namespaces chaoskit labelled."""
-    listing = api.request("GET", "/api/v1/namespaces",
-                          query=[("labelSelector", f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
+def sweep_markers(api: KubeApi, *, run_id: str | None, remove: bool,
+                  namespaces: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """(markers found, what was not checked) in the running pods of namespaces chaoskit labelled, or of
+    ``namespaces`` (where a workload chaoskit did not create was tested)."""
+    if not namespaces:
+        listing = api.request("GET", "/api/v1/namespaces",
+                              query=[("labelSelector", f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")])
+        namespaces = [str(n["metadata"]["name"]) for n in listing.get("items", [])]
     found: list[str] = []
     unchecked: list[str] = []
-    seen_host_paths: set[tuple[str, str]] = set()  # (node, hostPath): one look per directory of a node
-    for ns in sorted(str(n["metadata"]["name"]) for n in listing.get("items", [])):
+    seen: set[tuple[str, str]] = set()  # (node, hostPath) and (namespace, claim): one look per directory
+    for ns in sorted(namespaces):
         if ns in FORBIDDEN_NAMESPACES:
             continue
         pods = api.request("GET", f"/api/v1/namespaces/{ns}/pods",
                            query=[("fieldSelector", "status.phase=Running")]).get("items", [])
         for pod in pods:
             name = str(pod["metadata"]["name"])
-            for container, paths in volume_mounts(pod, seen_host_paths).items():
+            for container, paths in volume_mounts(pod, seen).items():
                 try:
                     hits = markers.find_markers(api, ns, name, container, mount_paths=paths, run_id=run_id or "",
                                                 remove=remove, timeout_s=EXEC_TIMEOUT_S)
@@ -105,17 +117,19 @@ def sweep_markers(api: KubeApi, *, run_id: str | None, remove: bool) -> tuple[li
                     unchecked.append(f"{ns}/{name}/{container} ({', '.join(paths)}): {exc}")
                     continue
                 found += [f"{ns}/{name}:{hit}" for hit in hits]
-    unchecked.append("hostPath directories that no running pod of a chaoskit-labelled namespace mounts, "
-                     "and volumes of other namespaces")
+    unchecked.append("hostPath directories and claims that no running pod of these namespaces mounts, and "
+                     "volumes of other namespaces (name them with --namespace)")
     return found, unchecked
 
 
-def volume_mounts(pod: JsonObj, seen_host_paths: set[tuple[str, str]]) -> dict[str, list[str]]:
-    """container -> mount paths of the pod's emptyDir and hostPath volumes, each volume once (through the first
-    running container that mounts it) and each node's hostPath directory once across pods."""
+def volume_mounts(pod: JsonObj, seen: set[tuple[str, str]]) -> dict[str, list[str]]:
+    """container -> mount paths of the pod's emptyDir, hostPath and persistentVolumeClaim volumes, each volume once
+    (through the first running container that mounts it), each node's hostPath directory and each claim once
+    across pods."""
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
     running = {c.get("name") for c in status.get("containerStatuses") or [] if (c.get("state") or {}).get("running")}
-    kinds = {v.get("name"): v for v in spec.get("volumes") or [] if "emptyDir" in v or "hostPath" in v}
+    kinds = {v.get("name"): v for v in spec.get("volumes") or []
+             if "emptyDir" in v or "hostPath" in v or "persistentVolumeClaim" in v}
     mounts: dict[str, list[str]] = {}
     done: set[str] = set()
     for container in spec.get("containers") or []:
@@ -125,14 +139,24 @@ def volume_mounts(pod: JsonObj, seen_host_paths: set[tuple[str, str]]) -> dict[s
             volume = kinds.get(mount.get("name"))
             if volume is None or mount["name"] in done:
                 continue
-            if "hostPath" in volume:
-                key = (str(spec.get("nodeName", "")), str(volume["hostPath"].get("path", "")))
-                if key in seen_host_paths:
-                    continue
-                seen_host_paths.add(key)
+            key = _shared_key(pod, volume)
+            if key is not None and key in seen:
+                continue
+            if key is not None:
+                seen.add(key)
             done.add(mount["name"])
             mounts.setdefault(str(container["name"]), []).append(str(mount.get("mountPath", "")))
     return mounts
+
+
+def _shared_key(pod: JsonObj, volume: JsonObj) -> tuple[str, str] | None:
+    """What a volume shares with other pods' (a node's hostPath directory, a claim); None for an emptyDir."""
+    if "hostPath" in volume:
+        return (str((pod.get("spec") or {}).get("nodeName", "")), str(volume["hostPath"].get("path", "")))
+    if "persistentVolumeClaim" in volume:
+        namespace = str((pod.get("metadata") or {}).get("namespace", ""))
+        return (f"claim:{namespace}", str(volume["persistentVolumeClaim"].get("claimName", "")))
+    return None
 
 
 def restore(api: KubeApi, leftovers: Leftovers, *, timeout_s: float) -> None:
@@ -145,22 +169,25 @@ def restore(api: KubeApi, leftovers: Leftovers, *, timeout_s: float) -> None:
         wait_gone(api, ref, timeout_s=timeout_s)
 
 
-def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float) -> Leftovers:
+def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float, namespaces: Sequence[str]) -> Leftovers:
     loaded = load_configuration(options)
     allowed = (*read_allowed_contexts(options.config_file), *options.allow_contexts)
     check_context(loaded.context, allowed=allowed, yes=options.yes)
     api = KubeApi(loaded.configuration, request_timeout_s=options.request_timeout_s,
                   dry_run=options.dry_run)
     try:
-        found, unchecked = sweep_markers(api, run_id=run_id, remove=not options.dry_run)
-        leftovers = find_leftovers(api, run_id=run_id)
+        for ns in namespaces:
+            check_namespace(ns, allowed=namespaces)
+        found, unchecked = sweep_markers(api, run_id=run_id, remove=not options.dry_run, namespaces=namespaces)
+        leftovers = find_leftovers(api, run_id=run_id, namespaces=namespaces)
         restore(api, leftovers, timeout_s=timeout_s)
         return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned), found, unchecked)
     finally:
         api.close()
 
 
-async def cleanup(options: KubeOptions, *, run_id: str | None = None,
-                  timeout_s: float = 180.0) -> Leftovers:
-    """Find and restore leftovers (only list them, with ``options.dry_run``)."""
-    return await asyncio.to_thread(_cleanup, options, run_id, timeout_s)
+async def cleanup(options: KubeOptions, *, run_id: str | None = None, timeout_s: float = 180.0,
+                  namespaces: Sequence[str] = ()) -> Leftovers:
+    """Find and restore leftovers (only list them, with ``options.dry_run``): everywhere chaoskit labelled, or in
+    ``namespaces`` only (where it tested a workload it did not create: markers in its pods' volumes)."""
+    return await asyncio.to_thread(_cleanup, options, run_id, timeout_s, tuple(namespaces))

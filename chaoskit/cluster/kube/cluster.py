@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from chaoskit.cluster.events import EventBus, Subscription
-from chaoskit.cluster.kube import addresses, disruption, markers
+from chaoskit.cluster.existing import LiveObjects
+from chaoskit.cluster.kube import addresses, disruption, markers, workloads
 from chaoskit.cluster.kube import apply as applying
 from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.config import (
@@ -333,22 +334,27 @@ class KubeCluster:
                                 wait_for=self._wait_for, on_refused=refused)
 
     # -- addresses, markers, load ----------------------------------------------------------------
-    async def service_addresses(self, namespace: str, name: str,
-                                kind: ServiceKind) -> list[ServiceAddress]:
+    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind, *,
+                                port: int | str | None = None) -> list[ServiceAddress]:
         check_namespace(namespace, allowed=self._allowed)
         svc = await self._get(f"/api/v1/namespaces/{namespace}/services/{name}")
         if kind is ServiceKind.CLUSTER_IP:
-            return [addresses.cluster_ip_address(svc)]
+            return [addresses.cluster_ip_address(svc, port=port)]
         if kind is ServiceKind.LOAD_BALANCER:
-            return addresses.load_balancer_addresses(svc)
+            return addresses.load_balancer_addresses(svc, port=port)
         if kind is ServiceKind.NODE_PORT:
             nodes = (await self._get("/api/v1/nodes")).get("items", [])
             return addresses.node_port_addresses(
-                svc, nodes, types=self.options.address_types,
+                svc, nodes, types=self.options.address_types, port=port,
                 node_addresses=self.options.node_addresses, node_ports=self.options.node_ports)
         slices = await self._get(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
                                  query=[("labelSelector", f"kubernetes.io/service-name={name}")])
-        return addresses.headless_addresses(svc, slices.get("items", []))
+        return addresses.headless_addresses(svc, slices.get("items", []), port=port)
+
+    async def read_namespace(self, namespace: str) -> LiveObjects:
+        """What already runs in ``namespace`` (ExistingWorkloads): read only, also in a dry run."""
+        check_namespace(namespace, allowed=self._allowed)
+        return await asyncio.to_thread(workloads.read_namespace, self._require_api(), namespace)
 
     async def load_origin(self, namespace: str, service: str) -> LoadOrigin:
         """Where ClusterIP load for ``service`` runs (``options.load_from``; auto probes TCP). Ask once

@@ -30,6 +30,7 @@ from chaoskit.cluster.protocol import (
     EventKind,
     Manifest,
     ManifestError,
+    MarkerUnsupportedError,
     NodeFailureMode,
     NodeInfo,
     NotFoundError,
@@ -344,25 +345,34 @@ class LocalCluster:
         await self.nodes.restore(self.control.node(node))
 
     # --- services and data -------------------------------------------------------------------
-    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind) -> list[ServiceAddress]:
+    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind, *,
+                                port: int | str | None = None) -> list[ServiceAddress]:
         if (namespace, name) not in self.services.services:
             raise NotFoundError(f"service {namespace}/{name} not found")
-        return self.services.addresses(namespace, name, kind)
+        return self.services.addresses(namespace, name, kind, port)
 
     def _volume_path(self, namespace: str, pod: str, container: str, mount_path: str) -> Path:
+        """The host directory behind ``mount_path`` in the container: a volume's mount path or a directory below it."""
         target = self.control.find_pod(namespace, pod)
         spec = next((c for c in target.template.containers if c.name == container), None)
         if spec is None:
             raise NotFoundError(f"pod {namespace}/{pod} has no container {container}")
-        volume = next((v for v, m in spec.mounts if m.rstrip("/") == mount_path.rstrip("/")), None)
-        if volume is None or target.placement is None:
+        wanted = mount_path.rstrip("/") + "/"
+        found = max(((v, m.rstrip("/") + "/") for v, m in spec.mounts if wanted.startswith(m.rstrip("/") + "/")),
+                    key=lambda vm: len(vm[1]), default=None)  # the deepest mount holding the path, as a kernel
+        if found is None or target.placement is None:
             raise NotFoundError(f"container {container} of {pod} mounts nothing at {mount_path}")
-        return target.volume_dir(volume)
+        volume, mount = found
+        return target.volume_dir(volume) / wanted[len(mount):]
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                            marker: str) -> None:
-        path = self._volume_path(namespace, pod, container, mount_path) / marker
-        await asyncio.to_thread(path.write_text, marker + "\n")
+        directory = self._volume_path(namespace, pod, container, mount_path)
+        if not directory.is_dir():
+            raise MarkerUnsupportedError(f"write marker {marker} in {namespace}/{pod}/{container}: {mount_path} is not "
+                                         "a directory", reason=f"{mount_path} is not a directory in container "
+                                         f"{container}", hint="use a data[].path that exists in the volume")
+        await asyncio.to_thread((directory / marker).write_text, marker + "\n")
 
     async def read_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                           marker: str) -> bool:

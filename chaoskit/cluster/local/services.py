@@ -23,9 +23,11 @@ from chaoskit.cluster.protocol import (
     ClusterEvent,
     EventKind,
     ManifestError,
+    NotFoundError,
     ServiceAddress,
     ServiceKind,
 )
+from chaoskit.serviceports import PortChoiceError, PortRef, choose_port
 from chaoskit.vocab import selector_matches
 
 NODE_PORT_RANGE = (30000, 32767)
@@ -206,23 +208,29 @@ class ServiceController:
         ))
 
     # --- addresses ---------------------------------------------------------------------------
-    def addresses(self, namespace: str, name: str, kind: ServiceKind) -> list[ServiceAddress]:
+    def addresses(self, namespace: str, name: str, kind: ServiceKind,
+                  port: PortRef | None = None) -> list[ServiceAddress]:
+        """The addresses of one port of the Service (``port`` by name or number; default: ``http``, else the
+        first): a ClusterIP VIP:port, every node's nodePort, or each ready pod's IP and target port."""
         service = self.services[(namespace, name)]
         spec = service.spec
+        chosen = _chosen_port(spec, port)
         if kind is ServiceKind.HEADLESS:
             pods = {p.name: p for p in self._pods()}
-            port = spec.ports[0]
-            return [
-                ServiceAddress(kind, ip, local_port(pods[n].template.port_number(port.target_port) or port.port))
-                for n, ip in sorted(service.endpoints.items()) if n in pods
-            ]
+            out = []
+            for pod_name, ip in sorted(service.endpoints.items()):
+                pod = pods.get(pod_name)
+                target = pod.template.port_number(chosen.target_port) if pod is not None else None
+                if target is not None:  # a pod without the named port is no endpoint of it (as kube-proxy)
+                    out.append(ServiceAddress(kind, ip, local_port(target)))
+            return out
         if kind is ServiceKind.CLUSTER_IP:
             if spec.headless:
                 raise ClusterError(f"service {name} is headless", hint="ask for Headless addresses instead")
-            return [ServiceAddress(kind, service.vip, local_port(p.port)) for p in spec.ports]
+            return [ServiceAddress(kind, service.vip, local_port(chosen.port))]
         if kind is ServiceKind.NODE_PORT and spec.type == "NodePort":
             return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node, traffic_local=spec.local_traffic)
-                    for lis in service.listeners if lis.node]
+                    for lis in service.listeners if lis.node and lis.port == chosen]
         raise ClusterError(f"service {name} has no {kind} address",
                            hint="use a Service of type NodePort" if kind is ServiceKind.NODE_PORT else
                            "the local backend has no load balancers: use NodePort")
@@ -230,6 +238,17 @@ class ServiceController:
     async def close(self) -> None:
         if self._sync_task is not None:
             self._sync_task.cancel()
+
+
+def _chosen_port(spec: ServiceSpec, ref: PortRef | None) -> ServicePort:
+    """The Service port an address is asked for, chosen as on a real cluster (``chaoskit.serviceports``)."""
+    as_api = {"metadata": {"name": spec.name},
+              "spec": {"ports": [{"name": p.name, "port": p.port, "targetPort": p.target_port} for p in spec.ports]}}
+    try:
+        chosen = choose_port(as_api, ref, discovering=False)
+    except PortChoiceError as exc:
+        raise NotFoundError(str(exc), hint=exc.hint) from None
+    return next(p for p in spec.ports if p.name == chosen["name"] and p.port == chosen["port"])
 
 
 def _selects(spec: ServiceSpec, pod: LocalPod) -> bool:
