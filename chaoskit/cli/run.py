@@ -94,6 +94,9 @@ def run(
         "Push the final metrics to this Pushgateway (http://HOST:PORT), grouped by experiment and run."))] = None,
     allow_node_failure: Annotated[bool, typer.Option(OPT_IN_FLAG, help=(
         "Allow node-failure faults: a node is powered off or cut from the API server without a drain."))] = False,
+    node_agent_image: Annotated[str | None, typer.Option(help=(
+        "kube: image of the node-failure agent pod (default: busybox:1.36.1; it needs sh, grep, kill, nsenter)."))] = (
+        None),
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     # Every flag first: a bad one must not cost a cluster, a temp directory or a run directory.
@@ -114,7 +117,7 @@ def run(
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,
-                      agent_cpu=agent_cpu)
+                      agent_cpu=agent_cpu, node_agent_image=node_agent_image)
     _check_backend(backend, spec, flags)
     if dry_run:
         if backend is not Backend.kube:

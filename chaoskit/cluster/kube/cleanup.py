@@ -1,7 +1,8 @@
 """``chaoskit cleanup``: find what chaoskit left on a cluster (by label and node annotation) and restore it.
 
-Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id), nodes
-annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``chaoskit-marker-<run dir>-...``) of
+Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id) -- node-failure
+agent pods among them, whose nodes come back on the agents' own timers --, nodes annotated
+``chaoskit.io/cordoned-by``, and data-check marker files (``chaoskit-marker-<run dir>-...``) of
 crashed runs. Markers are looked for first (a namespace deleted afterwards takes its pods, and with them the
 only way into a hostPath volume): in the emptyDir and hostPath volumes of the running pods of namespaces
 chaoskit labelled. What that cannot reach is said (``Leftovers.unchecked``). Control-plane namespaces are
@@ -11,9 +12,10 @@ never touched.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
-from chaoskit.cluster.kube import markers
+from chaoskit.cluster.kube import markers, nodefail
 from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.apply import ObjectRef, delete_object, wait_gone
 from chaoskit.cluster.kube.config import (
@@ -21,6 +23,7 @@ from chaoskit.cluster.kube.config import (
     FORBIDDEN_NAMESPACES,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    NAME_LABEL,
     RUN_ID_LABEL,
     KubeOptions,
     check_context,
@@ -28,6 +31,8 @@ from chaoskit.cluster.kube.config import (
     read_allowed_contexts,
 )
 from chaoskit.cluster.kube.disruption import uncordon
+from chaoskit.cluster.kube.nodefail_ops import REPORT_BACK_S
+from chaoskit.cluster.kube.translate import parse_time
 from chaoskit.cluster.protocol import ClusterError, ManifestError
 
 EXEC_TIMEOUT_S = 30.0
@@ -52,6 +57,10 @@ class Leftovers:
     """Marker files found (removed unless dry run), as ``namespace/pod:path``."""
     unchecked: list[str] = field(default_factory=list)
     """Places markers could be and were not looked at, and why."""
+    agents: list[str] = field(default_factory=list)
+    """Node-failure agents found (their pods are among ``objects``): which node, what failure, back by when."""
+    wait_s: float = 0.0
+    """How long restoring may wait for them: a failed node's agent pod goes only once its node is back."""
 
 
 def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
@@ -71,6 +80,7 @@ def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
             if meta.get("deletionTimestamp"):
                 continue  # already going away
             found.append(ObjectRef(api_version, kind, ns, str(meta["name"])))
+    agents, wait_s = node_agents(api, run_id=run_id)
     doomed_ns = {r.name for r in found if r.kind == "Namespace"}
     # Objects inside a namespace that goes anyway need no delete of their own.
     objects = [r for r in found if r.kind != "Namespace" and r.namespace not in doomed_ns]
@@ -80,7 +90,27 @@ def find_leftovers(api: KubeApi, *, run_id: str | None) -> Leftovers:
         by = (node.get("metadata", {}).get("annotations") or {}).get(CORDONED_BY_ANNOTATION)
         if by and (run_id is None or by == run_id):
             nodes.append(str(node["metadata"]["name"]))
-    return Leftovers(objects, nodes)
+    return Leftovers(objects, nodes, agents=agents, wait_s=wait_s)
+
+
+def node_agents(api: KubeApi, *, run_id: str | None) -> tuple[list[str], float]:
+    """(descriptions, seconds to wait for them) of the node-failure agent pods left by crashed runs. Each restores
+    its node on its own timer; deleting it (SIGTERM) restores at once if its kubelet hears of it, else on time."""
+    selector = f"{NAME_LABEL}={nodefail.AGENT_NAME}" + (f",{RUN_ID_LABEL}={run_id}" if run_id else "")
+    listing = api.request("GET", "/api/v1/pods", query=[("labelSelector", selector)])
+    found, wait_s, now = [], 0.0, time.time()
+    for pod in listing.get("items", []):
+        meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+        notes = meta.get("annotations") or {}
+        phase = (pod.get("status") or {}).get("phase", "?")
+        by = str(notes.get(nodefail.RESTORES_BY_ANNOTATION, ""))
+        back = parse_time(by)
+        if back is not None and phase not in ("Succeeded", "Failed"):
+            wait_s = max(wait_s, back / 1e9 - now + REPORT_BACK_S)
+        found.append(f"node {spec.get('nodeName', '?')}: node agent {meta.get('namespace')}/{meta.get('name')} "
+                     f"({notes.get(nodefail.FAILURE_ANNOTATION, '?')}, {phase}; its own timer restores the node by "
+                     f"{by or '?'} at the latest)")
+    return found, wait_s
 
 
 def sweep_markers(api: KubeApi, *, run_id: str | None, remove: bool) -> tuple[list[str], list[str]]:
@@ -136,13 +166,14 @@ def volume_mounts(pod: JsonObj, seen_host_paths: set[tuple[str, str]]) -> dict[s
 
 
 def restore(api: KubeApi, leftovers: Leftovers, *, timeout_s: float) -> None:
-    """Uncordon the nodes, delete the objects, and watch until they are gone."""
+    """Uncordon the nodes, delete the objects, and watch until they are gone (a node agent's pod, and its
+    namespace, only once its node is back: up to the end of its timer)."""
     for node in leftovers.nodes:
         uncordon(api, node)
     for ref in leftovers.objects:
         delete_object(api, ref)
     for ref in leftovers.objects:
-        wait_gone(api, ref, timeout_s=timeout_s)
+        wait_gone(api, ref, timeout_s=max(timeout_s, leftovers.wait_s))
 
 
 def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float) -> Leftovers:
@@ -155,7 +186,8 @@ def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float) -> Left
         found, unchecked = sweep_markers(api, run_id=run_id, remove=not options.dry_run)
         leftovers = find_leftovers(api, run_id=run_id)
         restore(api, leftovers, timeout_s=timeout_s)
-        return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned), found, unchecked)
+        return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned), found, unchecked,
+                         agents=leftovers.agents, wait_s=leftovers.wait_s)
     finally:
         api.close()
 
