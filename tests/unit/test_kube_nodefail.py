@@ -33,6 +33,8 @@ def test_the_agent_pod_runs_on_its_node_whatever_its_taints_privileged_and_time_
     assert container["image"] == "busybox:1.36.1"
     assert container["command"] == ["sh", "-c", nodefail.SCRIPT]  # arguments only through the environment
     env = {e["name"]: e["value"] for e in container["env"]}
+    # Kubernetes rewrites $(NAME) of a container variable and $$ in a command: the script must hold neither.
+    assert "$$" not in nodefail.SCRIPT and not any(f"$({name})" in nodefail.SCRIPT for name in env)
     assert env["MODE"] == "partition" and env["DURATION_S"] == "40" and env["SETTLE_S"] == "0.25"
     assert env["API_ENDPOINTS"] == "10.0.0.1:6443 [fd00::1]:6443"
     labels = pod["metadata"]["labels"]

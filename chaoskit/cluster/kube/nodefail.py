@@ -61,7 +61,7 @@ SCRIPT: Final = r'''# chaoskit node agent (chaoskit/cluster/kube/nodefail.py): f
 set -u
 W=${AGENT_DIR:-/tmp}
 say() { echo "chaoskit-node-agent ${EPOCHREALTIME:-$(date +%s)} $*"; }
-me=$$
+read -r me _ < /proc/self/stat  # this shell's PID (the host's: hostPID); no double dollar: Kubernetes rewrites it
 echo "$me" > $W/agent.pid
 mine=$(readlink /proc/self/ns/net)
 kubelet=""
@@ -148,7 +148,8 @@ napping "$DURATION_S"
 restore
 exit 0
 '''
-"""busybox sh. Arguments come from the environment only; nothing is spliced into the text."""
+"""busybox sh. Arguments come from the environment only; nothing is spliced into the text. Kubernetes expands
+``$(NAME)`` of the container's variables and turns ``$$`` into ``$`` in a command: the script uses neither."""
 
 GO_COMMAND: Final = ('printf "%s\\n" "$@" > /tmp/containers.in && test -f /tmp/armed '
                      '&& kill -USR1 "$(cat /tmp/agent.pid)"')

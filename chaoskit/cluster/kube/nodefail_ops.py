@@ -214,10 +214,13 @@ class NodeFailer:
         if spec.mode == "stop":
             pods = self._api.request("GET", "/api/v1/pods", query=[("fieldSelector", f"spec.nodeName={spec.node}")])
             ids = nodefail.running_container_ids(pods.get("items", []), skip_uid=agent.uid)
+        # Counted as told from here: an exec that breaks off may still have delivered the signal.
         agent.told_ns, agent.told_mono = time.time_ns(), time.monotonic()
         result = run_exec(self._api, spec.namespace, spec.name, "agent", nodefail.go_command(ids),
                           timeout_s=GO_TIMEOUT_S)
-        if check_ran(result, what=f"node agent {spec.name}").exit_code != 0:
+        if result.exit_code != 0:  # the command ran and refused (or never ran): the agent did nothing
+            agent.told_ns = agent.told_mono = None
+            check_ran(result, what=f"node agent {spec.name}")
             raise ClusterError(f"node agent {spec.name} on {spec.node} was not armed: {result.stderr.strip()}")
 
     async def restore(self, node: str) -> None:
