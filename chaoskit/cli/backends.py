@@ -25,6 +25,7 @@ class KubeFlags:
     create_namespace: bool = False
     agent_image: str | None = None
     agent_cpu: str | None = None
+    node_agent_image: str | None = None
 
 
 def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int | None) -> Cluster:
@@ -36,13 +37,14 @@ def make_cluster(backend: str, spec: Experiment, flags: KubeFlags, *, seed: int 
 
 
 def kube_options(spec: Experiment, flags: KubeFlags) -> KubeOptions:
-    from chaoskit.cluster.kube.config import AGENT_IMAGE, KubeOptions
+    from chaoskit.cluster.kube.config import AGENT_IMAGE, NODE_AGENT_IMAGE, KubeOptions
 
     return KubeOptions(
         context=flags.context, kubeconfig=flags.kubeconfig, allow_contexts=flags.allow_contexts, yes=flags.yes,
         dry_run=flags.dry_run, namespaces=frozenset({spec.target.namespace}), load_from=spec.load.from_,
         create_namespaces=flags.create_namespace, agent_image=flags.agent_image or AGENT_IMAGE,
         agent_cpu=flags.agent_cpu or "1",
+        node_agent_image=flags.node_agent_image or NODE_AGENT_IMAGE,
     )
 
 

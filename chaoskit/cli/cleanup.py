@@ -2,7 +2,8 @@
 
 local (the default): the embedded cluster's state directories whose owner process is gone, and run
 directories of crashed runs that hold nothing (``engine/rundir.py``); needs no kubeconfig. kube (``--backend
-kube`` or any kube flag): objects and cordons chaoskit left on a real cluster, and marker files of its runs.
+kube`` or any kube flag): objects and cordons chaoskit left on a real cluster (node-failure agents among them: each
+brings its node back by itself), and marker files of its runs.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ def _cleanup_kube(context: str | None, kubeconfig: Path | None, allow_contexts: 
         typer.echo("nothing left behind")
     for node in found.nodes:
         typer.echo(f"{verb}: node {node} (uncordon)")
+    for agent in found.agents:
+        typer.echo(f"{verb}: {agent} (pod deleted)")
     for marker in found.markers:
         typer.echo(f"{'would remove' if dry_run else 'removed'}: marker {marker}")
     for ref in found.objects:

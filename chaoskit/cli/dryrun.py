@@ -51,6 +51,7 @@ async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
                  f"recovery {spec.phases.recovery:g}s")
     for offset, fault in spec.fault_instants():
         lines.append(f"fault at chaos+{offset:g}s: {fault.kind} ({fault.name}) on {fault.describe_target()}")
+    lines += _node_agents(spec, cluster)
     lines.append(_teardown(spec))
     return lines
 
@@ -83,6 +84,28 @@ def _origin_text(load_from: str, cluster: Cluster) -> str:
            "ConfigMap and a ServiceAccount without API rights, all deleted when the load ends)")
     return {"local": "from this process", "in-cluster": f"from {job}"}.get(
         load_from, f"from this process if the ClusterIP answers here, else from {job}")
+
+
+def _node_agents(spec: Experiment, cluster: Cluster) -> list[str]:
+    """What a node-failure would start on the cluster: its privileged node agent (docs/kube.md)."""
+    from chaoskit.cluster.kube.nodefail import AGENT_NAME, ARM_TIMEOUT_S, DEADLINE_SLACK_S
+
+    options = getattr(cluster, "options", None)
+    node_agent_namespace = getattr(options, "node_agent_namespace", None)
+    if node_agent_namespace is None:
+        return []
+    lines = []
+    for fault in (f for f in spec.faults if f.kind == "node-failure"):
+        mode, duration = getattr(fault, "mode", "?"), fault.lasts_s()
+        does = ("SIGSTOPs the kubelet and the node's containers" if mode == "stop" else
+                "drops the node's traffic to and from the API server (iptables)")
+        lines.append(
+            f"node-failure ({fault.name}): per firing, pod {node_agent_namespace}/{AGENT_NAME}-<run id>-<n> on the "
+            f"failed node (image {getattr(options, 'node_agent_image', '?')}; privileged, hostPID, hostNetwork, every "
+            f"taint tolerated, activeDeadlineSeconds {ARM_TIMEOUT_S + duration + DEADLINE_SLACK_S:g}) that {does} "
+            f"for {duration:g}s and then restores it on its own timer; namespace {node_agent_namespace} created "
+            "(Pod Security: privileged) if missing and removed at the end")
+    return lines
 
 
 def _short(text: str, limit: int = 160) -> str:

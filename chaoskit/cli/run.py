@@ -102,6 +102,9 @@ def run(
         "every metric, PASS/FAIL/FLAKY/INCONCLUSIVE over the runs (exit 5: FLAKY)."))] = None,
     junit: Annotated[Path | None, typer.Option(help=(
         "Also write the verdict as JUnit XML to this file: one test case per SLO check and data row."))] = None,
+    node_agent_image: Annotated[str | None, typer.Option(help=(
+        "kube: image of the node-failure agent pod (default: busybox:1.36.1; it needs sh, grep, kill, nsenter)."))] = (
+        None),
 ) -> None:
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     # Every flag first: a bad one must not cost a cluster, a temp directory or a run directory.
@@ -124,7 +127,7 @@ def run(
     seed = seed if seed is not None else secrets.randbelow(1 << 31)
     flags = KubeFlags(context=context, kubeconfig=kubeconfig, allow_contexts=tuple(allow_context or ()),
                       yes=yes, dry_run=dry_run, create_namespace=create_namespace, agent_image=agent_image,
-                      agent_cpu=agent_cpu)
+                      agent_cpu=agent_cpu, node_agent_image=node_agent_image)
     _check_backend(backend, spec, flags)
     if not dry_run:
         out = preflight.out_dir(out)

@@ -16,9 +16,9 @@ from chaoskit.vocab import ClusterEvent, EventKind, ServiceKind
 
 __all__ = [
     "BackendNotes", "Cluster", "ClusterError", "ClusterEvent", "ConfigurationError", "ContainerInfo", "EventKind",
-    "EventStream", "Manifest", "ManifestError", "MarkerUnsupportedError", "NodeFailureMode", "NodeFailures",
-    "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind", "UnsafeTargetError",
-    "WaitTimeout",
+    "EventStream", "Manifest", "ManifestError", "MarkerUnsupportedError", "NodeFailureAgents", "NodeFailureMode",
+    "NodeFailures", "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind",
+    "UnsafeTargetError", "WaitTimeout",
 ]
 
 Manifest = Mapping[str, Any]
@@ -254,6 +254,21 @@ class NodeFailures(Protocol):
 
     async def restore_node(self, node: str) -> None:
         """Bring a failed node back (Ready again, cordon state as before). A no-op if it is not failed."""
+        ...
+
+
+@runtime_checkable
+class NodeFailureAgents(NodeFailures, Protocol):
+    """A ``NodeFailures`` backend that fails a node through an agent it starts on the node first (kube: a privileged
+    pod). The ``node-failure`` fault checks it before anything is applied and arms it just before the fault
+    instant, so the failure takes effect at the instant rather than after the agent's start."""
+
+    async def check_node_failures(self) -> None:
+        """Raise ``UnsafeTargetError`` when this backend may not start its agents here (rights, admission)."""
+        ...
+
+    async def arm_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        """Get ready to fail ``node`` (its agent started); ``restore_node`` removes an agent never told to fail."""
         ...
 
 

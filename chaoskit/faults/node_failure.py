@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from pydantic import Field
 
-from chaoskit.cluster.protocol import Cluster, NodeFailures, PodInfo, UnsafeTargetError
+from chaoskit.cluster.protocol import Cluster, NodeFailureAgents, NodeFailures, PodInfo, UnsafeTargetError
 from chaoskit.experiment.faults import FaultSpec, NodePick
 from chaoskit.experiment.models import Selector
 from chaoskit.experiment.units import PositiveDuration
@@ -85,6 +85,8 @@ class NodeFailureFault(FaultPlugin):
         if all(n in protected for n in nodes):
             raise NodeFailureRefused("node-failure: every node runs chaoskit, its load agent or the control plane",
                                      hint="; ".join(f"{n}: {why}" for n, why in protected.items()))
+        if isinstance(cluster, NodeFailureAgents):
+            await cluster.check_node_failures()
 
     async def choose(self, ctx: FaultContext) -> tuple[list[PodInfo], str]:
         cluster = ctx.cluster
@@ -99,6 +101,13 @@ class NodeFailureFault(FaultPlugin):
             node = ctx.rng.choice(candidates).node or ""
         else:
             node = self.spec.node.name
+        if isinstance(cluster, NodeFailureAgents):
+            # The agent starts now, before the fault instant is stamped, so the failure takes effect at it.
+            async def disarm() -> None:
+                await cluster.restore_node(node)
+
+            ctx.undo.push(f"bring node {node} back", disarm)
+            await cluster.arm_node(node, mode=self.spec.mode, duration_s=self.spec.duration)
         return [p for p in pods if p.node == node], node
 
     async def act(self, ctx: FaultContext, victims: list[PodInfo], node: str) -> None:

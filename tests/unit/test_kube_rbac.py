@@ -23,7 +23,8 @@ def granted(manifest: str = "rbac.yaml") -> set[tuple[str, str, str, str]]:
     for doc in docs:
         if doc["kind"] not in ("Role", "ClusterRole"):
             continue
-        scope = "cluster" if doc["kind"] == "ClusterRole" else "namespace"
+        scope = ("cluster" if doc["kind"] == "ClusterRole" else
+                 "agent" if doc["metadata"]["name"] == "chaoskit-node-agent" else "namespace")
         for rule in doc["rules"]:
             for verb in rule["verbs"]:
                 for url in rule.get("nonResourceURLs", []):

@@ -1,6 +1,7 @@
 """``chaoskit cleanup``: find what chaoskit left on a cluster (by label and node annotation) and restore it.
 
-Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id), nodes
+Leftovers are objects labelled ``app.kubernetes.io/managed-by=chaoskit`` (optionally of one run id) -- node-failure
+agent pods among them, whose nodes come back on the agents' own timers --, nodes
 annotated ``chaoskit.io/cordoned-by``, and data-check marker files (``.chaoskit-marker-<run dir>-...``) of
 crashed runs. Markers are looked for first (a namespace deleted afterwards takes its pods, and with them the
 only way into a hostPath volume): in the emptyDir, hostPath and persistentVolumeClaim volumes of the running pods
@@ -12,10 +13,11 @@ What that cannot reach is said (``Leftovers.unchecked``). Control-plane namespac
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from chaoskit.cluster.kube import markers
+from chaoskit.cluster.kube import markers, nodefail
 from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.apply import ObjectRef, delete_object, wait_gone
 from chaoskit.cluster.kube.config import (
@@ -23,6 +25,8 @@ from chaoskit.cluster.kube.config import (
     FORBIDDEN_NAMESPACES,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    NAME_LABEL,
+    NODE_AGENT_NAMESPACE,
     RUN_ID_LABEL,
     KubeOptions,
     check_context,
@@ -31,6 +35,8 @@ from chaoskit.cluster.kube.config import (
     read_allowed_contexts,
 )
 from chaoskit.cluster.kube.disruption import uncordon
+from chaoskit.cluster.kube.nodefail_ops import REPORT_BACK_S
+from chaoskit.cluster.kube.translate import parse_time
 from chaoskit.cluster.protocol import ClusterError, ManifestError
 
 EXEC_TIMEOUT_S = 30.0
@@ -55,6 +61,10 @@ class Leftovers:
     """Marker files found (removed unless dry run), as ``namespace/pod:path``."""
     unchecked: list[str] = field(default_factory=list)
     """Places markers could be and were not looked at, and why."""
+    agents: list[str] = field(default_factory=list)
+    """Node-failure agents found (their pods are among ``objects``): which node, what failure, back by when."""
+    wait_s: float = 0.0
+    """How long restoring may wait for them: a failed node's agent pod goes only once its node is back."""
 
 
 def find_leftovers(api: KubeApi, *, run_id: str | None, namespaces: Sequence[str] = ()) -> Leftovers:
@@ -79,6 +89,9 @@ def find_leftovers(api: KubeApi, *, run_id: str | None, namespaces: Sequence[str
             if meta.get("deletionTimestamp"):
                 continue  # already going away
             found.append(ObjectRef(api_version, kind, ns, str(meta["name"])))
+    # Node agents live in chaoskit's own namespace; a cleanup narrowed to the user's namespaces (the read-only
+    # Role) leaves them to their own timers.
+    agents, wait_s = ([], 0.0) if namespaces else node_agents(api, run_id=run_id)
     doomed_ns = {r.name for r in found if r.kind == "Namespace"}
     # Objects inside a namespace that goes anyway need no delete of their own.
     objects = [r for r in found if r.kind != "Namespace" and r.namespace not in doomed_ns]
@@ -88,7 +101,29 @@ def find_leftovers(api: KubeApi, *, run_id: str | None, namespaces: Sequence[str
         by = (node.get("metadata", {}).get("annotations") or {}).get(CORDONED_BY_ANNOTATION)
         if by and (run_id is None or by == run_id):
             nodes.append(str(node["metadata"]["name"]))
-    return Leftovers(objects, nodes)
+    return Leftovers(objects, nodes, agents=agents, wait_s=wait_s)
+
+
+def node_agents(api: KubeApi, *, run_id: str | None) -> tuple[list[str], float]:
+    """(descriptions, seconds to wait for them) of the node-failure agent pods left by crashed runs. Each restores
+    its node on its own timer; deleting it (SIGTERM) restores at once if its kubelet hears of it, else on time."""
+    selector = f"{NAME_LABEL}={nodefail.AGENT_NAME}" + (f",{RUN_ID_LABEL}={run_id}" if run_id else "")
+    listing = api.request("GET", f"/api/v1/namespaces/{NODE_AGENT_NAMESPACE}/pods",
+                          query=[("labelSelector", selector)])
+    found: list[str] = []
+    wait_s, now = 0.0, time.time()
+    for pod in listing.get("items", []):
+        meta, spec = pod.get("metadata", {}), pod.get("spec", {})
+        notes = meta.get("annotations") or {}
+        phase = (pod.get("status") or {}).get("phase", "?")
+        by = str(notes.get(nodefail.RESTORES_BY_ANNOTATION, ""))
+        back = parse_time(by)
+        if back is not None and phase not in ("Succeeded", "Failed"):
+            wait_s = max(wait_s, back / 1e9 - now + REPORT_BACK_S)
+        found.append(f"node {spec.get('nodeName', '?')}: node agent {meta.get('namespace')}/{meta.get('name')} "
+                     f"({notes.get(nodefail.FAILURE_ANNOTATION, '?')}, {phase}; its own timer restores the node by "
+                     f"{by or '?'} at the latest)")
+    return found, wait_s
 
 
 def sweep_markers(api: KubeApi, *, run_id: str | None, remove: bool,
@@ -160,13 +195,14 @@ def _shared_key(pod: JsonObj, volume: JsonObj) -> tuple[str, str] | None:
 
 
 def restore(api: KubeApi, leftovers: Leftovers, *, timeout_s: float) -> None:
-    """Uncordon the nodes, delete the objects, and watch until they are gone."""
+    """Uncordon the nodes, delete the objects, and watch until they are gone (a node agent's pod, and its
+    namespace, only once its node is back: up to the end of its timer)."""
     for node in leftovers.nodes:
         uncordon(api, node)
     for ref in leftovers.objects:
         delete_object(api, ref)
     for ref in leftovers.objects:
-        wait_gone(api, ref, timeout_s=timeout_s)
+        wait_gone(api, ref, timeout_s=max(timeout_s, leftovers.wait_s))
 
 
 def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float, namespaces: Sequence[str]) -> Leftovers:
@@ -181,7 +217,8 @@ def _cleanup(options: KubeOptions, run_id: str | None, timeout_s: float, namespa
         found, unchecked = sweep_markers(api, run_id=run_id, remove=not options.dry_run, namespaces=namespaces)
         leftovers = find_leftovers(api, run_id=run_id, namespaces=namespaces)
         restore(api, leftovers, timeout_s=timeout_s)
-        return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned), found, unchecked)
+        return Leftovers(leftovers.objects, leftovers.nodes, list(api.planned), found, unchecked,
+                         agents=leftovers.agents, wait_s=leftovers.wait_s)
     finally:
         api.close()
 

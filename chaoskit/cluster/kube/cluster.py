@@ -28,12 +28,14 @@ from chaoskit.cluster.kube.config import (
 )
 from chaoskit.cluster.kube.incluster import START_LEAD_S, AgentDeps, InClusterAgent
 from chaoskit.cluster.kube.informer import Notifier, ThreadsafePublisher
+from chaoskit.cluster.kube.nodefail_ops import NodeFailer
 from chaoskit.cluster.kube.translate import node_info, pod_info
 from chaoskit.cluster.kube.watchers import Watchers
 from chaoskit.cluster.protocol import (
     ClusterError,
     ClusterEvent,
     Manifest,
+    NodeFailureMode,
     NodeInfo,
     PodInfo,
     ServiceAddress,
@@ -67,6 +69,9 @@ class KubeCluster:
         self._watchers: Watchers | None = None
         self._created: list[applying.ObjectRef] = []
         self._cordoned: list[str] = []
+        self._failer: NodeFailer | None = None
+        self.notes: list[str] = []
+        """What the run's notes should say about this backend (node failures: when they were in effect)."""
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -83,6 +88,8 @@ class KubeCluster:
         self._watchers = Watchers(self._api, ThreadsafePublisher(loop, self._bus), self._notifier,
                                   window_s=self.options.watch_window_s)
         await asyncio.to_thread(self._api.request, "GET", "/version")
+        self._failer = NodeFailer(self._api, self.options, notes=self.notes, journal=self._created.append,
+                                  allow=self._allowed.add)
         await asyncio.to_thread(self._watchers.start_nodes)
         for ns in sorted(self._allowed):
             await asyncio.to_thread(self._watchers.ensure_namespace, ns)
@@ -91,6 +98,9 @@ class KubeCluster:
         if self._api is None:
             return
         errors: list[Exception] = []
+        if self._failer is not None:  # before the objects: a failed node's pods go only once it is back
+            errors += [ClusterError(e) for e in await self._failer.close()]
+            self._failer = None
         for node in list(self._cordoned):
             try:
                 await self.uncordon(node)
@@ -333,6 +343,23 @@ class KubeCluster:
                                 grace_seconds=grace_seconds, timeout_s=timeout_s,
                                 wait_for=self._wait_for, on_refused=refused)
 
+    # -- node failure (nodefail_ops.NodeFailer: a privileged agent pod on the node) ------------------
+    async def protected_nodes(self) -> dict[str, str]:
+        return await self._require_failer().protected_nodes()
+
+    async def check_node_failures(self) -> None:
+        await self._require_failer().check()
+
+    async def arm_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        await self._require_failer().arm(node, mode=mode, duration_s=duration_s)
+
+    async def fail_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        await self._require_failer().fail(node, mode=mode, duration_s=duration_s)
+
+    async def restore_node(self, node: str) -> None:
+        """Waits for the node's agent: it alone can end the failure, on its own timer (docs/kube.md)."""
+        await self._require_failer().restore(node)
+
     # -- addresses, markers, load ----------------------------------------------------------------
     async def service_addresses(self, namespace: str, name: str, kind: ServiceKind, *,
                                 port: int | str | None = None) -> list[ServiceAddress]:
@@ -400,6 +427,11 @@ class KubeCluster:
         if self._api is None:
             raise ClusterError("KubeCluster is not started (or already closed)")
         return self._api
+
+    def _require_failer(self) -> NodeFailer:
+        if self._failer is None:
+            raise ClusterError("KubeCluster is not started (or already closed)")
+        return self._failer
 
     def _require_bus(self) -> EventBus:
         if self._bus is None:

@@ -35,6 +35,10 @@ FIELD_MANAGER: Final = "chaoskit"
 # The Locust image pinned to the version chaoskit's locustfile is developed against (pyproject: locust 2.47).
 AGENT_IMAGE: Final = "locustio/locust:2.47.0"
 AGENT_NAME: Final = "chaoskit-load-agent"
+NODE_AGENT_IMAGE: Final = "busybox:1.36.1"
+"""The node-failure agent's image: small and public; its script needs only busybox's sh, grep, kill, nsenter and
+readlink (and the node's own iptables for ``partition``). ``--node-agent-image`` replaces it."""
+NODE_AGENT_NAMESPACE: Final = "chaoskit-system"
 NAME_LABEL: Final = "app.kubernetes.io/name"
 
 
@@ -93,6 +97,11 @@ class KubeOptions:
     agent_cpu: str = "1"
     """CPU request and limit of the in-cluster load agent (Kubernetes quantity; one core runs ~8,000 req/s
     keep-alive, ~3,000 new-connection)."""
+    node_agent_image: str = NODE_AGENT_IMAGE
+    """Image of the node-failure agent pod (busybox: sh, grep, kill, nsenter); ``--node-agent-image``."""
+    node_agent_namespace: str = NODE_AGENT_NAMESPACE
+    """Where node-failure agents run (privileged pods): created, labelled for Pod Security ``privileged``, when
+    missing and removed at the end; never an experiment namespace."""
 
 
 def read_allowed_contexts(config_file: Path) -> tuple[str, ...]:

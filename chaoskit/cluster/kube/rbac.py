@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Scope = Literal["cluster", "namespace", "url"]
+Scope = Literal["cluster", "namespace", "agent", "url"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Permission:
     scope: Scope
-    """``cluster``: ClusterRole rule; ``namespace``: Role rule in each experiment namespace;
-    ``url``: a non-resource URL (discovery)."""
+    """``cluster``: ClusterRole rule; ``namespace``: Role rule in each experiment namespace; ``agent``: Role rule
+    in the node agents' namespace (``chaoskit-system``: node-failure only); ``url``: a non-resource URL
+    (discovery)."""
     group: str
     resource: str
     """Resource (with subresource) or, for ``url``, the URL pattern."""
@@ -45,6 +46,8 @@ NEEDED: Final = frozenset(
     + _grant("cluster", "", "serviceaccounts", "list", "cleanup")
     + _grant("cluster", "apps", "deployments", "list", "cleanup")
     + _grant("cluster", "batch", "jobs", "list", "cleanup")
+    + _grant("cluster", "discovery.k8s.io", "endpointslices", "list",
+             "node-failure partition: the API server's addresses (the kubernetes Service in default)")
     + _grant("namespace", "", "pods", "get list watch delete", "pod watch, wait_pods_ready, delete_pod")
     + _grant("namespace", "", "pods/exec", "get create",
              "markers and container kill (websocket exec: the upgrade is a GET, checked as both)")
@@ -61,6 +64,10 @@ NEEDED: Final = frozenset(
     + _grant("namespace", "apps", "replicasets", "list", "a running target, Service discovery (read only)")
     + _grant("namespace", "apps", "daemonsets", "list", "a running target, Service discovery (read only)")
     + _grant("namespace", "policy", "poddisruptionbudgets", "list", "the budgets over a running target (read only)")
+    + _grant("agent", "", "pods", "get list watch create delete",
+             "node-failure: the privileged node agent pod (start, wait for it, remove it)")
+    + _grant("agent", "", "pods/exec", "get create", "node-failure: the go signal to the armed agent")
+    + _grant("agent", "", "pods/log", "get", "node-failure: when the failure was in effect, and errors")
 )
 
 

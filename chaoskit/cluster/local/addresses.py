@@ -1,6 +1,7 @@
 """Loopback address plan of one local cluster: node IPs, Service VIPs and never-reused pod IPs.
 
-Inside 127.X.0.0/16: nodes are 127.X.255.N, Service VIPs 127.X.254.N, pods 127.X.0.1 upwards (skipping .0 and .255).
+Inside 127.X.0.0/16: nodes are 127.X.255.N, Service VIPs 127.X.254.N, load-balancer ingress addresses 127.X.253.N,
+pods 127.X.0.1 upwards (skipping .0 and .255).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class AddressPlan:
         self.subnet = subnet
         self._next_pod = 1
         self._next_vip = 1
+        self._next_lb = 1
 
     def node_ip(self, index: int) -> str:
         return f"127.{self.subnet}.255.{index + 1}"
@@ -111,12 +113,20 @@ class AddressPlan:
         self._next_vip += 1
         return vip
 
+    def next_load_balancer_ip(self) -> str:
+        """A LoadBalancer Service's ingress address (what a cloud controller would write in its status)."""
+        if self._next_lb > 254:
+            raise ClusterError("out of load-balancer addresses (254 per local cluster)")
+        ip = f"127.{self.subnet}.253.{self._next_lb}"
+        self._next_lb += 1
+        return ip
+
     def next_pod_ip(self) -> str:
         while True:
             n = self._next_pod
             self._next_pod += 1
             third, fourth = divmod(n, 256)
-            if third >= 254:
+            if third >= 253:
                 raise ClusterError("out of pod addresses (64k per local cluster)")
             if 0 < fourth < 255:
                 return f"127.{self.subnet}.{third}.{fourth}"

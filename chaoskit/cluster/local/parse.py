@@ -27,7 +27,7 @@ from chaoskit.cluster.local.statefulset import parse_stateful
 
 BUILTIN_IMAGES = ("httpd", "nginx", "chaoskit/target", "chaoskit-target")
 """Images the built-in target service stands in for (repository name, any tag or registry prefix)."""
-SERVICE_TYPES = ("ClusterIP", "NodePort")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 
 def is_builtin_image(image: str) -> bool:
@@ -238,7 +238,7 @@ def parse_service(manifest: Mapping[str, Any]) -> ServiceSpec:
     kind = spec.get("type", "ClusterIP")
     if kind not in SERVICE_TYPES:
         raise read.fail("spec.type", f"unknown or unsupported Service type {kind!r}",
-                        hint="the local backend supports ClusterIP (also headless) and NodePort")
+                        hint="the local backend supports ClusterIP (also headless), NodePort and LoadBalancer")
     if spec.get("sessionAffinity", "None") != "None":
         raise read.fail("spec.sessionAffinity", "is not supported by the local backend")
     ports = []

@@ -53,6 +53,9 @@ class Listener:
 class LocalService:
     spec: ServiceSpec
     vip: str = ""
+    load_balancer_ip: str = ""
+    """type LoadBalancer: its ingress address (127.X.253.N), served like the VIP, as a cloud load balancer
+    in front of every node would."""
     node_ports: dict[str, int] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
@@ -100,9 +103,13 @@ class ServiceController:
             self.refresh()
             return
         service.vip = self._plan.next_vip()
+        if spec.type == "LoadBalancer":
+            service.load_balancer_ip = self._plan.next_load_balancer_ip()
         for port in spec.ports:
             await self._listen(service, port, service.vip, local_port(port.port), node="")
-            if spec.type == "NodePort":
+            if service.load_balancer_ip:
+                await self._listen(service, port, service.load_balancer_ip, local_port(port.port), node="")
+            if spec.type in ("NodePort", "LoadBalancer"):
                 node_port = port.node_port or self._free_node_port()
                 service.node_ports[port.name] = node_port
                 for node, ip in nodes:
@@ -228,12 +235,14 @@ class ServiceController:
             if spec.headless:
                 raise ClusterError(f"service {name} is headless", hint="ask for Headless addresses instead")
             return [ServiceAddress(kind, service.vip, local_port(chosen.port))]
-        if kind is ServiceKind.NODE_PORT and spec.type == "NodePort":
+        if kind is ServiceKind.NODE_PORT and spec.type in ("NodePort", "LoadBalancer"):
             return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node, traffic_local=spec.local_traffic)
                     for lis in service.listeners if lis.node and lis.port == chosen]
+        if kind is ServiceKind.LOAD_BALANCER and service.load_balancer_ip:
+            return [ServiceAddress(kind, service.load_balancer_ip, local_port(chosen.port))]
         raise ClusterError(f"service {name} has no {kind} address",
                            hint="use a Service of type NodePort" if kind is ServiceKind.NODE_PORT else
-                           "the local backend has no load balancers: use NodePort")
+                           "use a Service of type LoadBalancer")
 
     async def close(self) -> None:
         if self._sync_task is not None:
