@@ -12,6 +12,8 @@ significant and which are regressions.
   more than PCT and the difference is significant; with single runs, where nothing can be significant, the
   point estimate alone decides and the comparison marks the regression *unconfirmed*. A fault that never
   recovered in some candidate run but in no base run is a regression too.
+* Findings (why users noticed): which appeared, went away or stayed, with the runs and failed requests behind
+  each on both sides (finding_changes.py). They inform; they do not make a regression.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from chaoskit.analysis.finding_changes import FindingChange, finding_changes
 from chaoskit.analysis.repeats import METRICS, MetricStats, evidence, metric_stats
 from chaoskit.analysis.stats import SEED, Interval, bootstrap_difference
 from chaoskit.analysis.summary import RunSummary
@@ -69,6 +72,8 @@ class Comparison:
     rows: tuple[MetricComparison, ...]
     regression_pct: float | None
     notes: tuple[str, ...] = ()
+    findings: tuple[FindingChange, ...] = ()
+    """Findings gone, appeared or still there (analysis/finding_changes.py), over the runs the statistics use."""
 
     @property
     def regressions(self) -> tuple[MetricComparison, ...]:
@@ -114,7 +119,8 @@ def compare(base: Sequence[RunSummary], candidate: Sequence[RunSummary], *, base
         notes.append(f"measured on one side only: base {', '.join(only_b) or '-'}; "
                      f"candidate {', '.join(only_c) or '-'}")
     experiment = base[0].experiment if base else candidate[0].experiment
-    return Comparison(experiment, b_side, c_side, tuple(rows), regression_pct, tuple(notes))
+    return Comparison(experiment, b_side, c_side, tuple(rows), regression_pct, tuple(notes),
+                      finding_changes(b_runs, c_runs))
 
 
 def _side(label: str, runs: Sequence[RunSummary]) -> tuple[Side, list[RunSummary]]:

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chaoskit.analysis.comparison import Comparison, MetricComparison, Side
+from chaoskit.analysis.finding_changes import FindingChange
 from chaoskit.report import svg
 from chaoskit.report.charts import Chart
 from chaoskit.report.markdown import table as md_table
@@ -21,6 +22,12 @@ METHOD = ("Base and candidate: mean over each side's conclusive runs. Difference
           "Regression: a judged metric (availability, longest window, p99, recovery) worse by more than the "
           "--fail-on-regression percentage, and significant; with single runs no interval exists and the point "
           "estimate decides (marked unconfirmed).")
+
+FINDING_HEADERS = ["Finding", "Applies to", "Change", "Base runs", "Base failures", "Candidate runs",
+                   "Candidate failures"]  # fmt: skip
+FINDING_METHOD = ("Findings (why users noticed, docs/findings.md) by rule and object: the runs of each side they "
+                  "appeared in and the failed requests they explained there. Gone: in some base run and in no "
+                  "candidate run.")
 
 
 def headline(c: Comparison) -> str:
@@ -58,12 +65,24 @@ def _row(r: MetricComparison) -> list[str]:
             interval(r.metric, diff, signed=True), change(r.change_pct), significant, regression]
 
 
+def _finding_row(f: FindingChange, c: Comparison) -> list[str]:
+    return [f.rule, f.workload, f.status, f"{f.base_runs} of {c.base.used}", str(f.base_failures),
+            f"{f.candidate_runs} of {c.candidate.used}", str(f.candidate_failures)]
+
+
+def _findings_markdown(c: Comparison) -> list[str]:
+    if not c.findings:
+        return ["## Findings\n\nNo finding on either side."]
+    return ["## Findings", FINDING_METHOD,
+            md_table(FINDING_HEADERS, [_finding_row(f, c) for f in c.findings], align="lllrrrr")]
+
+
 def markdown(c: Comparison) -> str:
     parts = [f"**{headline(c)}**", f"# chaoskit compare: {c.experiment}",
              f"- base: `{c.base.label}`: {c.base.runs} run(s), passed {c.base.passed}, {c.base.used} used\n"
              f"- candidate: `{c.candidate.label}`: {c.candidate.runs} run(s), passed {c.candidate.passed}, "
              f"{c.candidate.used} used", *([("\n".join(f"- note: {n}" for n in c.notes))] if c.notes else []),
-             METHOD, md_table(HEADERS, [_row(r) for r in c.rows], align="llrrrrrll")]
+             METHOD, md_table(HEADERS, [_row(r) for r in c.rows], align="llrrrrrll"), *_findings_markdown(c)]
     return "\n\n".join(parts) + "\n"
 
 
@@ -77,6 +96,12 @@ def terminal(c: Comparison, console: Console) -> None:
         style = "bold red" if r.regression else "yellow" if r.significant and (r.change_pct or 0) > 0 else None
         grid.add_row(*cells, style=style)
     console.print(grid)
+    if c.findings:
+        found = Table(*FINDING_HEADERS, title="Findings")
+        for f in c.findings:
+            found.add_row(*_finding_row(f, c), style="green" if f.status == "gone" else
+                          "yellow" if f.status == "appeared" else None)
+        console.print(found)
 
 
 def html(c: Comparison) -> str:
@@ -90,6 +115,9 @@ def html(c: Comparison) -> str:
                 f"run(s), passed {c.candidate.passed}, {c.candidate.used} used</li>{notes}</ul><p>{esc(METHOD)}</p>"),
         Section("differences", "Differences", "".join(figure(ch) for ch in difference_charts(c))
                 + table(HEADERS, rows, classes=classes, numeric="llrrrrrll")),
+        Section("findings", "Findings", f"<p>{esc(FINDING_METHOD)}</p>" + table(
+            FINDING_HEADERS, [[esc(cell) for cell in _finding_row(f, c)] for f in c.findings], numeric="lllrrrr")
+            if c.findings else "<p>No finding on either side.</p>"),
     ]
     return page(title=f"chaoskit compare {c.experiment}", headline=headline(c), outcome=outcome(c),
                 meta=f"<b>{esc(c.experiment)}</b> · base <code>{esc(c.base.label)}</code> · candidate "

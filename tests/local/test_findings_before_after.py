@@ -5,6 +5,8 @@ into its manifests gets no such finding, and the failures it explained are gone.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -60,6 +62,14 @@ def test_shutdown_race_found_then_gone_with_the_prestop_sleep(tmp_path: Path) ->
     assert len(shutdown_windows(after_events)) == 3
     assert started_in(after, [(begin, end) for _, begin, end in shutdown_windows(after_events)]).empty
     assert failed(after, CONNECT).empty
+    # `chaoskit compare` on the two runs: the before and after a team shows in a review.
+    compared = subprocess.run([sys.executable, "-m", "chaoskit.cli", "compare", str(record.run_dir),
+                               str(fixed_record.run_dir), "--markdown"], capture_output=True, text=True, timeout=120,
+                              check=False)
+    assert compared.returncode == 0, compared.stderr
+    row = next(line for line in compared.stdout.splitlines() if line.startswith("| shutdown-race"))
+    assert [c.strip() for c in row.strip("|").split("|")][:5] == [
+        "shutdown-race", "Deployment racy", "gone", "1 of 1", str(race.evidence.failures)]
 
 
 def test_slow_replacement_found_then_gone_with_the_probe_from_the_finding(tmp_path: Path) -> None:
