@@ -1,5 +1,5 @@
-"""report.html for one run: the verdict headline, the key numbers with their definitions, the charts (requests per
-address, latency, recovery, data survival, load-agent health), then the whole of report.md.
+"""report.html for one run: the verdict headline, the key numbers with their definitions, the findings, the
+charts (requests per address, latency, recovery, data survival, load-agent health), then the whole of report.md.
 
 Charts are drawn with matplotlib into inline SVG at write time (docs/reports.md says why). Definitions are the
 ones of report.md's "How to read this"; the full text of that section is at the end of the page.
@@ -34,6 +34,7 @@ def render(summary: RunSummary, requests: pd.DataFrame, events: pd.DataFrame, *,
         by_kind[chart.kind].append(chart)
     sections = [
         Section("numbers", "Key numbers", _cards(summary)),
+        Section("findings", "Findings: why, and what to change", findings_html(summary)),
         Section("timelines", "Requests over time", _figures(by_kind["timeline"], "No request was recorded.")),
         Section("latency", "Latency over time", _figures(by_kind["latency"], "No successful request.")),
         Section("recovery", "Recovery", _figures(by_kind["recovery"], "No fault was injected.")),
@@ -74,6 +75,20 @@ def _charts(summary: RunSummary, cols: Columns, events: pd.DataFrame) -> list[Ch
     if len(cols):
         found.append(charts.agent(axis, cols, summary))
     return found
+
+
+def findings_html(summary: RunSummary) -> str:
+    """Each finding with its evidence, the mechanism, and the change as YAML (docs/findings.md)."""
+    if not summary.findings:
+        return "<p>No finding: nothing in this run's evidence calls for a change.</p>"
+    parts = []
+    for f in summary.findings:
+        evidence = "".join(f"<li>{esc(line)}</li>" for line in f.evidence.lines)
+        snippet = f"<pre><code>{esc(f.snippet)}</code></pre>" if f.snippet else ""
+        parts.append(f'<div class="finding"><p><b><code>{esc(f.rule)}</code></b> ({esc(f.confidence)} confidence: '
+                     f"{esc(f.confidence_basis)}) on {esc(f.workload)}: {esc(f.headline)}</p><ul>{evidence}</ul>"
+                     f"<p>{esc(f.mechanism)}</p><p><b>Change:</b> {esc(f.recommendation)}</p>{snippet}</div>")
+    return "".join(parts)
 
 
 def _figures(found: list[Chart], empty: str) -> str:

@@ -122,3 +122,22 @@ def test_a_drawing_failure_still_leaves_a_page_that_says_so(run_dir: Path) -> No
     page = html.failed(summary, ValueError("boom"))
     assert "ValueError: boom" in page and "chaoskit report RUN_DIR --html" in page
     assert page.index("<h1>PASS") < page.index("boom")
+
+
+def test_findings_come_before_the_charts_with_their_change(tmp_path: Path) -> None:
+    import dataclasses
+
+    from chaoskit.analysis.findings.model import Evidence, Finding
+
+    summary = synthetic_summary(facts=firings())[0]
+    race = Finding(rule="shutdown-race", headline="12 requests failed <while> pods shut down",
+                   workload="Deployment web", evidence=Evidence(failures=12, lines=("12 of 12 failures",)),
+                   mechanism="kube-proxy removes a pod late.", recommendation="sleep in preStop",
+                   snippet="lifecycle:\n  preStop: {sleep: {seconds: 3}}", confidence="high",
+                   confidence_basis="all failures explained")
+    text = html.findings_html(dataclasses.replace(summary, findings=(race,)))
+    assert "<code>shutdown-race</code>" in text and "&lt;while&gt;" in text  # escaped
+    assert "<pre><code>lifecycle:\n  preStop: {sleep: {seconds: 3}}</code></pre>" in text
+    assert "No finding" in html.findings_html(dataclasses.replace(summary, findings=()))
+    page = (write_run(tmp_path, outage_s=0.3, facts=firings()) / "report.html").read_text()
+    assert page.index('id="findings"') < page.index('id="timelines"')
