@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -129,3 +132,30 @@ def pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def interrupt_when(command: list[str], ready: Callable[[str], bool], *, after_s: float, cwd: Path | None = None,
+                   timeout_s: float = 60.0) -> str:
+    """Run ``command`` (a chaoskit run), SIGINT it ``after_s`` after the first output line ``ready`` accepts
+    (the non-TTY view prints one line per phase), and assert it exits 130. Returns the output after that line."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd)
+    try:
+        assert process.stdout is not None
+        seen = any(ready(line) for line in process.stdout)
+        assert seen, "the run ended before the moment to interrupt it"
+        time.sleep(after_s)
+        process.send_signal(signal.SIGINT)
+        rest = process.stdout.read()
+        assert process.wait(timeout=timeout_s) == 130, rest
+        return rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def in_chaos(line: str) -> bool:
+    """The non-TTY view's line for the chaos phase."""
+    return line.strip().endswith(": chaos")

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.support import children_of, reap_zombies
+from tests.support import children_of, in_chaos, interrupt_when, reap_zombies
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -22,23 +19,7 @@ pytestmark = [pytest.mark.local, pytest.mark.slow]
 def test_sigint_during_a_drain_uncordons_saves_and_exits_130(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "chaoskit.cli", "run", "node-drain", "--baseline", "1s", "--chaos", "20s",
                "--recovery", "5s", "--out", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               cwd=Path(__file__).resolve().parents[2])
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:  # the non-TTY view prints one line per phase
-            if line.strip().endswith(": chaos"):
-                break
-        time.sleep(4)  # the drain fires 2 s into chaos
-        process.send_signal(signal.SIGINT)
-        rest = process.stdout.read()
-        assert process.wait(timeout=60) == 130, rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    interrupt_when(command, in_chaos, after_s=4, cwd=Path(__file__).resolve().parents[2])  # drain at chaos+2 s
     run_dir = next(tmp_path.iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["aborted"] is True

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.support import children_of, reap_zombies
+from tests.support import children_of, in_chaos, interrupt_when, reap_zombies
 
 pytestmark = pytest.mark.local
 EXPERIMENTS = Path(__file__).parent / "experiments"
@@ -63,22 +61,8 @@ def test_a_cluster_it_must_not_fail_a_node_of_is_refused_before_anything_is_appl
 def test_sigint_while_a_node_is_down_brings_it_back_and_exits_130(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "chaoskit.cli", "run", str(EXPERIMENTS / "node-failure.yaml"),
                "--allow-node-failure", "--out", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:  # the non-TTY view prints one line per phase
-            if line.strip().endswith(": chaos"):
-                break
-        time.sleep(4)  # the node fails 1 s into chaos and turns NotReady 2 s later
-        process.send_signal(signal.SIGINT)
-        rest = process.stdout.read()
-        assert process.wait(timeout=60) == 130, rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    # The node fails 1 s into chaos and turns NotReady 2 s later.
+    interrupt_when(command, in_chaos, after_s=4)
     run_dir = next(tmp_path.iterdir())
     events = pd.read_parquet(run_dir / "events.parquet")
     begun = events[events["kind"] == "fault_begin"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +14,7 @@ import pytest
 from junitparser import JUnitXml
 
 from chaoskit.analysis.repeats import series_verdict
-from tests.support import children_of, reap_zombies
+from tests.support import children_of, in_chaos, interrupt_when, reap_zombies
 
 pytestmark = pytest.mark.local
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,25 +79,13 @@ def test_sigint_during_a_series_keeps_the_finished_runs_and_writes_an_aborted_ag
     out = tmp_path / "runs"
     command = [sys.executable, "-m", "chaoskit.cli", "run", str(SINGLE), "--repeat", "3", "--out", str(out),
                "--chaos", "6s"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    try:
-        assert process.stdout is not None
-        second = False
-        for line in process.stdout:  # the non-TTY view prints one line per run and per phase
-            second = second or line.startswith("Run 2 of 3")
-            if second and line.strip().endswith(": chaos"):
-                break
-        assert second, "the series never reached its second run"
-        time.sleep(1)
-        process.send_signal(signal.SIGINT)
-        rest = process.stdout.read()
-        assert process.wait(timeout=90) == 130, rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    started = [False]
+
+    def second_run_in_chaos(line: str) -> bool:  # one line per run and per phase
+        started[0] = started[0] or line.startswith("Run 2 of 3")
+        return started[0] and in_chaos(line)
+
+    interrupt_when(command, second_run_in_chaos, after_s=1, cwd=ROOT, timeout_s=90)
     (series,) = out.iterdir()
     aggregate = json.loads((series / "summary.json").read_text())
     assert aggregate["verdict"]["outcome"] == "ABORTED"

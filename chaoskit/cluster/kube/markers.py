@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from chaoskit.cluster.kube.api import KubeApi
-from chaoskit.cluster.kube.execs import NoShellError, check_ran, run_exec
+from chaoskit.cluster.kube.execs import ExecResult, NoShellError, check_ran, run_exec
 from chaoskit.cluster.protocol import ClusterError, MarkerUnsupportedError, NotFoundError
 
 NOT_A_DIRECTORY = 3
@@ -60,13 +60,20 @@ def write_marker(api: KubeApi, namespace: str, pod: str, container: str, *, moun
                                      f"{result.stderr.strip()[:120]}")
 
 
+def _marker_exec(api: KubeApi, namespace: str, pod: str, container: str, *, script: str, mount_path: str,
+                 marker: str, timeout_s: float, verb: str) -> tuple[str, ExecResult]:
+    """Run a marker script for ``marker`` in ``mount_path``: (what was asked, its result)."""
+    check_marker_name(marker)
+    what = f"{verb} marker {marker} in {namespace}/{pod}/{container}:{mount_path}"
+    result = check_ran(run_exec(api, namespace, pod, container, ["sh", "-c", script, "chaoskit-marker", mount_path,
+                                                                 marker], timeout_s=timeout_s), what=what)
+    return what, result
+
+
 def read_marker(api: KubeApi, namespace: str, pod: str, container: str, *, mount_path: str,
                 marker: str, timeout_s: float) -> bool:
-    check_marker_name(marker)
-    what = f"read marker {marker} in {namespace}/{pod}/{container}:{mount_path}"
-    result = check_ran(run_exec(api, namespace, pod, container,
-                                ["sh", "-c", READ_SCRIPT, "chaoskit-marker", mount_path, marker],
-                                timeout_s=timeout_s), what=what)
+    what, result = _marker_exec(api, namespace, pod, container, script=READ_SCRIPT, mount_path=mount_path,
+                                marker=marker, timeout_s=timeout_s, verb="read")
     if result.exit_code == NOT_A_DIRECTORY:
         raise ClusterError(f"{what}: {mount_path} is not a directory in the container")
     if result.exit_code not in (0, 1):
@@ -76,11 +83,8 @@ def read_marker(api: KubeApi, namespace: str, pod: str, container: str, *, mount
 
 def remove_marker(api: KubeApi, namespace: str, pod: str, container: str, *, mount_path: str,
                   marker: str, timeout_s: float) -> None:
-    check_marker_name(marker)
-    what = f"remove marker {marker} in {namespace}/{pod}/{container}:{mount_path}"
-    result = check_ran(run_exec(api, namespace, pod, container,
-                                ["sh", "-c", REMOVE_SCRIPT, "chaoskit-marker", mount_path, marker],
-                                timeout_s=timeout_s), what=what)
+    what, result = _marker_exec(api, namespace, pod, container, script=REMOVE_SCRIPT, mount_path=mount_path,
+                                marker=marker, timeout_s=timeout_s, verb="remove")
     if result.exit_code == NOT_A_DIRECTORY:
         raise NotFoundError(f"{what}: {mount_path} is not a directory in the container")
     if result.exit_code != 0:
