@@ -172,12 +172,18 @@ def test_a_subscription_made_after_the_pods_are_up_starts_with_their_state(open_
             ips = {p.ip for p in pods}
             await _answering((await cluster.service_addresses(NAMESPACE, "contract-web",
                                                                ServiceKind.CLUSTER_IP))[0])  # fmt: skip
-            subscribed_ns = time.time_ns()
-            events = cluster.subscribe()
-            state = events.drain()
-            events.close()
-            assert all(e.ts_ns <= subscribed_ns for e in state)
-            added = {e.ip for e in state if e.kind is EventKind.ENDPOINT_ADDED and e.service == "contract-web"}
+            # A pod is Ready in the API a moment before the EndpointSlice lists it: subscribe again (bounded)
+            # until the slice has caught up; each replay must date every object before the subscription.
+            for _ in range(50):
+                subscribed_ns = time.time_ns()
+                events = cluster.subscribe()
+                state = events.drain()
+                events.close()
+                assert all(e.ts_ns <= subscribed_ns for e in state)
+                added = {e.ip for e in state if e.kind is EventKind.ENDPOINT_ADDED and e.service == "contract-web"}
+                if added == ips:
+                    break
+                await asyncio.sleep(0.2)
             assert added == ips
             ready = {e.name for e in state if e.kind is EventKind.POD_READY}
             assert ready >= {p.name for p in pods}

@@ -139,6 +139,9 @@ def test_a_sigkilled_chaoskit_leaves_a_node_that_comes_back_by_itself(two_nodes:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        if proc.stderr is not None:
+            proc.stderr.close()
         api.close()
     cleaned = chaoskit("cleanup", "--backend", "kube", "--context", two_nodes, "--yes", timeout_s=400)
     assert cleaned.returncode == 0, cleaned.stderr

@@ -102,7 +102,10 @@ def test_a_node_local_claim_keeps_its_pod_on_its_node(kube_context: str) -> None
                 if pending and (reason := _pending_reason(kube_context, namespace, pending[0].name)):
                     break
                 await asyncio.sleep(0.2)
-            assert "Unschedulable" in reason and "volume node affinity conflict" in reason, reason
+            # The scheduler's wording: "volume node affinity conflict" (older) or "didn't match PersistentVolume's
+            # node affinity" (v1.34).
+            assert "Unschedulable" in reason and ("volume node affinity conflict" in reason
+                                                  or "match PersistentVolume's node affinity" in reason), reason
             await cluster.uncordon(str(pod.node))
             (back,) = await cluster.wait_pods_ready(namespace, DB, count=1, timeout_s=120)
             assert back.node == pod.node and await cluster.read_marker(namespace, back.name, "httpd", DATA, marker)

@@ -124,6 +124,10 @@ class KubeCluster:
     def subscribe(self) -> Subscription:
         return self._require_bus().subscribe()
 
+    def run_notes(self) -> list[str]:
+        """BackendNotes: what the run's notes should say about this backend."""
+        return list(self.notes)
+
     def record(self, event: ClusterEvent) -> None:
         self._require_bus().publish(event)
 
