@@ -25,9 +25,11 @@ from chaoskit.engine.save import save_run, slo_targets
 from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
-from chaoskit.load.agent import AgentReport, LoadAgent
+from chaoskit.load.agent import AgentError, AgentReport
 from chaoskit.load.plan import LoadPlan, LoadTarget
+from chaoskit.load.sizing import choose_workers
 from chaoskit.load.source import InClusterLoad, LoadGroup
+from chaoskit.load.workers import local_agent
 from chaoskit.vocab import LoadOrigin, expected_replicas
 
 PHASES = ("baseline", "chaos", "recovery")
@@ -61,7 +63,7 @@ class Engine:
         self.rng = random.Random(self.options.seed)
         self.undo = UndoStack()
         self.run_dir = RunDir(self.options.out_dir, experiment.name)
-        self.collector = Collector(self.observers)
+        self.collector = Collector(self.observers, self.run_dir.path)
         self.notes: list[str] = []
         self._load = LoadGroup()
         self._agent_report: AgentReport | None = None
@@ -106,10 +108,11 @@ class Engine:
         requests, events = self.collector.requests(), self.collector.events()
         agent = dataclasses.asdict(self._agent_report) if self._agent_report else None
         checks = list(self._scheduler.checker.results) if self._scheduler else []
-        summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
+        summary = summarize(requests.frame(), events, checks, slo_targets(spec), experiment=spec.name,
                             backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent)
         context = RunContext(notes=(*self.notes, *self.observers.notes()), load=self.load_description(),
-                             seed=self.options.seed, version=__version__)
+                             seed=self.options.seed, version=__version__,
+                             workers=self._agent_report.workers if self._agent_report else ())
         return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
                          summary=summary, context=context, agent=self._agent_report)
 
@@ -130,6 +133,8 @@ class Engine:
             self._phase_event(phase, "end", end_ns)
         self._agent_report = await self._load.wait(timeout_s=spec.load.timeout + 30)
         self.notes.extend(self._load.notes)
+        if not self._agent_report.delivered:  # until the verdict says INCONCLUSIVE: fail as infrastructure
+            raise AgentError("the load was not delivered: " + "; ".join(self._agent_report.problems))
         self.observers.on_phase("verify", time.time_ns())
         await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
         self.notes.extend(scheduler.notes)
@@ -161,9 +166,15 @@ class Engine:
         self._targets = [("local", t) for t in here] + [("in-cluster", t) for t in inside]
         await self._reach_steady_state(here)
 
+        workers = {id(group): choose_workers(spec.load.workers, group, rate=spec.load.rate,
+                                             connection=spec.load.connection, in_cluster=group is inside)
+                   for group in (here, inside) if group}
+        self.notes.extend(note for choice in workers.values() for note in choice.notes)
+
         def plan(chosen: list[LoadTarget], start_at_ns: int | None = None) -> LoadPlan:
             return LoadPlan(targets=tuple(chosen), rate=spec.load.rate, duration_s=spec.total_duration_s,
-                            connection=spec.load.connection, timeout_s=spec.load.timeout, start_at_ns=start_at_ns)
+                            connection=spec.load.connection, timeout_s=spec.load.timeout, start_at_ns=start_at_ns,
+                            workers=workers[id(chosen)].count)
 
         t0_ns: int | None = None
         self._planned_requests = sum(plan(group).requests_per_target * len(group) for group in (here, inside) if group)
@@ -175,7 +186,8 @@ class Engine:
             await remote.start()
             t0_ns = remote.t0_ns
         if here:
-            local = LoadAgent(plan(here, t0_ns or time.time_ns() + int(LOAD_START_DELAY_S * 1e9)))
+            # Without an in-cluster instant the agents pick t0 once every process is up (start_lead_s after).
+            local = local_agent(plan(here, t0_ns))
             self._load.add(LoadOrigin.LOCAL, local)
             await local.start()
             t0_ns = local.t0_ns

@@ -1,4 +1,7 @@
-"""A run record into its files (parquet tables, summary.json, report.md, the spec), and summary.json back."""
+"""A run record into its files (events.parquet, summary.json, report.md, the spec), and summary.json back.
+
+requests.parquet is already in the run directory: the collector streamed it there while the run went on.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from chaoskit.analysis.verdict import SloTargets
 from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
 from chaoskit.experiment import Experiment
+from chaoskit.load.report import worker_from_dict
 
 
 def slo_targets(experiment: Experiment) -> SloTargets:
@@ -26,7 +30,6 @@ def save_run(record: RunRecord, run: RunDir) -> Path:
     """Write every file of the run directory (each atomically); returns the summary.json path."""
     spec = record.experiment
     run.write_text("experiment.yaml", yaml.safe_dump(spec.model_dump(mode="json", by_alias=True), sort_keys=False))
-    run.write_parquet("requests.parquet", record.requests)
     run.write_parquet("events.parquet", record.events)
     path = run.write_json("summary.json", summary_document(record.summary, record.context))
     run.write_text("report.md", render_report(record.summary, record.context))
@@ -36,13 +39,15 @@ def save_run(record: RunRecord, run: RunDir) -> Path:
 def summary_document(summary: RunSummary, context: RunContext) -> dict[str, Any]:
     """summary.json's content: the analysis, plus the engine's context under ``context``."""
     document: dict[str, Any] = summary.to_dict()
-    document["context"] = {**dataclasses.asdict(context), "notes": list(context.notes)}
+    document["context"] = {**dataclasses.asdict(context), "notes": list(context.notes),
+                           "workers": [dataclasses.asdict(w) for w in context.workers]}
     return document
 
 
 def render_report(summary: RunSummary, context: RunContext) -> str:
     """The Markdown report, with the load settings under the title and the engine's notes at the end."""
     from chaoskit.report.markdown import render
+    from chaoskit.report.workers import workers_section
 
     report = render(summary, version=context.version or "unknown")
     lines = ([f"Load: {context.load}"] if context.load else []) + (
@@ -50,6 +55,8 @@ def render_report(summary: RunSummary, context: RunContext) -> str:
     if lines:
         head, sep, rest = report.partition("\n\n## ")
         report = f"{head}\n\n" + "\n\n".join(lines) + f"{sep}{rest}"
+    if context.workers:
+        report += workers_section(context.workers)
     if context.notes:
         report += "\n## Notes from the run\n\n" + "".join(f"- {note}\n" for note in context.notes)
     return report
@@ -61,6 +68,7 @@ def load_summary(run_dir: Path) -> tuple[RunSummary, RunContext]:
     context = document.pop("context", {})
     notes = tuple(str(n) for n in context.get("notes", []))
     seed = context.get("seed")
+    workers = tuple(worker_from_dict(w) for w in context.get("workers", ()) if isinstance(w, dict))
     return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")),
                                                       seed=seed if isinstance(seed, int) else None,
-                                                      version=str(context.get("version", "")))
+                                                      version=str(context.get("version", "")), workers=workers)

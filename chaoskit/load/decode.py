@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.records import FRAME_COLUMNS, OUTCOME_LABELS, RECORD
+from chaoskit.load.records import OUTCOME_LABELS, RECORD, STORED_COLUMNS
 
 RECORD_DTYPE: Final = np.dtype([
     ("scheduled_ns", "<i8"), ("start_ns", "<i8"), ("latency_us", "<u4"),
@@ -29,8 +29,9 @@ def records_array(buf: bytes | bytearray | memoryview) -> np.ndarray:
     return np.frombuffer(buf, dtype=RECORD_DTYPE).copy()
 
 
-def to_frame(arr: np.ndarray, plan: LoadPlan) -> pd.DataFrame:
-    """Structured records -> the requests.parquet columns (``records.REQUEST_COLUMNS``)."""
+def to_frame(arr: np.ndarray, plan: LoadPlan, *, worker: str = "local/0") -> pd.DataFrame:
+    """Structured records -> the requests.parquet columns (``records.STORED_COLUMNS``); every row is labelled
+    with the ``worker`` that made it."""
     n_targets = len(plan.targets)
     if len(arr) and int(arr["service"].max()) >= n_targets:
         raise DecodeError(f"record names target {int(arr['service'].max())}; plan has {n_targets}")
@@ -48,9 +49,10 @@ def to_frame(arr: np.ndarray, plan: LoadPlan) -> pd.DataFrame:
         "status": arr["status"].astype(np.int16),
         "ok": arr["outcome"] == 0,
         "target": _categorical(idx, [t.label for t in plan.targets]),
+        "worker": pd.Categorical.from_codes(np.zeros(len(arr), dtype=np.int8), categories=pd.Index([worker])),
     }
     frame = pd.DataFrame(cols)
-    return frame[list(FRAME_COLUMNS)]
+    return frame[list(STORED_COLUMNS)]
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -59,7 +61,7 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]
     merged = pd.concat(frames, ignore_index=True)
-    for column in ("service", "service_type", "outcome", "target"):
+    for column in ("service", "service_type", "outcome", "target", "worker"):
         if column not in merged.columns:
             continue
         if not isinstance(merged[column].dtype, pd.CategoricalDtype):
@@ -70,9 +72,9 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return merged
 
 
-def decode(buf: bytes | bytearray | memoryview, plan: LoadPlan) -> pd.DataFrame:
+def decode(buf: bytes | bytearray | memoryview, plan: LoadPlan, *, worker: str = "local/0") -> pd.DataFrame:
     """A buffer of whole wire records -> one row per request, columns as documented in records.py."""
-    return to_frame(records_array(buf), plan)
+    return to_frame(records_array(buf), plan, worker=worker)
 
 
 def empty_frame(plan: LoadPlan) -> pd.DataFrame:
@@ -81,7 +83,7 @@ def empty_frame(plan: LoadPlan) -> pd.DataFrame:
 
 def no_records() -> pd.DataFrame:
     """An empty requests table with every column and its dtype, when no plan is at hand."""
-    return pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in FRAME_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in STORED_COLUMNS})
 
 
 def _empty_dtype(column: str) -> str:

@@ -28,7 +28,7 @@ from chaoskit.cluster.kube.drain import WaitFor
 from chaoskit.cluster.kube.watchers import Watchers
 from chaoskit.cluster.protocol import ClusterError, Manifest
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.report import AgentError, AgentReport, build_report
+from chaoskit.load.report import AgentError, AgentReport, combine, worker_report
 from chaoskit.load.stream import RecordStream, until_changed
 from chaoskit.vocab import selector_matches
 
@@ -77,7 +77,7 @@ class InClusterAgent:
         self._applied = False
         self._decoder = loadjob.LogDecoder()
         self._lock = threading.Lock()
-        self._records = RecordStream(plan)
+        self._records = RecordStream(plan, worker="in-cluster/0")
         self._ended = threading.Event()
         self._stream: Any = None
         self._thread: threading.Thread | None = None
@@ -208,8 +208,9 @@ class InClusterAgent:
             left = len(self._decoder.records)
         if left:
             raise AgentError(f"record stream ended inside a record ({left} bytes left)")
-        return build_report(self.plan, self._message("done"), int(exit_message["code"]), lags=self._records.lags,
-                            received=self._records.received, output_tail=self._tail)
+        worker = worker_report(self.plan, self._records.final_tally(), self._message("done"),
+                               int(exit_message["code"]))
+        return combine(self.plan.rate * len(self.plan.targets), [worker], planned=self.plan.planned_requests())
 
     def _tail(self) -> str:
         with self._lock:

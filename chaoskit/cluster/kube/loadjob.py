@@ -33,8 +33,8 @@ CONFIG_MAP_LIMIT: Final = 1_000_000
 """A ConfigMap's data is capped at 1 MiB by the API server; a little is kept for metadata."""
 AGENT_UID: Final = 1000
 """The Locust image's ``locust`` user."""
-AGENT_MODULES: Final = ("plan.py", "shape.py", "schedule.py", "gclient.py", "gtcp.py", "records.py",
-                         "locustfile.py")
+AGENT_MODULES: Final = ("plan.py", "shape.py", "schedule.py", "gclient.py", "gtcp.py", "records.py", "lags.py",
+                         "roles.py", "gdist.py", "locustfile.py")
 """The stdlib+gevent modules the locustfile imports; shipped as ConfigMap keys."""
 
 WRAPPER: Final = '''"""chaoskit in-cluster agent wrapper: run the locustfile, relay its pipes as base64 log lines."""

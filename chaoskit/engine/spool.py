@@ -1,0 +1,108 @@
+"""Request records on their way to ``requests.parquet``, in fixed memory whatever the run's length.
+
+The collector appends each batch as it arrives; rows are held only until a row group is full
+(``row_group_rows``), then written, so the run holds at most one row group plus one batch of requests. The
+file is written under a temporary name and renamed when the run ends (the run directory's rule: every file
+appears whole). It is the one table the engine reads back: the analysis gets it as a frame afterwards
+(``StoredRequests.frame``), and nothing else keeps the rows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chaoskit.load.records import STORED_COLUMNS
+
+ROW_GROUP_ROWS: Final = 65_536
+"""Rows held before they are written as one row group (~2 MiB): big enough for fast reads."""
+
+
+def _category() -> pa.DataType:
+    return pa.dictionary(pa.int16(), pa.string())
+
+
+SCHEMA: Final = pa.schema([
+    ("scheduled_ns", pa.int64()), ("start_ns", pa.int64()), ("latency_ns", pa.int64()),
+    ("service", _category()), ("service_type", _category()), ("outcome", _category()),
+    ("status", pa.int16()), ("ok", pa.bool_()), ("target", _category()), ("worker", _category()),
+])
+"""requests.parquet's columns (``chaoskit.load.records`` documents them); category codes are int16 in every
+batch so batches from different agents share one schema."""
+assert tuple(SCHEMA.names) == STORED_COLUMNS
+
+
+@dataclass(frozen=True)
+class StoredRequests:
+    """The requests table of a run, on disk: one row per scheduled request (``records.STORED_COLUMNS``)."""
+
+    path: Path
+    rows: int
+
+    def frame(self) -> pd.DataFrame:
+        """The whole table as a frame (categorical columns stay categorical): the analysis's input."""
+        table = pq.read_table(self.path)
+        frame: pd.DataFrame = table.to_pandas(self_destruct=True, split_blocks=True)
+        return frame
+
+
+class RequestSpool:
+    """Appends request batches to a parquet file as row groups; ``held``/``max_held`` account the rows in memory."""
+
+    def __init__(self, path: Path, *, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        self.path = path
+        self.row_group_rows = row_group_rows
+        self.rows = 0
+        """Rows appended so far."""
+        self.held = 0
+        """Rows in memory now (appended, not yet written)."""
+        self.max_held = 0
+        """The most rows ever held at once: stays below row_group_rows + one batch."""
+        self._partial = path.with_name(f".{path.name}.partial")
+        self._batches: list[pa.Table] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._finished: StoredRequests | None = None
+
+    def append(self, frame: pd.DataFrame) -> None:
+        if self._finished is not None:
+            raise RuntimeError("requests appended after the spool was finished")
+        if not len(frame):
+            return
+        self._batches.append(pa.Table.from_pandas(frame[list(STORED_COLUMNS)], schema=SCHEMA, preserve_index=False))
+        self.rows += len(frame)
+        self.held += len(frame)
+        self.max_held = max(self.max_held, self.held)
+        if self.held >= self.row_group_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batches:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._partial, SCHEMA)
+        self._writer.write_table(pa.concat_tables(self._batches), row_group_size=max(self.held, 1))
+        self._batches, self.held = [], 0
+
+    def finish(self) -> StoredRequests:
+        """Write what is held, close the file and give it its name; idempotent."""
+        if self._finished is None:
+            self._flush()
+            if self._writer is None:  # nothing was recorded: still a table, with every column
+                self._writer = pq.ParquetWriter(self._partial, SCHEMA)
+            self._writer.close()
+            os.replace(self._partial, self.path)
+            self._finished = StoredRequests(self.path, self.rows)
+        return self._finished
+
+    def discard(self) -> None:
+        """Drop a spool that will never be finished (its partial file with it)."""
+        if self._writer is not None:
+            self._writer.close()
+        self._batches, self.held = [], 0
+        self._partial.unlink(missing_ok=True)
