@@ -27,6 +27,7 @@ from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.engine.save import summary_document
 from chaoskit.experiment import Experiment, SpecError, parse_duration
 from chaoskit.load.agent import AgentError
+from chaoskit.load.report import AgentImageError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.terminal import render as render_terminal
 from chaoskit.vocab import LoadOrigin
@@ -44,6 +45,15 @@ def _duration(value: str | None, flag: str) -> float | None:
         return parse_duration(value)
     except ValueError as exc:
         exits.fail(f"{flag} {value!r}: {exc}", hint="use a duration like 5s, 500ms or 1m")
+
+
+def _workers(value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        why = "at least 1 (or auto)" if value.isdigit() else "not a count of worker processes, nor auto"
+        exits.fail(f"--workers {value}: {why}", hint="e.g. --workers 2, or --workers auto to size it from the rate")
+    return int(value)
 
 
 def load_spec(name: str, overrides: dict[str, Any]) -> Experiment:
@@ -87,6 +97,9 @@ def run(
         "kube: image of the in-cluster load agent Job (default: the pinned Locust image)."))] = None,
     agent_cpu: Annotated[str | None, typer.Option(help=(
         "kube: CPU request and limit of the in-cluster load agent, e.g. 500m (default: 1)."))] = None,
+    workers: Annotated[str | None, typer.Option(help=(
+        "Load worker processes (in-cluster: pods) the schedule is spread over, Locust's distributed mode: a count, "
+        "or auto (from the rate and the per-worker ceiling). Overrides load.workers."))] = None,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
         "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
@@ -98,7 +111,7 @@ def run(
     """Run an experiment: load, faults, measurements, verdict. Results go to runs/<time>-<name>/."""
     overrides = {"baseline": _duration(baseline, "--baseline"), "chaos": _duration(chaos, "--chaos"),
                  "recovery": _duration(recovery, "--recovery"), "rate": rate,
-                 "load_from": load_from.value if load_from else None}
+                 "load_from": load_from.value if load_from else None, "workers": _workers(workers)}
     if agent_cpu is not None and not re.fullmatch(r"\d+(\.\d+)?|\d+m", agent_cpu):
         exits.fail(f"--agent-cpu {agent_cpu!r}: not a CPU quantity",
                    hint="cores like 1 or 0.5, or millicores like 500m")
@@ -124,7 +137,7 @@ def run(
                 console.print(f"Metrics: {session.server.url}")
             record = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet,
                               metrics=session.metrics)
-            session.finish(record.summary)
+            session.finish(record.summary, workers=record.context.workers)
     except PushError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
     except MetricsError as exc:
@@ -146,7 +159,7 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
     try:
         with view if not quiet else contextlib.nullcontext():
             return asyncio.run(_interruptible(engine))
-    except (ManifestError, UnsafeTargetError) as exc:
+    except (ManifestError, UnsafeTargetError, AgentImageError) as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
     except (ClusterError, AgentError) as exc:
         exits.fail(f"infrastructure failure: {exc}", hint=getattr(exc, "hint", ""), code=exits.INFRASTRUCTURE)
