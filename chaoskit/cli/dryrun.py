@@ -28,7 +28,8 @@ async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
         await cluster.close()
     load = spec.load
     services = ", ".join(f"{s.name} ({'/'.join(t.value for t in s.types)})" for s in load.services)
-    lines.append(f"load: {load.rate:g} req/s per address, {load.connection}, {services}")
+    workers = "" if load.workers == 1 else f", {load.workers} workers (Locust's distributed mode)"
+    lines.append(f"load: {load.rate:g} req/s per address, {load.connection}{workers}, {services}")
     if any(t.value == "ClusterIP" for s in load.services for t in s.types):
         lines.append(f"ClusterIP load: {_origin_text(load.from_, cluster)}")
     lines.append(f"phases: baseline {spec.phases.baseline:g}s, chaos {spec.phases.chaos:g}s, "

@@ -9,6 +9,7 @@ process (gevent, no numpy) imports it.
 
 from __future__ import annotations
 
+import math
 from array import array
 from typing import Final
 
@@ -37,12 +38,17 @@ def upper_edge_ns(bucket: int) -> int:
     return min(FINE_LIMIT_US + (bucket - FINE_BUCKETS + 1) * COARSE_US, COARSE_LIMIT_US) * 1000
 
 
+def quantile_rank(count: int, q: float) -> int:
+    """0-based rank of the q-quantile among ``count`` sorted values, as numpy's ``method="lower"``."""
+    return math.floor(q * (count - 1) + 1e-9)
+
+
 def quantile_ns(counts: list[int] | array[int], q: float) -> int:
     """The upper edge of the bucket holding the q-quantile (lower rank, as numpy's ``method="lower"``)."""
     total = sum(counts)
     if not total:
         return 0
-    rank = min(total - 1, int(total * q))
+    rank = quantile_rank(total, q)
     seen = 0
     for index, count in enumerate(counts):
         seen += count

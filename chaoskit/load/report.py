@@ -168,12 +168,13 @@ def _problem(plan: LoadPlan, w: WorkerReport, done: dict[str, Any]) -> str:
     if w.finished and w.recorded == w.planned:
         return ""
     who = f"worker {w.worker}" + (f" ({w.where})" if w.where else "")
+    code = w.exit_code
     how = ("was stopped" if done.get("stopped") else
            f"failed: {'; '.join(done['failures'])}" if done.get("failures") else
-           "exited without finishing" if w.exit_code is not None and w.exit_code >= 0 and not done else
-           f"died (signal {-w.exit_code})" if w.exit_code is not None and w.exit_code < 0 else
-           f"exited with code {w.exit_code}" if w.exit_code else
-           "never reported its end" if not done else "recorded fewer requests than its share")
+           f"died (signal {-code})" if code is not None and code < 0 else
+           f"exited with code {code}" if code else
+           "never reported its end" if code is None else
+           "exited without finishing" if not done else "recorded fewer requests than its share")
     return (f"{who} {how}: {w.recorded:,} of its {w.planned:,} requests recorded; "
             "the load offered was not the load planned")
 

@@ -41,7 +41,7 @@ class LagCounts:
     def quantile_ns(self, q: float) -> int:
         if not self.count:
             return 0
-        rank = min(self.count - 1, int(self.count * q))
+        rank = lags.quantile_rank(self.count, q)
         return lags.upper_edge_ns(int(np.searchsorted(np.cumsum(self.counts), rank, side="right")))
 
     def stats(self) -> LagStats:
