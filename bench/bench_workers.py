@@ -24,7 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from chaoskit.cluster.local import LocalCluster, LocalClusterConfig  # noqa: E402
+from chaoskit.cluster.local.cluster import LocalCluster  # noqa: E402
+from chaoskit.cluster.local.config import LocalClusterConfig  # noqa: E402
 from chaoskit.cluster.manifests import in_namespace, load_manifest_files  # noqa: E402
 from chaoskit.load.plan import LoadPlan, LoadTarget  # noqa: E402
 from chaoskit.load.report import AgentReport  # noqa: E402

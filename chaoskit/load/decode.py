@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from chaoskit.load.plan import LoadPlan
 from chaoskit.load.records import OUTCOME_LABELS, RECORD, STORED_COLUMNS
@@ -29,15 +30,18 @@ def records_array(buf: bytes | bytearray | memoryview) -> np.ndarray:
     return np.frombuffer(buf, dtype=RECORD_DTYPE).copy()
 
 
-def to_frame(arr: np.ndarray, plan: LoadPlan, *, worker: str = "local/0") -> pd.DataFrame:
+def to_frame(arr: np.ndarray, plan: LoadPlan, *, worker: str = "local/0",
+             workers: Sequence[str] = (), worker_codes: np.ndarray | None = None) -> pd.DataFrame:
     """Structured records -> the requests.parquet columns (``records.STORED_COLUMNS``); every row is labelled
-    with the ``worker`` that made it."""
+    with the worker that made it: ``worker``, or ``workers[worker_codes[i]]`` for records of several workers."""
     n_targets = len(plan.targets)
     if len(arr) and int(arr["service"].max()) >= n_targets:
         raise DecodeError(f"record names target {int(arr['service'].max())}; plan has {n_targets}")
     if len(arr) and int(arr["outcome"].max()) >= len(OUTCOME_LABELS):
         raise DecodeError(f"unknown outcome code {int(arr['outcome'].max())}")
     idx = arr["service"].astype(np.intp)
+    labels = list(workers) or [worker]
+    codes = worker_codes if worker_codes is not None else np.zeros(len(arr), dtype=np.int16)
     cols = {
         "scheduled_ns": arr["scheduled_ns"].astype(np.int64),
         "start_ns": arr["start_ns"].astype(np.int64),
@@ -49,7 +53,7 @@ def to_frame(arr: np.ndarray, plan: LoadPlan, *, worker: str = "local/0") -> pd.
         "status": arr["status"].astype(np.int16),
         "ok": arr["outcome"] == 0,
         "target": _categorical(idx, [t.label for t in plan.targets]),
-        "worker": pd.Categorical.from_codes(np.zeros(len(arr), dtype=np.int8), categories=pd.Index([worker])),
+        "worker": _categorical(codes.astype(np.intp), labels),
     }
     frame = pd.DataFrame(cols)
     return frame[list(STORED_COLUMNS)]
@@ -57,19 +61,20 @@ def to_frame(arr: np.ndarray, plan: LoadPlan, *, worker: str = "local/0") -> pd.
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate record frames whose categories may differ (several agents, several plans), keeping the
-    categorical columns categorical over the union of their categories."""
+    categorical columns categorical over the union of their categories (codes remapped, no object detour)."""
     if len(frames) == 1:
         return frames[0]
-    merged = pd.concat(frames, ignore_index=True)
-    for column in ("service", "service_type", "outcome", "target", "worker"):
-        if column not in merged.columns:
-            continue
-        if not isinstance(merged[column].dtype, pd.CategoricalDtype):
-            categories = sorted(set().union(*(f[column].cat.categories for f in frames)))
+    columns: dict[str, Any] = {}
+    for column in frames[0].columns:
+        parts = [f[column] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            merged = union_categoricals([p.array for p in parts])
             if column == "outcome":
-                categories = list(OUTCOME_LABELS)
-            merged[column] = pd.Categorical(merged[column], categories=pd.Index(categories))
-    return merged
+                merged = merged.set_categories(list(OUTCOME_LABELS))
+            columns[column] = merged
+        else:
+            columns[column] = np.concatenate([p.to_numpy() for p in parts])
+    return pd.DataFrame(columns)
 
 
 def decode(buf: bytes | bytearray | memoryview, plan: LoadPlan, *, worker: str = "local/0") -> pd.DataFrame:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from chaoskit.load import lags
-from chaoskit.load.decode import RECORD_DTYPE, concat_frames, no_records, records_array, to_frame
+from chaoskit.load.decode import RECORD_DTYPE, no_records, records_array, to_frame
 from chaoskit.load.plan import WHOLE, LoadPlan, Share
 from chaoskit.load.records import RECORD
 from chaoskit.load.report import LagStats, WorkerTally
@@ -87,11 +87,14 @@ class RecordStream:
         self.lags.add(arr["start_ns"] - arr["scheduled_ns"])
         self.tally.recorded += len(arr)
 
+    def take_array(self) -> np.ndarray:
+        """Every record decoded since the last call, as the wire form's structured array."""
+        arrays, self._pending = self._pending, []
+        return np.concatenate(arrays) if arrays else np.empty(0, dtype=RECORD_DTYPE)
+
     def take(self) -> pd.DataFrame:
         """Every record decoded since the last call (columns as in ``records.STORED_COLUMNS``)."""
-        arrays, self._pending = self._pending, []
-        merged = np.concatenate(arrays) if arrays else np.empty(0, dtype=RECORD_DTYPE)
-        return to_frame(merged, self.plan, worker=self.tally.worker)
+        return to_frame(self.take_array(), self.plan, worker=self.tally.worker)
 
     def final_tally(self) -> WorkerTally:
         self.tally.lag = self.lags.stats()
@@ -99,11 +102,13 @@ class RecordStream:
 
 
 def take_all(streams: Sequence[RecordStream], plan: LoadPlan) -> pd.DataFrame:
-    """Every stream's new records as one frame (categories unified)."""
-    frames = [f for f in (s.take() for s in streams) if len(f)]
-    if frames:
-        return concat_frames(frames)
-    return to_frame(np.empty(0, dtype=RECORD_DTYPE), plan) if streams else no_records()
+    """Every stream's new records as one frame: merged as arrays, labelled by a worker code, and turned into a
+    frame once (a frame per worker and a concat would cost a pandas frame's fixed price per worker)."""
+    if not streams:
+        return no_records()
+    arrays = [s.take_array() for s in streams]
+    codes = np.concatenate([np.full(len(a), i, dtype=np.int16) for i, a in enumerate(arrays)])
+    return to_frame(np.concatenate(arrays), plan, workers=[s.tally.worker for s in streams], worker_codes=codes)
 
 
 async def until_changed(changed: asyncio.Event, condition: Callable[[], bool], timeout_s: float) -> bool:

@@ -2,7 +2,9 @@
 master and 2 worker pods at the same rate. Both must deliver the planned rate with the same figures
 (100.000 % available), the workers' records must come back on the run's clock (the test bed's pods share
 the host's clock, so the measured offset must lie within its own uncertainty) and merge into the single
-agent's schedule exactly."""
+agent's schedule exactly. 50 req/s per address: on the shared test bed, 100-200 new connections/s per address
+sometimes meet connect timeouts (busybox httpd closes every connection; seen alike with 1 and 2 workers,
+BENCHMARKS.md), which would test the test bed, not the workers."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import pytest
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 CONTROL = ROOT / "tests" / "local" / "experiments" / "control.yaml"
-RATE = 100
+RATE = 50
 
 
 def control_run(context: str, out: Path, workers: int) -> tuple[dict[str, Any], pd.DataFrame]:
