@@ -23,7 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 
 TARGET = ("127.61.3.1", 18080)
-PROXY = ("127.61.3.100", 30080)
+PROXY = ("127.61.3.100", 18081)
+"""Not a NodePort (30000-32767): a kube-proxy on this host (the test bed's) REJECTs every local address on
+the nodePort of a Service without endpoints, and its shipped target uses 30080 (docs/architecture.md)."""
 PR_SET_PDEATHSIG = 1
 
 

@@ -81,8 +81,13 @@ def resolve(name_or_path: str, user: Path | None = None, builtin: Path | None = 
     Raises SpecError (bad input) naming the closest known name and every name in both places.
     """
     direct = Path(name_or_path).expanduser()
-    if direct.is_file():
-        return direct
+    try:
+        if direct.is_file():
+            return direct
+    except (OSError, RuntimeError) as err:  # a name too long for the file system, a symlink loop
+        problem = getattr(err, "strerror", None) or err
+        raise SpecError([SpecIssue(name_or_path[:200], None, None, f"cannot use this path: {problem}",
+                                   "give the path of an experiment file, or its name")]) from None
     known = entries(user, builtin)
     for entry in known:
         if entry.name == name_or_path and not entry.shadowed:

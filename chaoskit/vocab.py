@@ -57,6 +57,9 @@ class EventKind(enum.StrEnum):
     FAULT_END = "fault_end"
     PHASE = "phase"
     MARKER = "marker"
+    POD_UNSCHEDULABLE = "pod_unschedulable"
+    """The scheduler found no node for a pod; ``detail`` says why (e.g. its claim's volume is pinned to a node
+    that is down). Emitted once per pod and reason."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,15 @@
-"""What the engine knows beyond the two tables, for the verdict to weigh: every scheduled fault firing and
-what it hit, the load it planned, and how the steady state was reached before the baseline.
+"""What the engine knows beyond the two tables, for the verdict and the findings to weigh: every scheduled fault
+firing and what it hit, the load it planned, how the steady state was reached before the baseline, and what
+the manifests say about the workloads.
 
 Plain frozen data (the engine fills it in; the analysis only reads it), so summaries stay reproducible.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from chaoskit.analysis.templates import ManifestFacts
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,19 @@ class SteadyState:
 
 
 @dataclass(frozen=True)
+class AddressFacts:
+    """One loaded address, as the requests table names it (its ``target`` column), with what the Service
+    says about it."""
+
+    service: str
+    service_type: str
+    target: str
+    node: str = ""
+    traffic_local: bool = False
+    """``externalTrafficPolicy: Local`` (NodePort/LoadBalancer): the node forwards only to its own ready pods."""
+
+
+@dataclass(frozen=True)
 class RunFacts:
     firings: tuple[FiringOutcome, ...] = ()
     planned_firings: int = 0
@@ -53,3 +69,6 @@ class RunFacts:
     planned_requests: int | None = None
     """Requests the load plans scheduled (rate x duration x addresses); None when no load started."""
     steady_state: SteadyState | None = None
+    addresses: tuple[AddressFacts, ...] = ()
+    manifests: ManifestFacts = field(default_factory=ManifestFacts)
+    """What the manifests say about the workloads, budgets and Services (templates.py), for the findings."""

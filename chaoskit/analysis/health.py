@@ -30,9 +30,15 @@ class AgentHealth:
     exit_code: int | None
     saturated: bool
     """The agent said so, or p99 lag > 20 ms, or CPU > 90 %: latency and failures may be the client's."""
+    not_sent: int = 0
+    """Scheduled requests the agent never sent (``agent_saturated``: its in-flight cap was reached). They are
+    the client's failures, so they are left out of availability, windows and latency."""
+    planned: int | None = None
+    """Requests the load plans scheduled (None when unknown, e.g. a run saved by an older chaoskit)."""
 
 
-def agent_health(cols: Columns, agent: Mapping[str, object] | None) -> AgentHealth:
+def agent_health(cols: Columns, agent: Mapping[str, object] | None, *, not_sent: int = 0,
+                 planned: int | None = None) -> AgentHealth:
     lag = cols.start_ns - cols.scheduled_ns
     n = len(lag)
     late = int((lag > LATE_NS).sum())
@@ -55,6 +61,8 @@ def agent_health(cols: Columns, agent: Mapping[str, object] | None) -> AgentHeal
         cpu_utilisation=None if cpu is None else round(cpu, 3),
         exit_code=exit_code if isinstance(exit_code, int) else None,
         saturated=bool(saturated),
+        not_sent=not_sent,
+        planned=planned,
     )
 
 

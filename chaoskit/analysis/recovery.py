@@ -209,13 +209,23 @@ def _restart_ready(timeline: Timeline, fault: FaultInstance) -> _Clock:
         return _Clock(None, applicable=False)
     latest = fault.begin_ns
     for victim in fault.victims:
-        pod = timeline.pods.get(victim.pod)
-        restarted = next((t for t in pod.restarted_ns if t >= fault.begin_ns), None) if pod else None
-        back = pod.first_ready_after(restarted) if pod and restarted is not None else None
+        back = min((t for pod in _incarnations(timeline, victim.pod) if (t := _back_after(pod, fault.begin_ns))),
+                   default=None)
         if back is None:
             return _Clock(None)
         latest = max(latest, back)
     return _Clock(latest)
+
+
+def _incarnations(timeline: Timeline, name: str) -> list[PodHistory]:
+    """Every pod that carried ``name`` (a StatefulSet's pod may have been replaced before or after the fault)."""
+    return [pod for pod in timeline.pods.values() if pod.name == name]
+
+
+def _back_after(pod: PodHistory, begin_ns: int) -> int | None:
+    """When ``pod`` was Ready again after its first container restart at or after ``begin_ns``."""
+    restarted = next((t for t in pod.restarted_ns if t >= begin_ns), None)
+    return None if restarted is None else pod.first_ready_after(restarted)
 
 
 def _converged(
@@ -232,7 +242,11 @@ def _converged(
     victim_ips = {v.ip for v in fault.victims if v.ip}
     state = _replay({}, [s for s in syncs if s.ts_ns <= fault.begin_ns])
     services = {svc for (svc, _), ips in state.items() if ips & victim_ips}
-    services |= {svc for ts, ip, svc in timeline.endpoint_adds if ip in victim_ips and ts <= fault.begin_ns}
+    # Services known to route to a victim only from the control plane count when their data path is watched
+    # too (a headless Service has no proxy: it never syncs, and would never "converge").
+    watched = {s.service for s in syncs}
+    services |= {svc for ts, ip, svc in timeline.endpoint_adds
+                 if ip in victim_ips and ts <= fault.begin_ns and svc in watched}
     if not services:
         return _Clock(None, applicable=False)
     if ready.at_ns is None or not wanted:

@@ -11,7 +11,12 @@ import pandas as pd
 from chaoskit.analysis.availability import ALL_PHASES, AvailabilityRow, availability
 from chaoskit.analysis.churn import ChurnStats, churn
 from chaoskit.analysis.codec import DecodeError, from_jsonable, to_jsonable
+from chaoskit.analysis.conclusive import conclusiveness
+from chaoskit.analysis.evidence import FiringOutcome, RunFacts, SteadyState
+from chaoskit.analysis.findings import Finding, FindingContext, FindingRegistry, default_registry
+from chaoskit.analysis.findings.model import with_caveat
 from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare, run_end_ns
+from chaoskit.analysis.happenings import happenings
 from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
 from chaoskit.analysis.observation import DEFAULT_QUIET_S, RecoveryObservation, observe
@@ -22,6 +27,9 @@ from chaoskit.analysis.verdict import LATENCY_PHASES, SloTargets, Verdict, judge
 from chaoskit.analysis.windows import WindowStats, failure_runs, window_stats
 from chaoskit.checks.results import DataCheckResult
 
+NOT_SENT: Final = "agent_saturated"
+"""The outcome of a scheduled request the load agent never sent."""
+CLIENT_CAVEAT: Final = "the load agent fell behind its schedule, so some failures may be the client's"
 SCHEMA_VERSION: Final = 2
 """2: windows per address ending at the next success, completion-time attribution, five recovery clocks,
 the recovery observation, churn within the phases."""
@@ -55,6 +63,14 @@ class RunSummary:
     agent: AgentHealth
     by_target: tuple[TargetRow, ...] = ()
     """Per address, when a service type was loaded at several (e.g. a NodePort on every node)."""
+    firings: tuple[FiringOutcome, ...] = ()
+    """Every scheduled fault firing as it happened: asked, hit, failed (evidence.py)."""
+    steady_state: SteadyState | None = None
+    """The wait before the baseline until every address answered in a row."""
+    happenings: tuple[str, ...] = ()
+    """What happened that the numbers alone do not say (happenings.py), one sentence each."""
+    findings: tuple[Finding, ...] = ()
+    """Why users noticed and what to change, with this run's evidence (analysis/findings/)."""
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -93,23 +109,33 @@ def summarize(
     run_id: str,
     aborted: bool,
     agent: Mapping[str, object] | None,
+    facts: RunFacts | None = None,
     quiet_s: float = DEFAULT_QUIET_S,
+    rules: FindingRegistry | None = None,
 ) -> RunSummary:
     """Analyse one run: requests (records.py columns) and events (ClusterEvent columns) in, summary out.
 
-    ``quiet_s``: how long the end of the recovery phase must be free of failures for recovery to count
-    as observed (observation.py).
+    Requests the load agent never sent (``agent_saturated``) are the client's: they count in the agent's
+    health and in the verdict's conclusiveness, not against the service. ``facts``: what the engine knows
+    beyond the tables (fault firings, planned load, steady state; evidence.py). ``quiet_s``: how long the
+    end of the recovery phase must be free of failures for recovery to count as observed (observation.py).
+    ``rules``: the findings rules to judge the run by (default: every built-in rule).
     """
+    facts = facts or RunFacts()
     phases = phases_from_events(events)
-    cols = prepare(requests, phases)
-    runs = failure_runs(cols, run_end_ns(cols, phases))
+    sent, not_sent = split_not_sent(requests)
+    health = agent_health(prepare(requests, phases), agent, not_sent=not_sent, planned=facts.planned_requests)
+    cols = prepare(sent, phases)
+    end_ns = run_end_ns(cols, phases)
+    runs = failure_runs(cols, end_ns)
     timeline = read_timeline(events)
     index = LatencyIndex(cols)
     judged = [p.name for p in phases if p.name in LATENCY_PHASES] or [p.name for p in phases]
     slo_p99 = p99_over(cols, judged or cols.phases, index=index)
     avail = availability(cols)
     faults, unattributed = recovery(timeline, cols, runs)
-    health = agent_health(cols, agent)
+    conclusive = conclusiveness(facts, events=events, availability=avail, availability_slo=slo.availability,
+                                agent=health, recorded=len(requests))
     verdict = judge(
         slo,
         availability=avail,
@@ -118,7 +144,14 @@ def summarize(
         data=data_checks,
         agent=health,
         aborted=aborted,
+        inconclusive=conclusive.reasons,
+        warnings=conclusive.warnings,
     )
+    found = (rules or default_registry()).evaluate(FindingContext(
+        timeline=timeline, cols=cols, requests=sent, events=events, phases=phases, faults=faults, facts=facts,
+        data=tuple(data_checks), slo=slo, run_end_ns=end_ns))
+    if health.saturated:
+        found = tuple(with_caveat(f, CLIENT_CAVEAT) for f in found)
     return RunSummary(
         experiment=experiment,
         backend=backend,
@@ -138,5 +171,19 @@ def summarize(
         data=tuple(data_checks),
         churn=churn(events, phases),
         agent=health,
-        by_target=by_target(requests),
+        by_target=by_target(sent),
+        firings=facts.firings,
+        steady_state=facts.steady_state,
+        happenings=happenings(events, data_checks, phases),
+        findings=found,
     )
+
+
+def split_not_sent(requests: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the requests that were sent, how many were not: ``agent_saturated``); no copy when all were sent."""
+    not_sent = requests["outcome"].astype(str) == NOT_SENT if len(requests) else None
+    count = int(not_sent.sum()) if not_sent is not None else 0
+    if not count:
+        return requests, 0
+    assert not_sent is not None
+    return requests.loc[~not_sent].reset_index(drop=True), count

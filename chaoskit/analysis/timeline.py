@@ -147,6 +147,11 @@ def _text(value: object) -> str:
 
 def _note_pod(pods: dict[str, PodHistory], ts: int, kind: str, *, name: str, ip: str, node: str) -> None:
     pod = pods.get(name)
+    if pod is not None and kind == EventKind.POD_ADDED and pod.deleted_ns is not None:
+        # A new pod under a deleted one's name (a StatefulSet's replacement): its own history, its own IP;
+        # the old one is kept under ``name@<its first sight>``.
+        pods[f"{name}@{pod.first_seen_ns}"] = pod
+        pod = None
     if pod is None:
         pod = pods[name] = PodHistory(name=name, first_seen_ns=ts)
     pod.ip = ip or pod.ip

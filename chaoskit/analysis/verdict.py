@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -44,15 +45,32 @@ class SloCheck:
     """A sentence a human reads: the numbers and, when failed, why."""
 
 
+class Outcome(enum.StrEnum):
+    PASS = "PASS"  # noqa: S105 (a verdict, not a password)
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ABORTED = "ABORTED"
+
+
 @dataclass(frozen=True)
 class Verdict:
+    """PASS: every SLO held and the run is conclusive. FAIL: an SLO was violated in a conclusive run.
+    INCONCLUSIVE: the run cannot support a claim either way (``inconclusive`` says why; failed checks are
+    still listed). ABORTED: stopped before it finished. The first that applies, in the order
+    ABORTED, INCONCLUSIVE, FAIL, PASS."""
+
     passed: bool
+    """True only for PASS."""
     aborted: bool
     reasons: tuple[str, ...]
     """The detail of every failed check (and the abort), in check order."""
     checks: tuple[SloCheck, ...] = ()
     warnings: tuple[str, ...] = ()
-    """Things that do not fail the run but weaken the measurement (e.g. a saturated load agent)."""
+    """Things that do not void the run but weaken the measurement."""
+    outcome: str = Outcome.PASS
+    """An ``Outcome`` value."""
+    inconclusive: tuple[str, ...] = ()
+    """Why the run cannot support a claim (a fault that did not happen, no steady state, load not delivered)."""
 
 
 def judge(
@@ -64,6 +82,8 @@ def judge(
     data: Sequence[DataCheckResult],
     agent: AgentHealth,
     aborted: bool,
+    inconclusive: Sequence[str] = (),
+    warnings: Sequence[str] = (),
 ) -> Verdict:
     checks = [
         *_availability_checks(slo, availability),
@@ -74,18 +94,22 @@ def judge(
     reasons = [c.detail for c in checks if not c.passed]
     if aborted:
         reasons.insert(0, "aborted before the experiment finished")
-    warnings = []
-    if agent.saturated:
-        warnings.append(
-            f"load agent saturated (p99 start lag {agent.lag_p99_ms} ms, "
-            f"{agent.late_starts} late starts): latency and failures may be the client's"
+    notes = list(warnings)
+    if agent.saturated and not inconclusive:
+        notes.append(
+            f"load agent near saturation (p99 start lag {agent.lag_p99_ms} ms, {agent.late_starts} late starts, "
+            f"CPU {agent.cpu_utilisation}): latency may be partly the client's"
         )
+    outcome = (Outcome.ABORTED if aborted else Outcome.INCONCLUSIVE if inconclusive
+               else Outcome.FAIL if reasons else Outcome.PASS)
     return Verdict(
-        passed=not reasons,
+        passed=outcome is Outcome.PASS,
         aborted=aborted,
         reasons=tuple(reasons),
         checks=tuple(checks),
-        warnings=tuple(warnings),
+        warnings=tuple(notes),
+        outcome=outcome,
+        inconclusive=tuple(inconclusive),
     )
 
 
@@ -150,6 +174,8 @@ def _data_checks(slo: SloTargets, results: Sequence[DataCheckResult]) -> list[Sl
         return []
     checks = []
     for r in results:
+        if not r.checked:
+            continue  # no marker was written (or read) there: it says nothing about the data; the report shows it
         seen = "survived" if r.survived else "lost"
         scope = f"{r.volume} ({r.volume_type}) after {r.fault}, {r.placement}"
         detail = f"data {scope}: {seen}, expected {r.expected}"

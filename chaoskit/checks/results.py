@@ -32,10 +32,30 @@ class DataCheckResult:
     replacement: str
     victim_node: str
     replacement_node: str
+    victim_claim: str = ""
+    """The PersistentVolumeClaim behind the volume in the victim (persistentVolumeClaim volumes only)."""
+    replacement_claim: str = ""
+    """The claim in the replacement: a StatefulSet's replacement keeps the victim's name and claim."""
+    not_checkable: str = ""
+    """Why the marker could not be written or read (``no shell in container web``); empty when it was. Such a
+    row is neither a loss nor a survival: ``survived`` is False and means nothing, the verdict skips it."""
+
+    @property
+    def checked(self) -> bool:
+        """True when the marker was written and looked for (the row says something about the data)."""
+        return not self.not_checkable
+
+    @property
+    def observed(self) -> str:
+        """``survived``, ``lost`` or ``not checkable: <why>``: the row's observation in words."""
+        if self.not_checkable:
+            return f"not checkable: {self.not_checkable}"
+        return "survived" if self.survived else "lost"
 
     @property
     def as_expected(self) -> bool:
-        """True when the observation matches the expectation (``any`` accepts both)."""
-        if self.expected == "any":
+        """True when the observation matches the expectation (``any`` accepts both; a row that could not be
+        checked contradicts nothing)."""
+        if self.expected == "any" or not self.checked:
             return True
         return self.survived == (self.expected == "survives")

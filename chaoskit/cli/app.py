@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from chaoskit import __version__
-from chaoskit.cli import browse, cleanup, run, validate
+from chaoskit.cli import browse, cleanup, compare, init, run, validate
 from chaoskit.cli.demo import cluster_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Resilience experiments, measured.")
@@ -26,9 +26,11 @@ def root(
     """chaoskit runs experiments against services on Kubernetes and measures what users saw."""
 
 
+init.register(app)
 validate.register(app)
 run.register(app)
 browse.register(app)
+compare.register(app)
 cleanup.register(app)
 app.add_typer(cluster_app, name="cluster")
 

@@ -17,6 +17,7 @@ from chaoskit.cli import exits
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import ClusterError, ManifestError, PodInfo, ServiceAddress, ServiceKind
+from chaoskit.report.terminal import whole
 from chaoskit.vocab import expected_replicas, selector_text
 
 cluster_app = typer.Typer(no_args_is_help=True, help="The embedded local cluster.")
@@ -112,8 +113,10 @@ async def _ask(address: ServiceAddress) -> str:
 
 def _pods_table(pods: list[PodInfo], title: str) -> Table:
     table = Table(title=title, title_justify="left", box=None)
-    for column in ("NAME", "READY", "STATUS", "RESTARTS", "IP", "NODE"):
-        table.add_column(column, no_wrap=True)
+    table.add_column("NAME", no_wrap=True, min_width=whole("NAME", (p.name for p in pods)))
+    for column in ("READY", "STATUS", "RESTARTS", "IP"):
+        table.add_column(column)
+    table.add_column("NODE", no_wrap=True, min_width=whole("NODE", (p.node or "<none>" for p in pods)))
     for pod in pods:
         ready = sum(c.ready for c in pod.containers)
         table.add_row(pod.name, f"{ready}/{len(pod.containers)}", str(pod.phase), str(pod.restart_count),

@@ -10,6 +10,10 @@ PASSED = 0
 SLO_VIOLATED = 1
 BAD_INPUT = 2
 INFRASTRUCTURE = 3
+INCONCLUSIVE = 4
+"""The run cannot support a claim either way: a fault that did not happen, no steady state, load not delivered."""
+FLAKY = 5
+"""A repeat series (``--repeat N``) in which some runs passed and some failed."""
 ABORTED = 130
 
 

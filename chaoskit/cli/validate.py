@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from chaoskit import catalog, kinds
-from chaoskit.experiment import SpecError, SpecIssue
+from chaoskit.experiment import Experiment, SpecError, SpecIssue
+from chaoskit.experiment.crosscheck import notices
+from chaoskit.faults.node_failure import OPT_IN_FLAG, needs_opt_in
 
 EXIT_BAD_INPUT = 2
 
@@ -30,8 +32,20 @@ def validate(
             f"ok: {path} ({experiment.name}: {len(experiment.faults)} faults, "
             f"duration {experiment.total_duration_s:g} s)"
         )
+        for notice in _notices(experiment):
+            typer.echo(f"  notice: {notice}")
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _notices(experiment: Experiment) -> list[str]:
+    """What holds for a valid experiment but should be said: opt-ins it needs, what the local backend lacks."""
+    found = notices(experiment)
+    opted = needs_opt_in(experiment.faults)
+    if opted:
+        found.insert(0, f"{', '.join(opted)}: node-failure runs only with `chaoskit run {OPT_IN_FLAG}` (it fails a "
+                        "node without a drain)")
+    return found
 
 
 def schema() -> None:

@@ -1,4 +1,8 @@
-"""Reading Kubernetes YAML files into manifests that remember where they came from."""
+"""Reading Kubernetes YAML files into manifests that remember where they came from.
+
+Every file is checked against ``MANIFEST_LIMITS`` (size, nesting depth, aliases, size after alias expansion;
+``chaoskit/yamllimits.py``) before it is built, so a hostile or broken file is a located ManifestError.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import yaml
 
 from chaoskit.cluster.protocol import ManifestError
 from chaoskit.vocab import CLUSTER_SCOPED_KINDS
+from chaoskit.yamllimits import MANIFEST_LIMITS, YamlLimitError, check_byte_count, safe_load_all
 
 
 class SourcedManifest(dict[str, Any]):
@@ -50,20 +55,37 @@ def load_manifest_files(paths: Iterable[Path]) -> list[SourcedManifest]:
     """Every object in the given files/directories, in order; malformed YAML raises ManifestError."""
     manifests: list[SourcedManifest] = []
     for path in manifest_paths(paths):
-        manifests.extend(load_manifest_text(path.read_text(encoding="utf-8"), str(path)))
+        try:
+            check_byte_count(path.stat().st_size, MANIFEST_LIMITS)  # before reading: it may be huge
+            text = path.read_text(encoding="utf-8")
+        except YamlLimitError as exc:
+            raise ManifestError(f"{path}: {exc.message}", hint=exc.hint) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{path}: cannot read: {exc}", hint="check the path; manifests are UTF-8") from None
+        manifests.extend(load_manifest_text(text, str(path)))
     return manifests
 
 
-def load_manifest_text(text: str, source: str) -> list[SourcedManifest]:
+def parse_documents(text: str, source: str) -> list[Any]:
+    """The YAML documents of ``text``, within MANIFEST_LIMITS; every problem is a located ManifestError."""
     try:
-        documents = list(yaml.safe_load_all(text))
+        return safe_load_all(text, MANIFEST_LIMITS)
+    except YamlLimitError as exc:
+        raise ManifestError(exc.located(source), hint=exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(f"{where}: malformed YAML: {problem}", hint="fix the YAML syntax") from exc
+        raise ManifestError(f"{where}: malformed YAML: {problem}", hint="fix the YAML syntax") from None
+    except (ValueError, OverflowError) as exc:  # a constructor's own error (bad date, int of 5,000 digits)
+        problem = str(exc).split("; use sys.set_int_max_str_digits")[0]
+        raise ManifestError(f"{source}: a YAML value cannot be read: {problem}",
+                            hint="numbers and dates must be valid; quote a value to make it a string") from None
+
+
+def load_manifest_text(text: str, source: str) -> list[SourcedManifest]:
     manifests: list[SourcedManifest] = []
-    for index, document in enumerate(documents):
+    for index, document in enumerate(parse_documents(text, source)):
         if document is None:
             continue
         where = f"{source}#{index + 1}"
@@ -73,7 +95,11 @@ def load_manifest_text(text: str, source: str) -> list[SourcedManifest]:
                 hint="each YAML document needs apiVersion, kind and metadata",
             )
         if document["kind"] == "List":
-            manifests.extend(SourcedManifest.of(item, where) for item in document.get("items", []))
+            items = document.get("items") or []
+            if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+                raise ManifestError(f"{where}: List.items must be a list of objects",
+                                    hint="each item needs apiVersion, kind and metadata")
+            manifests.extend(SourcedManifest.of(item, where) for item in items)
             continue
         manifests.append(SourcedManifest.of(document, where))
     return manifests

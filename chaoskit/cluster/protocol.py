@@ -10,13 +10,14 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from chaoskit.vocab import ClusterEvent, EventKind, ServiceKind
 
 __all__ = [
-    "Cluster", "ClusterError", "ClusterEvent", "ContainerInfo", "EventKind", "EventStream", "Manifest",
-    "ManifestError", "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind",
+    "BackendNotes", "Cluster", "ClusterError", "ClusterEvent", "ConfigurationError", "ContainerInfo", "EventKind",
+    "EventStream", "Manifest", "ManifestError", "MarkerUnsupportedError", "NodeFailureAgents", "NodeFailureMode",
+    "NodeFailures", "NodeInfo", "NotFoundError", "PodInfo", "PodPhase", "ServiceAddress", "ServiceKind",
     "UnsafeTargetError", "WaitTimeout",
 ]
 
@@ -59,6 +60,9 @@ class PodInfo:
     created_ns: int
     volumes: Mapping[str, str] = field(default_factory=dict)
     """volume name -> volume type (``emptyDir``, ``hostPath``, ...), from the pod spec."""
+    claims: Mapping[str, str] = field(default_factory=dict)
+    """volume name -> PersistentVolumeClaim name, for ``persistentVolumeClaim`` volumes (a StatefulSet pod's
+    ``<template>-<pod>``): a replacement that kept its identity has the same name and the same claims."""
 
     @property
     def restart_count(self) -> int:
@@ -84,6 +88,8 @@ class ServiceAddress:
     port: int
     node: str | None = None
     """For NodePort: the node whose address this is."""
+    traffic_local: bool = False
+    """``externalTrafficPolicy: Local``: this node forwards only to ready pods on itself (none: dropped)."""
 
     @property
     def url(self) -> str:
@@ -106,8 +112,22 @@ class UnsafeTargetError(ClusterError):
     """The context or namespace is not one chaoskit may change (bad input: exit 2)."""
 
 
+class ConfigurationError(ClusterError):
+    """The backend cannot be set up as asked: a kubeconfig that is missing or broken, a context it does not
+    hold (bad input: exit 2). An API server that does not answer is a ClusterError (exit 3)."""
+
+
 class NotFoundError(ClusterError):
     """A named pod, node or service does not exist."""
+
+
+class MarkerUnsupportedError(ClusterError):
+    """A container cannot hold a data-check marker (no shell for the commands, a directory that is read-only or
+    missing): that check cannot run there, which is neither a loss nor a survival. ``reason`` says why, short."""
+
+    def __init__(self, message: str, *, reason: str, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
 
 
 class WaitTimeout(ClusterError):
@@ -180,13 +200,17 @@ class Cluster(Protocol):
         ...
 
     async def service_addresses(
-        self, namespace: str, name: str, kind: ServiceKind
-    ) -> list[ServiceAddress]: ...
+        self, namespace: str, name: str, kind: ServiceKind, *, port: int | str | None = None
+    ) -> list[ServiceAddress]:
+        """How a client reaches one port of the Service (``port`` by name or number; default: the port named
+        ``http``, else the first). NotFoundError when the Service or that port does not exist."""
+        ...
 
     async def write_marker(
         self, namespace: str, pod: str, container: str, mount_path: str, marker: str
     ) -> None:
-        """Write a file named ``marker`` into the volume mounted at ``mount_path`` in ``container``."""
+        """Write a file named ``marker`` into the directory ``mount_path`` (a volume's mount path, or a directory
+        below it) in ``container``. MarkerUnsupportedError when the container cannot (no shell, read-only)."""
         ...
 
     async def read_marker(
@@ -194,3 +218,63 @@ class Cluster(Protocol):
     ) -> bool:
         """Whether the file named ``marker`` exists in the volume mounted at ``mount_path``."""
         ...
+
+    async def remove_marker(
+        self, namespace: str, pod: str, container: str, mount_path: str, marker: str
+    ) -> None:
+        """Delete the file named ``marker`` from the volume mounted at ``mount_path`` (already gone: fine).
+        NotFoundError when the pod or the mount is gone."""
+        ...
+
+NodeFailureMode = Literal["stop", "partition"]
+"""``stop``: the node is powered off (kubelet and pods stop); ``partition``: the node is cut from the API server
+while its pods keep serving (split brain)."""
+
+
+@runtime_checkable
+class NodeFailures(Protocol):
+    """A backend that can fail a node without a graceful drain (the ``node-failure`` fault needs it).
+
+    Kept apart from ``Cluster`` so a backend without it still is a ``Cluster``; the fault's preflight refuses
+    to run (exit 2) on a backend that is not a ``NodeFailures``.
+    """
+
+    async def protected_nodes(self) -> Mapping[str, str]:
+        """Nodes a node failure must never hit, each with the reason (they run chaoskit, its load agent or
+        the control plane). The embedded cluster has none: chaoskit and its load agent run on this host
+        outside every logical node, like a client machine."""
+        ...
+
+    async def fail_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        """Fail ``node`` now (no drain, no cordon). The backend brings it back by itself ``duration_s`` later,
+        also if chaoskit is gone by then; ``restore_node`` brings it back earlier. The node controller's
+        reaction (NotReady after its grace period, taint-based eviction after each pod's
+        ``tolerationSeconds``) is the cluster's own and shows up as events."""
+        ...
+
+    async def restore_node(self, node: str) -> None:
+        """Bring a failed node back (Ready again, cordon state as before). A no-op if it is not failed."""
+        ...
+
+
+@runtime_checkable
+class NodeFailureAgents(NodeFailures, Protocol):
+    """A ``NodeFailures`` backend that fails a node through an agent it starts on the node first (kube: a privileged
+    pod). The ``node-failure`` fault checks it before anything is applied and arms it just before the fault
+    instant, so the failure takes effect at the instant rather than after the agent's start."""
+
+    async def check_node_failures(self) -> None:
+        """Raise ``UnsafeTargetError`` when this backend may not start its agents here (rights, admission)."""
+        ...
+
+    async def arm_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        """Get ready to fail ``node`` (its agent started); ``restore_node`` removes an agent never told to fail."""
+        ...
+
+
+@runtime_checkable
+class BackendNotes(Protocol):
+    """A backend with something to say in the run's notes (what it does not model for these objects, what it
+    could not carry itself: e.g. the embedded cluster's proxy saturated)."""
+
+    def run_notes(self) -> list[str]: ...

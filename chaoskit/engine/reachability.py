@@ -2,6 +2,10 @@
 
 The probe sends the request the load will send (method, first path, headers, body, TLS; or the tcp exchange)
 and judges it by the same success rule, so a POST-only API or a TLS-only port is probed as it will be loaded.
+
+An address that keeps answering with the same status outside ``request.success`` (404 on a wrong path, 401,
+500 ...) is not starting up: the experiment asks for something the service does not serve, so that is bad
+input (``TargetAnswerError``, exit 2) at once, not a wait until the timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ from chaoskit.load.shape import http_request, make_ssl_context
 
 CONSECUTIVE_OK = 3
 """A target counts as reachable after this many successive answers (the data path may still be syncing)."""
+CONSECUTIVE_REFUSALS = 3
+"""The same unsuccessful status this many times in a row is the service's answer, not a start-up hiccup."""
 _MAX_REPLY = 4096
+
+
+class TargetAnswerError(ClusterError):
+    """A load target answers, with a status the load would count as failed (bad input: exit 2)."""
 
 
 async def probe(target: LoadTarget, *, timeout_s: float = 1.0) -> str:
@@ -74,12 +84,19 @@ async def wait_reachable(targets: Sequence[LoadTarget], *, timeout_s: float) -> 
     """Poll each target (bounded) until it answers CONSECUTIVE_OK times in a row."""
     deadline = time.monotonic() + timeout_s
     for target in targets:
-        streak = 0
+        streak, refusals, last = 0, 0, ""
         while streak < CONSECUTIVE_OK:
             why = await probe(target)
             streak = 0 if why else streak + 1
             if streak >= CONSECUTIVE_OK:
                 break
+            # The same HTTP status again and again is the service's answer: say so now.
+            refusals = refusals + 1 if why.startswith("HTTP") and why == last else int(why.startswith("HTTP"))
+            last = why
+            if refusals >= CONSECUTIVE_REFUSALS:
+                raise TargetAnswerError(
+                    f"{target.service_type} {target.service} at {target.host}:{target.port} answers {why} to "
+                    f"{_asked(target).removesuffix(' successfully')}", hint=_status_hint(target, why))
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"{target.service_type} {target.service} at {target.host}:{target.port} does not answer "
@@ -94,6 +111,19 @@ def _asked(target: LoadTarget) -> str:
         return "a tcp connection" + (f" with a reply starting {shape.expect!r}" if shape.expect else "")
     scheme = "https" if shape.https else "http"
     return f"{shape.method} {scheme}://{target.host}:{target.port}{shape.path_cycle(target.path)[0]} successfully"
+
+
+def _status_hint(target: LoadTarget, why: str) -> str:
+    status = int(why.split()[1])
+    if status == 404:
+        return ("the path names a page the service does not serve: use one it answers with a success status "
+                "(load.path, or request.path/paths)")
+    if status in (401, 403, 407):
+        return ("the service wants credentials: add them in request.headers (e.g. Authorization), or load a path "
+                "that needs none")
+    if status >= 500:
+        return "the service's Ready pods fail this request: check its logs, or load one it answers with success"
+    return _hint(target, why)
 
 
 def _hint(target: LoadTarget, why: str) -> str:

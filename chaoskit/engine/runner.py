@@ -9,12 +9,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from chaoskit import __version__
-from chaoskit.analysis.evidence import SteadyState
+from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
+from chaoskit.analysis.templates import manifest_facts
 from chaoskit.checks.markers import DataChecker
+from chaoskit.cluster.existing import ExistingWorkloads, ResolvedTarget, desired_replicas
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
-from chaoskit.cluster.protocol import Cluster, ClusterError, ClusterEvent, EventKind, EventStream
+from chaoskit.cluster.protocol import (
+    BackendNotes,
+    Cluster,
+    ClusterError,
+    ClusterEvent,
+    EventKind,
+    EventStream,
+    ManifestError,
+)
 from chaoskit.engine.collect import Collector
 from chaoskit.engine.firing import FaultScheduler, Firing
 from chaoskit.engine.observer import Observers
@@ -22,6 +34,16 @@ from chaoskit.engine.reachability import CONSECUTIVE_OK, wait_reachable
 from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.save import save_run, slo_targets
+from chaoskit.engine.targets import (
+    as_loaded,
+    dark_local_addresses,
+    dark_note,
+    discovered_services,
+    discovery_note,
+    ready_nodes,
+    resolve_existing,
+    with_selector,
+)
 from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
@@ -30,7 +52,7 @@ from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.sizing import choose_workers
 from chaoskit.load.source import InClusterLoad, LoadGroup
 from chaoskit.load.workers import local_agent
-from chaoskit.vocab import LoadOrigin, expected_replicas
+from chaoskit.vocab import LoadOrigin, expected_replicas, selector_text
 
 PHASES = ("baseline", "chaos", "recovery")
 LOAD_START_DELAY_S = 1.0
@@ -71,6 +93,9 @@ class Engine:
         self._targets: list[tuple[str, LoadTarget]] = []
         self._planned_requests: int | None = None
         self._steady: SteadyState | None = None
+        self._addresses: list[AddressFacts] = []
+        self._existing: ResolvedTarget | None = None
+        """The running target, when the experiment has no manifests (resolved in setup)."""
 
     def load_description(self) -> str:
         """One line for the report: rate, connection mode, timeout and the addresses loaded."""
@@ -90,6 +115,7 @@ class Engine:
             await self.cluster.start()
             stream = self.cluster.subscribe()  # the watcher starts before anything is applied or injected
             self.collector.watch(stream)
+            await self._preflight()
             await self._run_phases()
         except asyncio.CancelledError:
             aborted = True
@@ -99,24 +125,33 @@ class Engine:
             if stream is not None:
                 self.collector.drain_events()
                 stream.close()
-            record = self._record(aborted=aborted)
-            save_run(record, self.run_dir)
+            # The requests are read back once, for the analysis and report.html; the record keeps only the file.
+            requests = self.collector.requests().frame()
+            record = self._record(requests, aborted=aborted)
+            save_run(record, self.run_dir, requests=requests)
         return record
 
-    def _record(self, *, aborted: bool) -> RunRecord:
+    def _record(self, requests: pd.DataFrame, *, aborted: bool) -> RunRecord:
         spec = self.experiment
-        requests, events = self.collector.requests(), self.collector.events()
+        events = self.collector.events()
         agent = dataclasses.asdict(self._agent_report) if self._agent_report else None
         checks = list(self._scheduler.checker.results) if self._scheduler else []
-        summary = summarize(requests.frame(), events, checks, slo_targets(spec), experiment=spec.name,
-                            backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent)
-        context = RunContext(notes=(*self.notes, *self.observers.notes()), load=self.load_description(),
-                             seed=self.options.seed, version=__version__,
+        summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
+                            backend=self.cluster.backend, run_id=self.run_dir.run_id, aborted=aborted, agent=agent,
+                            facts=self._facts())
+        backend_notes = self.cluster.run_notes() if isinstance(self.cluster, BackendNotes) else []
+        context = RunContext(notes=(*self.notes, *backend_notes, *self.observers.notes()),
+                             load=self.load_description(), seed=self.options.seed, version=__version__,
                              workers=self._agent_report.workers if self._agent_report else ())
-        return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
+        return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=self.collector.requests(), events=events,
                          summary=summary, context=context, agent=self._agent_report)
 
     # --- phases ------------------------------------------------------------------------------
+    async def _preflight(self) -> None:
+        """Each fault checks the cluster before anything is applied (a refusal is bad input: nothing changed)."""
+        for fault in self.experiment.faults:
+            await self.registry.create(fault).preflight(self.cluster)
+
     async def _run_phases(self) -> None:
         spec = self.experiment
         manifests = self._manifests()
@@ -140,13 +175,24 @@ class Engine:
         self.notes.extend(scheduler.notes)
         await self._verify()
 
+    def _facts(self) -> RunFacts:
+        """What the verdict weighs beyond the tables: each firing as it happened, the planned load, the
+        steady-state wait."""
+        scheduler = self._scheduler
+        planned = len(self.experiment.fault_instants())
+        return RunFacts(firings=tuple(scheduler.outcomes.values()) if scheduler else (), planned_firings=planned,
+                        planned_requests=self._planned_requests, steady_state=self._steady,
+                        addresses=tuple(self._addresses),
+                        manifests=manifest_facts(self._manifests(), self.experiment.target.selector))
+
     def _fault_scheduler(self) -> FaultScheduler:
         spec = self.experiment
         target = spec.target
         ctx = FaultContext(cluster=self.cluster, namespace=target.namespace, selector=target.selector,
                            rng=self.rng, undo=self.undo)
         checker = DataChecker(self.cluster, spec.data, run_id=self.run_dir.run_id, namespace=target.namespace,
-                              selector=target.selector, timeout_s=self.options.data_check_timeout_s)
+                              selector=target.selector, timeout_s=self.options.data_check_timeout_s,
+                              undo=self.undo)  # every marker written is removed again on every exit path
         firings = [Firing(offset, fault) for offset, fault in spec.fault_instants()]
         return FaultScheduler(firings, registry=self.registry, ctx=ctx, checker=checker)
 
@@ -236,34 +282,70 @@ class Engine:
     async def _setup(self, manifests: list[SourcedManifest]) -> None:
         target = self.experiment.target
         cluster = self.cluster
+        if target.existing:  # what already runs: read and checked, never applied, changed or removed
+            await self._setup_existing()
+            return
 
         async def remove() -> None:
             await cluster.remove(manifests)
 
+        count = self._replicas(manifests)
+        if count == 0:
+            raise ManifestError(f"the manifests ask for 0 pods matching {selector_text(target.selector)} in "
+                                f"{target.namespace}: there is nothing to test",
+                                hint="give the workload at least one replica (spec.replicas), or set target.replicas")
         self.undo.push("remove the experiment's objects", remove)
         await cluster.apply(manifests)
-        await cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
+        await cluster.wait_pods_ready(target.namespace, target.selector, count=count,
                                       timeout_s=self.options.ready_timeout_s)
 
-    def _replicas(self, manifests: list[SourcedManifest]) -> int:
-        """The expected pod count: the spec's, else what the manifests ask for; bare Pods a fault deleted are
-        not coming back."""
+    async def _setup_existing(self) -> None:
+        """Resolve the running target (its selector then stands in the spec the run saves), say what it is."""
+        resolved = self._existing = await resolve_existing(self.cluster, self.experiment)
+        self.experiment = with_selector(self.experiment, resolved.selector)
         target = self.experiment.target
-        count = target.replicas if target.replicas is not None else expected_replicas(manifests, target.selector)
+        self.notes.extend(resolved.notes())
+        await self.cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas([]),
+                                           timeout_s=self.options.ready_timeout_s)
+
+    def _replicas(self, manifests: list[SourcedManifest]) -> int:
+        """The expected pod count: the spec's, else what the manifests (or the running workloads) ask for; bare
+        Pods a fault deleted are not coming back."""
+        target = self.experiment.target
+        if target.replicas is not None:
+            count = target.replicas
+        elif self._existing is not None:
+            count = self._existing.replicas
+        else:
+            count = expected_replicas(manifests, target.selector)
         gone = len(self._scheduler.bare_victims) if self._scheduler else 0
         return max(0, count - gone)
 
     async def _load_targets(self) -> list[LoadTarget]:
         spec = self.experiment
+        namespace = spec.target.namespace
+        services = spec.load.services
+        if not services:
+            found = await discovered_services(self.cluster, spec, self._manifests(),
+                                              live=isinstance(self.cluster, ExistingWorkloads))
+            self.notes.append(discovery_note(found))
+            services = as_loaded(found)
+        nodes = await ready_nodes(self.cluster, namespace, spec.target.selector)
         targets: list[LoadTarget] = []
-        for service in spec.load.services:
+        for service in services:
             shape = service.request.shape(spec.load.path)
             for kind in service.types:
-                addresses = await self.cluster.service_addresses(spec.target.namespace, service.name, kind)
+                addresses, dark = dark_local_addresses(
+                    await self.cluster.service_addresses(namespace, service.name, kind, port=service.port), nodes)
+                if dark:
+                    self.notes.append(dark_note(service.name, kind.value, dark))
                 if not addresses:
                     raise ClusterError(f"service {service.name} has no {kind} address",
                                        hint=f"check that the Service is of type {kind} in the manifests")
                 chosen = addresses[:1] if kind.value == "ClusterIP" else addresses
+                self._addresses.extend(AddressFacts(service.name, kind.value, f"{a.host}:{a.port}" + (
+                    f" ({a.node})" if a.node else ""), node=a.node or "", traffic_local=a.traffic_local)
+                    for a in chosen)
                 targets.extend(LoadTarget(service.name, kind.value, a.host, a.port, shape.path_cycle(spec.load.path)[0],
                                           node=a.node or "", request=shape) for a in chosen)
         return targets
@@ -272,7 +354,14 @@ class Engine:
         target = self.experiment.target
         try:
             manifests = self._manifests()
-            await self.cluster.wait_pods_ready(target.namespace, target.selector, count=self._replicas(manifests),
+            count = self._replicas(manifests)
+            if self._existing is not None and target.replicas is None and isinstance(self.cluster, ExistingWorkloads):
+                now = desired_replicas(await self.cluster.read_namespace(target.namespace), self._existing)
+                if now != self._existing.replicas:  # e.g. an autoscaler changed it while the run went on
+                    self.notes.append(f"verify: the workloads now want {now} pods (at the start: "
+                                      f"{self._existing.replicas}); verified against {now}")
+                    count = max(0, count + now - self._existing.replicas)
+            await self.cluster.wait_pods_ready(target.namespace, target.selector, count=count,
                                                timeout_s=self.options.ready_timeout_s)
         except ClusterError as exc:
             self.notes.append(f"verify: the target did not return to its ready pod count: {exc}")

@@ -47,17 +47,24 @@ class StoredRequests:
     path: Path
     rows: int
 
+    @classmethod
+    def at(cls, path: Path) -> StoredRequests:
+        """A saved run's requests table (the row count from the parquet footer: no row is read)."""
+        return cls(path, pq.read_metadata(path).num_rows)
+
     def frame(self) -> pd.DataFrame:
-        """The whole table as a frame (categorical columns stay categorical): the analysis's input.
+        """The whole table as a frame (categorical columns stay categorical): the analysis's input. Columns the
+        file lacks (runs saved before ``target`` or ``worker`` existed) are left out, as a plain read would.
 
         Read one row group at a time into arrays of the final length, so reading costs the frame plus one row
         group (reading the whole table and converting it held about three times the frame at once).
         """
         file = pq.ParquetFile(self.path)
         rows = file.metadata.num_rows
-        plain = {f.name: np.empty(rows, dtype=f.type.to_pandas_dtype()) for f in SCHEMA
+        present = [f for f in SCHEMA if f.name in file.schema_arrow.names]  # older runs lack target, worker
+        plain = {f.name: np.empty(rows, dtype=f.type.to_pandas_dtype()) for f in present
                  if not pa.types.is_dictionary(f.type)}
-        coded = {f.name: _Codes(rows) for f in SCHEMA if pa.types.is_dictionary(f.type)}
+        coded = {f.name: _Codes(rows) for f in present if pa.types.is_dictionary(f.type)}
         at = 0
         for group in range(file.num_row_groups):
             table = file.read_row_group(group)
@@ -65,11 +72,12 @@ class StoredRequests:
             for name, values in plain.items():
                 values[at:at + n] = table.column(name).to_numpy()
             for name, codes in coded.items():
-                codes.fill(at, table.column(name))
+                column = table.column(name)
+                codes.fill(at, column if pa.types.is_dictionary(column.type) else column.dictionary_encode())
             at += n
         columns: dict[str, Any] = {**plain, **{
             name: c.categorical(OUTCOME_LABELS if name == "outcome" else ()) for name, c in coded.items()}}
-        return pd.DataFrame({name: columns[name] for name in STORED_COLUMNS}, copy=False)
+        return pd.DataFrame({name: columns[name] for name in STORED_COLUMNS if name in columns}, copy=False)
 
 
 class _Codes:

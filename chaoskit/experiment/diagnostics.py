@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from chaoskit.experiment.models import DNS_LABEL
 
 Loc = tuple[int | str, ...]
+_BOUNDS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal", "too_long"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ def diagnose(error: ErrorDetails, root: type[BaseModel]) -> Diagnosis:
         message, hint = _tag_problem(error, ctx, _tags(union))
     elif kind == "string_pattern_mismatch" and ctx.get("pattern") == DNS_LABEL:
         hint = "use lowercase letters, digits and '-' (at most 63 characters), e.g. 'pod-recreate'"
+    elif kind in _BOUNDS and not hint:
+        hint = _field_hint(root, loc)  # the description says the range and why
     elif kind in ("literal_error", "enum"):
         hint = _did_you_mean(str(error.get("input")), _expected_values(str(ctx.get("expected", ""))))
     path = dotted(shown)

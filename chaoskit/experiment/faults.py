@@ -12,9 +12,11 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from chaoskit.experiment.models import Selector, SpecModel
-from chaoskit.experiment.units import Duration, Percent, PositiveDuration
+from chaoskit.experiment.units import MAX_DURATION_S, Duration, Percent, PositiveDuration
 
 NODE_OF_VICTIM: Final = "node-of-victim"
+MAX_TIMES: Final = 10_000
+"""Firings of one fault (and of all faults together): each is a task, an event pair and a row of the report."""
 
 
 class Schedule(SpecModel):
@@ -22,7 +24,8 @@ class Schedule(SpecModel):
 
     at: Duration = Field(default=0.0, description="Offset from the start of the chaos phase.")
     every: PositiveDuration | None = Field(default=None, description="Interval between repetitions.")
-    times: int = Field(default=1, ge=1, description="How many times the fault fires.")
+    times: int = Field(default=1, ge=1, le=MAX_TIMES,
+                       description=f"How many times the fault fires, 1 to {MAX_TIMES:,} (all faults together too).")
 
     @model_validator(mode="after")
     def _every_needed(self) -> Schedule:
@@ -32,10 +35,21 @@ class Schedule(SpecModel):
                 "times is {times} but every is not set",
                 {"times": self.times, "hint": "add `every: 5s` (the interval between repetitions) or set times: 1"},
             )
+        if self.last_offset > MAX_DURATION_S:  # computed, not listed: times may be large
+            raise PydanticCustomError(
+                "schedule_too_long",
+                "the last firing is {last} s after chaos starts, beyond 24h",
+                {"last": f"{self.last_offset:g}", "hint": "no phase lasts longer than 24h: lower at, every or times"},
+            )
         return self
 
+    @property
+    def last_offset(self) -> float:
+        """Seconds after the start of chaos of the last firing (computed, nothing allocated)."""
+        return self.at + (self.every or 0.0) * (self.times - 1)
+
     def offsets(self) -> list[float]:
-        """Seconds after the start of chaos at which the fault fires."""
+        """Seconds after the start of chaos at which the fault fires (at most MAX_TIMES of them)."""
         step = self.every or 0.0
         return [self.at + step * i for i in range(self.times)]
 
@@ -118,6 +132,10 @@ class FaultSpec(SpecModel):
     def victims_asked(self) -> int:
         """How many pods one firing asks for at least (fewer hit: the run cannot claim it tested this)."""
         return 1
+
+    def lasts_s(self) -> float:
+        """How long one firing stays in effect (a failed node's ``duration``); it must end within the run."""
+        return 0.0
 
 
 class PodFaultSpec(FaultSpec):

@@ -6,6 +6,7 @@ pointed back at the YAML text that caused it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from chaoskit.experiment.crosscheck import cross_check
 from chaoskit.experiment.diagnostics import Loc, diagnose, path_of
 from chaoskit.experiment.errors import SpecError, SpecIssue
 from chaoskit.experiment.model import Experiment
+from chaoskit.yamllimits import EXPERIMENT_LIMITS, YamlLimitError, check_byte_count, check_text
 
 
 def load_experiment(path: Path, *, model: type[Experiment]) -> Experiment:
@@ -26,7 +28,10 @@ def load_experiment(path: Path, *, model: type[Experiment]) -> Experiment:
     ``model`` knows the fault kinds (``FaultRegistry.experiment_model()``; ``chaoskit.kinds`` has the default).
     """
     try:
+        check_byte_count(path.stat().st_size, EXPERIMENT_LIMITS)  # before reading: it may be huge
         text = path.read_text(encoding="utf-8")
+    except YamlLimitError as err:
+        raise SpecError([SpecIssue(str(path), None, None, err.message, err.hint)]) from None
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError([SpecIssue(str(path), None, None, f"cannot read: {err}")]) from None
     return load_experiment_text(text, str(path), model=model, base_dir=path.parent)
@@ -63,15 +68,18 @@ def load_experiment_text(text: str, source: str, *, model: type[Experiment],
 
 def _parse(text: str, source: str) -> CommentedMap:
     try:
-        tree = YAML(typ="rt").load(text)
+        check_text(text, EXPERIMENT_LIMITS, fallback=lambda t: YAML(typ="rt").parse(t))
+        with warnings.catch_warnings():
+            # ruamel warns (does not fail) on legal oddities such as a reused anchor: the later one wins.
+            warnings.simplefilter("ignore")
+            tree = YAML(typ="rt").load(text)
+    except YamlLimitError as err:
+        raise SpecError([SpecIssue(source, err.line, err.column, err.message, err.hint)]) from None
     except YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        problem = getattr(err, "problem", None) or str(err)
-        hint = "check indentation (spaces, not tabs), quotes and the ':' after each key"
-        if type(err).__name__ == "DuplicateKeyError":
-            hint = "each key may appear once per mapping: remove or merge the repeated one"
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
-        raise SpecError([SpecIssue(source, line, col, f"YAML syntax error: {problem}", hint)]) from None
+        raise SpecError([_syntax_issue(source, err)]) from None
+    except (ValueError, OverflowError) as err:
+        # A constructor's own error: a date like 2001-13-45, an int of 5,000 digits, `!!int abc`.
+        raise SpecError([_value_issue(source, err)]) from None
     if not isinstance(tree, CommentedMap):
         got = "an empty document" if tree is None else "a list" if isinstance(tree, list) else "a scalar"
         raise SpecError(
@@ -86,6 +94,28 @@ def _parse(text: str, source: str) -> CommentedMap:
             ]
         )
     return tree
+
+
+def _syntax_issue(source: str, err: YAMLError) -> SpecIssue:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    hint = "check indentation (spaces, not tabs), quotes and the ':' after each key"
+    if type(err).__name__ == "DuplicateKeyError":
+        hint = "each key may appear once per mapping: remove or merge the repeated one"
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+    return SpecIssue(source, line, col, f"YAML syntax error: {problem}", hint)
+
+
+def _value_issue(source: str, err: Exception) -> SpecIssue:
+    """Locate a value ruamel could not build: the innermost constructor frame holds the YAML ``node``."""
+    mark, tb = None, err.__traceback__
+    while tb is not None:
+        mark = getattr(tb.tb_frame.f_locals.get("node"), "start_mark", None) or mark
+        tb = tb.tb_next
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+    problem = str(err).split("; use sys.set_int_max_str_digits")[0]
+    return SpecIssue(source, line, col, f"YAML value cannot be read: {problem}",
+                     "numbers, dates (YYYY-MM-DD) and tagged values (!!int ...) must be valid; quote it for a string")
 
 
 def _plain(node: Any) -> Any:
@@ -118,7 +148,10 @@ def position(tree: CommentedMap, loc: Loc, *, key: bool = False) -> tuple[int, i
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and part in node:
-            pos = node.lc.key(part) if (key and last) else node.lc.value(part)
+            try:
+                pos = node.lc.key(part) if (key and last) else node.lc.value(part)
+            except KeyError:  # a key merged in from an alias (`<<: *base`) has no position here: the mapping's
+                break
             node = node[part]
         elif isinstance(node, CommentedMap) and node.get("kind") == part:
             continue

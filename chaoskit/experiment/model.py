@@ -12,7 +12,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chaoskit.experiment.diagnostics import diagnose
 from chaoskit.experiment.errors import SpecError, SpecIssue
-from chaoskit.experiment.faults import FaultSpec
+from chaoskit.experiment.faults import MAX_TIMES, FaultSpec
 from chaoskit.experiment.models import DNS_LABEL, DataCheck, Load, Phases, Slo, SpecModel, Target
 
 FAULTS_DESCRIPTION = "Empty list: a no-fault control run."
@@ -45,6 +45,8 @@ class Experiment(SpecModel):
         phases = info.data.get("phases")
         if isinstance(phases, Phases):  # absent when the phases themselves are invalid
             problems += _outside_chaos(named, phases.chaos)
+            problems += _outlasting(named, phases.chaos + phases.recovery)
+        problems += _too_many_firings(named)
         if problems:
             raise ValidationError.from_exception_data("Experiment", problems)
         return named
@@ -159,7 +161,7 @@ def _duplicate_names(faults: list[FaultSpec]) -> list[InitErrorDetails]:
 def _outside_chaos(faults: list[FaultSpec], chaos_s: float) -> list[InitErrorDetails]:
     problems: list[InitErrorDetails] = []
     for i, fault in enumerate(faults):
-        last = fault.schedule.offsets()[-1]
+        last = fault.schedule.last_offset  # never the list of offsets: times may be large
         if last < chaos_s:
             continue
         error = PydanticCustomError(
@@ -173,4 +175,39 @@ def _outside_chaos(faults: list[FaultSpec], chaos_s: float) -> list[InitErrorDet
             },
         )
         problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, "schedule"), input=last))
+    return problems
+
+
+def _too_many_firings(faults: list[FaultSpec]) -> list[InitErrorDetails]:
+    total = sum(f.schedule.times for f in faults)
+    if total <= MAX_TIMES:
+        return []
+    error = PydanticCustomError(
+        "too_many_firings",
+        "the faults fire {total} times in all, more than {limit}",
+        {"total": f"{total:,}", "limit": f"{MAX_TIMES:,}",
+         "hint": "lower `times` or merge faults: each firing is a task, two events and a row of the report"},
+    )
+    return [InitErrorDetails(type=error, loc=(), input=total)]
+
+
+def _outlasting(faults: list[FaultSpec], chaos_and_recovery_s: float) -> list[InitErrorDetails]:
+    """Faults still in effect when the run ends (a node that would come back after the recovery phase)."""
+    problems: list[InitErrorDetails] = []
+    for i, fault in enumerate(faults):
+        ends = fault.schedule.offsets()[-1] + fault.lasts_s()
+        if fault.lasts_s() <= 0 or ends <= chaos_and_recovery_s:
+            continue
+        error = PydanticCustomError(
+            "fault_outlasts_run",
+            "the fault is still in effect {ends} s after chaos starts, but chaos and recovery end after {end} s",
+            {
+                "ends": f"{ends:g}",
+                "end": f"{chaos_and_recovery_s:g}",
+                "hint": "need the last firing + its duration <= phases.chaos + phases.recovery: shorten the "
+                "fault's duration or lengthen phases.recovery",
+            },
+        )
+        where = "duration" if "duration" in type(fault).model_fields else "schedule"
+        problems.append(InitErrorDetails(type=error, loc=(i, fault.kind, where), input=ends))
     return problems

@@ -1,6 +1,8 @@
 """Typed units of an experiment spec: durations ("500ms", "1m30s") in seconds and percents ("99.9%") as ratios.
 
-Values are parsed once, at validation; everything downstream sees plain floats.
+Values are parsed once, at validation; everything downstream sees plain floats. Every duration is at most
+``MAX_DURATION_S`` (24 h): phase boundaries and fault instants are nanosecond integers, and a longer value
+would only ever be a typo (or an attempt to overflow them).
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ _PART: Final = r"(\d+(?:\.\d*)?|\.\d+)(ms|s|m|h)"
 _DURATION_RE: Final = re.compile(rf"^(?:{_PART})+$")
 _PART_RE: Final = re.compile(_PART)
 _NUMBER_RE: Final = re.compile(r"^[+-]?(\d+(?:\.\d*)?|\.\d+)$")
+MAX_DURATION_S: Final = 24 * 3600.0
+"""The longest duration any field accepts (a phase of a day is already far beyond a resilience experiment)."""
 DURATION_HINT: Final = 'write a number of seconds or a string like "500ms", "2s", "1.5m", "1h", "1m30s"'
 PERCENT_HINT: Final = 'write "99.9%" or the ratio 0.999 (a bare number must be between 0 and 1)'
 
 
 def _error(kind: str, message: str, *, value: object, hint: str) -> PydanticCustomError:
-    # The hint travels in ctx so the loader can print it under the located message.
-    return PydanticCustomError(kind, message, {"value": str(value), "hint": hint})
+    # The hint travels in ctx so the loader can print it under the located message; a value of thousands
+    # of digits is shortened so the message stays one line.
+    shown = str(value)
+    shown = shown if len(shown) <= 40 else f"{shown[:20]}...{shown[-8:]} ({len(shown)} characters)"
+    return PydanticCustomError(kind, message, {"value": shown, "hint": hint})
 
 
 def parse_duration(value: Any) -> float:
@@ -38,6 +45,9 @@ def parse_duration(value: Any) -> float:
         raise _error("duration", f"expected a duration, got {type(value).__name__}", value=value, hint=DURATION_HINT)
     if not math.isfinite(seconds) or seconds < 0:
         raise _error("duration", "duration must be a finite number >= 0, got {value}", value=value, hint=DURATION_HINT)
+    if seconds > MAX_DURATION_S:
+        raise _error("duration_too_long", "duration {value} is longer than 24h, the limit of every duration",
+                     value=value, hint="a resilience experiment needs minutes: check the unit (ms, s, m, h)")
     return seconds
 
 
@@ -70,7 +80,7 @@ def parse_percent(value: Any) -> float:
 
 _DURATION_SCHEMA: Final = {
     "anyOf": [
-        {"type": "number", "minimum": 0, "description": "seconds"},
+        {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S, "description": "seconds (at most 24 h)"},
         {"type": "string", "pattern": r"^\s*((\d+(\.\d*)?|\.\d+)(ms|s|m|h)\s*)+$|^\s*\d+(\.\d*)?\s*$"},
     ],
     "examples": ["500ms", "2s", "1.5m", "1h", 30],

@@ -75,6 +75,11 @@ class FaultPlugin(abc.ABC):
     def __init__(self, spec: FaultSpec) -> None:
         self.spec = spec
 
+    async def preflight(self, cluster: Cluster) -> None:
+        """Before anything is applied: refuse a cluster this fault must not or cannot run on, by raising an
+        ``UnsafeTargetError`` (the CLI's exit 2, nothing changed). Most faults have nothing to check."""
+        return None
+
     @abc.abstractmethod
     async def choose(self, ctx: FaultContext) -> tuple[list[PodInfo], str]:
         """The victim pods (and the node, for node faults) of the next firing."""

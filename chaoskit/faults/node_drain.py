@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Literal
 
 from pydantic import Field
@@ -20,6 +22,9 @@ class NodeDrain(FaultSpec):
     node: NodePick = Field(default_factory=NodePick)
     grace: Duration | None = Field(default=None, description="Grace period for evicted pods.")
     timeout: PositiveDuration = Field(default=60.0, description="Give up draining after this long.")
+    uncordon_after: PositiveDuration | None = Field(
+        default=None, description="Uncordon the node this long after the drain began (a maintenance window; at "
+        "once if the drain took longer). Default: when the run ends.")
 
     def victim_selector(self) -> Selector | None:
         return self.node.selector
@@ -53,4 +58,8 @@ class NodeDrainFault(FaultPlugin):
             await cluster.uncordon(node)
 
         ctx.undo.push(f"uncordon {node}", uncordon)
+        began = time.monotonic()
         await cluster.drain(node, grace_seconds=self.spec.grace, timeout_s=self.spec.timeout)
+        if self.spec.uncordon_after is not None:  # the node comes back; the undo stays (uncordoning is idempotent)
+            await asyncio.sleep(max(0.0, began + self.spec.uncordon_after - time.monotonic()))
+            await cluster.uncordon(node)

@@ -56,10 +56,11 @@ class FaultRegistry:
 def builtin_plugins() -> tuple[type[FaultPlugin], ...]:
     from chaoskit.faults.container_restart import ContainerRestartFault
     from chaoskit.faults.node_drain import NodeDrainFault
+    from chaoskit.faults.node_failure import NodeFailureFault
     from chaoskit.faults.pod_delete import PodDeleteFault
     from chaoskit.faults.pod_kill import PodKillFault
 
-    return PodDeleteFault, PodKillFault, ContainerRestartFault, NodeDrainFault
+    return PodDeleteFault, PodKillFault, ContainerRestartFault, NodeDrainFault, NodeFailureFault
 
 
 def default_registry(*, load_entry_points: bool = True) -> FaultRegistry:

@@ -11,6 +11,7 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
 from chaoskit import __version__
+from chaoskit.analysis.findings import BUILTIN_RULES
 from chaoskit.checks.results import DataCheckResult
 from chaoskit.metrics import names
 from chaoskit.metrics.exporter import DEFAULT_JOB, PushError, push
@@ -70,7 +71,15 @@ class RunMetrics:
         self._checks = Gauge(names.DATA_CHECKS, "Marker checks made.", _DATA_LABELS, registry=reg)
         self._as_expected = Gauge(names.DATA_AS_EXPECTED, "1 when every marker check matched the expectation.",
                                   _DATA_LABELS, registry=reg)
-        self._verdict = Gauge(names.VERDICT, "1 passed, 0 failed or aborted.", ["experiment"], registry=reg)
+        self._verdict = Gauge(names.VERDICT, "1 passed, 0 failed, inconclusive or aborted.", ["experiment"],
+                              registry=reg)
+        self._conclusive = Gauge(names.CONCLUSIVE, "1 when the run supports a verdict (every fault happened, "
+                                 "steady state held, load delivered), 0 when inconclusive or aborted.",
+                                 ["experiment"], registry=reg)
+        self._finding = Gauge(names.FINDING, "1 when the findings rule matched this run (docs/findings.md).",
+                              ["experiment", "rule"], registry=reg)
+        self._finding_failures = Gauge(names.FINDING_FAILURES, "Failed requests the rule's findings explain.",
+                                       ["experiment", "rule"], registry=reg)
         self._lock = threading.Lock()
         self._seen_instances: set[str] = set()
         self._finalized = False
@@ -136,7 +145,9 @@ class RunMetrics:
             if row.ratio is not None:
                 self._availability.labels(exp, row.service_type, row.phase).set(row.ratio)
         self._set_data(summary.data)
+        self._set_findings(summary)
         self._verdict.labels(exp).set(1.0 if summary.verdict.passed else 0.0)
+        self._conclusive.labels(exp).set(0.0 if summary.verdict.inconclusive or summary.verdict.aborted else 1.0)
         self.identify(run_id=summary.run_id, backend=summary.backend)
         self.on_phase(names.LIVE_PHASES[-1], 0)
         self._finalized = True
@@ -144,12 +155,23 @@ class RunMetrics:
     def _set_data(self, results: Iterable[DataCheckResult]) -> None:
         groups: dict[tuple[str, str, str], list[DataCheckResult]] = defaultdict(list)
         for result in results:
-            groups[(result.volume_type, result.fault, result.placement)].append(result)
+            if result.checked:  # a row that could not be checked is neither survived nor lost
+                groups[(result.volume_type, result.fault, result.placement)].append(result)
         for (volume_type, fault, placement), checks in groups.items():
             labels = (self.experiment, volume_type, fault, placement)
             self._survived.labels(*labels).set(sum(c.survived for c in checks) / len(checks))
             self._checks.labels(*labels).set(len(checks))
             self._as_expected.labels(*labels).set(1.0 if all(c.as_expected for c in checks) else 0.0)
+
+    def _set_findings(self, summary: RunSummary) -> None:
+        """Every built-in rule gets a series (0: it did not match), plus any other rule that matched."""
+        explained: dict[str, int] = {rule.id: 0 for rule in BUILTIN_RULES}
+        matched = {f.rule for f in summary.findings}
+        for finding in summary.findings:
+            explained[finding.rule] = explained.get(finding.rule, 0) + finding.evidence.failures
+        for rule, failures in explained.items():
+            self._finding.labels(self.experiment, rule).set(1.0 if rule in matched else 0.0)
+            self._finding_failures.labels(self.experiment, rule).set(failures)
 
     def push(self, url: str, *, job: str = DEFAULT_JOB, timeout_s: float = 10.0) -> None:
         """Push every metric to the Pushgateway at ``url``, grouped by experiment and run."""

@@ -69,6 +69,5 @@ def observation_line(summary: RunSummary) -> str | None:
 
 
 def verdict_word(summary: RunSummary) -> str:
-    if summary.verdict.aborted:
-        return "ABORTED"
-    return "PASS" if summary.verdict.passed else "FAIL"
+    """PASS, FAIL, INCONCLUSIVE or ABORTED."""
+    return str(summary.verdict.outcome)

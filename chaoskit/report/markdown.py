@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from chaoskit import __version__
 from chaoskit.analysis.availability import ALL_PHASES
+from chaoskit.analysis.findings import Finding
 from chaoskit.analysis.recovery import CONTROL_PLANE
 from chaoskit.analysis.summary import RunSummary
+from chaoskit.report.evidence import FIRING_HEADERS, firing_rows, headline, steady_state_line
 from chaoskit.report.fmt import CLOCK_TITLES, DASH, clocks, ms, observation_line, offset, pct, secs, verdict_word
 
 
@@ -18,8 +20,12 @@ def render(summary: RunSummary, *, version: str = __version__) -> str:
     the version recorded with it.
     """
     sections = [
+        f"**{headline(summary)}**",
         _header(summary, version),
         _verdict(summary),
+        findings_section(summary),
+        *([_happenings(summary)] if summary.happenings else []),
+        _injections(summary),
         _availability(summary),
         *([_by_target(summary)] if summary.by_target else []),
         _windows(summary),
@@ -56,7 +62,12 @@ def _header(s: RunSummary, version: str) -> str:
 
 def _verdict(s: RunSummary) -> str:
     lines = [f"## Verdict: **{verdict_word(s)}**", ""]
-    if s.verdict.passed:
+    if s.verdict.inconclusive:
+        lines += ["The run cannot support a claim either way:", ""]
+        lines += [f"- {reason}" for reason in s.verdict.inconclusive]
+        if s.verdict.reasons:
+            lines += ["", "Checks that failed (not a verdict, given the above):", ""]
+    elif s.verdict.passed:
         lines.append("Every SLO held." if s.verdict.checks else "No SLO was set; nothing to fail.")
     lines += [f"- {reason}" for reason in s.verdict.reasons]
     lines += [f"- warning: {w}" for w in s.verdict.warnings]
@@ -64,6 +75,39 @@ def _verdict(s: RunSummary) -> str:
     if observed is not None:
         lines.append(f"- warning: {observed}")
     return "\n".join(lines)
+
+
+def findings_section(s: RunSummary) -> str:
+    """Why users noticed and what to change: each finding with its evidence, mechanism, YAML and confidence."""
+    head = ("## Findings\n\nWhy users noticed, and what to change, judged from this run's requests and events "
+            "(the rules: docs/findings.md).")
+    if not s.findings:
+        return f"{head}\n\nNo rule matched this run's evidence."
+    return "\n\n".join([head, *(_finding(f) for f in s.findings)])
+
+
+def _finding(f: Finding) -> str:
+    parts = [f"### `{f.rule}`: {f.headline}", f"Applies to {f.workload}. Confidence **{f.confidence}**: "
+             f"{f.confidence_basis}.", "Evidence:\n" + "\n".join(f"- {line}" for line in f.evidence.lines),
+             f"Why: {f.mechanism}", f"Change: {f.recommendation}"]
+    if f.snippet:
+        parts.append(f"```yaml\n{f.snippet.rstrip()}\n```")
+    if f.references:
+        parts.append("See: " + ", ".join(f.references))
+    return "\n\n".join(parts)
+
+
+def _happenings(s: RunSummary) -> str:
+    return "## What happened\n\n" + "\n".join(f"- {line}" for line in s.happenings)
+
+
+def _injections(s: RunSummary) -> str:
+    head = "## Fault injection\n\n" + steady_state_line(s)
+    if not s.firings:
+        return f"{head}\n\nNo fault was scheduled: a control run (PASS means the steady state held)."
+    body = table(FIRING_HEADERS, firing_rows(s), align="lllrrll")
+    return (f"{head}\n\nEvery scheduled firing, when it acted after its instant, and whom it hit; a firing that "
+            f"hit nothing or fewer pods than asked makes the run inconclusive.\n\n{body}")
 
 
 def _availability(s: RunSummary) -> str:
@@ -201,8 +245,8 @@ def _data(s: RunSummary) -> str:
     if not s.data:
         return f"{head}\n\nNo data checks in this experiment."
     rows = [
-        [d.volume, d.volume_type, d.fault, d.placement, "survived" if d.survived else "lost",
-         d.expected, "yes" if d.as_expected else "**NO**"]
+        [d.volume, d.volume_type, d.fault, d.placement, d.observed,
+         d.expected, ("yes" if d.as_expected else "**NO**") if d.checked else "not judged"]
         for d in s.data
     ]  # fmt: skip
     headers = ["Volume", "Type", "Fault", "Placement", "Observed", "Expected", "As expected"]
@@ -231,7 +275,9 @@ def _agent(s: RunSummary) -> str:
         f"- late starts (> 10 ms behind schedule): {a.late_starts} of {a.requests} "
         f"({pct(a.late_ratio)})\n"
         f"- start lag p50 / p99 / max: {ms(a.lag_p50_ms)} / {ms(a.lag_p99_ms)} / {ms(a.lag_max_ms)} ms\n"
-        f"- agent CPU: {cpu}"
+        f"- agent CPU: {cpu}\n"
+        f"- requests planned: {DASH if a.planned is None else f'{a.planned:,}'}; not sent (the agent's in-flight cap "
+        f"was reached, so they count against the client, not the service): {a.not_sent:,}"
     )
 
 
@@ -244,6 +290,10 @@ def _slo_checks(s: RunSummary) -> str:
 
 HOW_TO_READ = """## How to read this
 
+- **Findings** say why users noticed and what to change. Each is judged from this run's requests and events
+  (never from the manifest alone); its YAML merges into your manifest by kind and name, containers by name.
+  Its confidence is the share of the run's failed requests it explains, lowered when its mechanism was
+  inferred rather than observed (docs/findings.md).
 - **Availability** counts every request the load agent scheduled. A request is ok only when its answer's
   status is in the Service's `request.success` (default: 2xx and 3xx), or, for a `mode: tcp` Service, when
   the connection opened (and the reply began with `expect`, if one is set). Everything else fails, each

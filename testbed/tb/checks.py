@@ -8,11 +8,12 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 
 def probe(check: Mapping[str, Any]) -> bool:
-    """One attempt of a check: {"kind": "tcp"|"unix"|"http"|"https", ...}; False while not ready."""
+    """One attempt of a check: {"kind": "tcp"|"unix"|"http"|"https"|"file", ...}; False while not ready."""
     kind = check["kind"]
     try:
         if kind == "tcp":
@@ -25,6 +26,8 @@ def probe(check: Mapping[str, Any]) -> bool:
                 return True
         if kind in ("http", "https"):
             return _http_ok(check)
+        if kind == "file":  # the component writes it once it is ready
+            return Path(check["path"]).exists()
     except OSError:
         return False
     raise ValueError(f"unknown check kind {kind!r}")

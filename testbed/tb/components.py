@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from . import config
@@ -100,7 +101,14 @@ def _controller_manager(p: Paths, files: dict[str, str]) -> dict[str, Any]:
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={config.SERVICE_CIDR}",
             f"--cert-dir={p.state / 'controller-manager'}",
-            f"--flex-volume-plugin-dir={p.state / 'flexvolume'}", "--v=1",
+            f"--flex-volume-plugin-dir={p.state / 'flexvolume'}",
+            # The StorageClass `standard` (tb/cloud.py): volumes under /tmp/hostpath_pv, a directory both nodes
+            # see, so its data follows a pod to the other node (network storage).
+            "--enable-hostpath-provisioner",
+            # Node failure tests in about a minute: NotReady 20 s after the kubelet's last lease renewal (the
+            # default is 50 s); the kubelets renew every 5 s (nodeLeaseDurationSeconds 20), so a loaded machine
+            # still has four renewals of slack.
+            f"--node-monitor-grace-period={config.NODE_MONITOR_GRACE_S}s", "--v=1",
         ],
         "ready": {"kind": "https", "url": "https://127.0.0.1:10257/healthz"},
     }
@@ -114,6 +122,17 @@ def _scheduler(p: Paths, files: dict[str, str]) -> dict[str, Any]:
                  f"--authorization-kubeconfig={kc}", "--bind-address=127.0.0.1",
                  "--leader-elect=false", f"--cert-dir={p.state / 'scheduler'}", "--v=1"],
         "ready": {"kind": "https", "url": "https://127.0.0.1:10259/healthz"},
+    }
+
+
+def _cloud(p: Paths) -> dict[str, Any]:
+    # Load-balancer addresses and node-local volumes, as a cloud would provide them (tb/cloud.py).
+    return {
+        "name": "cloud-controller",
+        "argv": [sys.executable, "-m", "tb.cloud", str(p.state)],
+        "ready": {"kind": "file", "path": str(p.state / "cloud.ready")},
+        "timeout_s": 60.0,
+        "stop_grace_s": 2.0,
     }
 
 
@@ -160,7 +179,7 @@ def spec(p: Paths, files: dict[str, str], images: list[str], nodes: tuple[Node, 
         "env": {"PATH": f"{p.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         "components": [
             _etcd(p), _apiserver(p), _api_relay(p), *(_containerd(p, n, images) for n in nodes),
-            _controller_manager(p, files), _scheduler(p, files),
+            _controller_manager(p, files), _scheduler(p, files), _cloud(p),
             *(_kubelet(p, n, files) for n in nodes), *(_kube_proxy(p, n, files) for n in nodes),
         ],
     }

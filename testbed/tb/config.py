@@ -11,6 +11,8 @@ ETCD_VERSION = "v3.6.4"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
 """The sandbox image kubelet 1.34 pins; built locally, never pulled."""
 HTTPD_IMAGE = "docker.io/library/httpd:2.4"
+BUSYBOX_IMAGE = "docker.io/library/busybox:1.36.1"
+"""chaoskit's node-failure agent image (chaoskit/cluster/kube/config.py) and the contract tests' sidecar."""
 AGENT_IMAGE = "docker.io/locustio/locust:2.47.0"
 """chaoskit's load agent image (chaoskit/cluster/kube/config.py); a local stand-in, see agent_image.py."""
 
@@ -28,6 +30,12 @@ API_PORT = 6443
 ETCD_CLIENT_PORT = 23790
 ETCD_PEER_PORT = 23800
 GUARD_CHAIN = "CHAOSKIT-TB-GUARD"
+LB_CIDR = "10.91.0.0/24"
+"""LoadBalancer ingress addresses (tb/cloud.py), routed into node 1's bridge like the service CIDR."""
+NODE_MONITOR_GRACE_S = 20
+"""kube-controller-manager --node-monitor-grace-period (default 50 s): a failed node is NotReady after it."""
+NODE_LEASE_DURATION_S = 20
+"""kubelet nodeLeaseDurationSeconds (default 40 s): the lease is renewed every quarter of it."""
 SMOKE_NAMESPACE = "chaoskit-testbed-smoke"
 SMOKE_NODEPORT = 30081
 
@@ -46,6 +54,7 @@ NODE2_PRIVATE_DIRS = (
     "/var/lib/cni",
     "/var/lib/chaoskit-demo",
     "/var/lib/chaoskit-contract",
+    "/var/lib/chaoskit-local",
 )
 
 HOST_DIRS = (
@@ -61,6 +70,9 @@ HOST_DIRS = (
     "/usr/libexec/kubernetes",
     "/var/lib/chaoskit-demo",
     "/var/lib/chaoskit-contract",
+    # The local-path volumes (tb/cloud.py) and kube-controller-manager's host-path provisioner's directories.
+    "/var/lib/chaoskit-local",
+    "/tmp/hostpath_pv",
 )
 
 SYSCTLS = (

@@ -1,7 +1,8 @@
 """Builds the test bed's container images as OCI archives from local files (nothing is pulled).
 
 `pause` holds the pod sandbox; `httpd:2.4` mimics the official httpd image closely enough for our
-manifests: busybox httpd serving /usr/local/apache2/htdocs on port 80, a /bin/sh, graceful stop.
+manifests: busybox httpd serving /usr/local/apache2/htdocs on port 80, a /bin/sh, graceful stop; `busybox:1.36.1`
+is Debian's busybox-static under the tag chaoskit's node-failure agent pins (and sidecars in the contract tests).
 The third image, the Locust stand-in for chaoskit's load agent, is built by agent_image.py.
 """
 
@@ -152,7 +153,7 @@ def write_oci(out: Path, *, name: str, layer: bytes, image_config: dict[str, Any
 
 
 def build_all(images_dir: Path, pause_bin: Path) -> list[str]:
-    """Build both archives (about a second; rebuilt every `up` so they track busybox and pause)."""
+    """Build the three archives (about a second; rebuilt every `up` so they track busybox and pause)."""
     pause = write_oci(images_dir / "pause.tar", name=config.PAUSE_IMAGE, layer=_pause_layer(pause_bin),
                       image_config={"Entrypoint": ["/pause"], "User": "65535:65535"})
     httpd = write_oci(images_dir / "httpd.tar", name=config.HTTPD_IMAGE, layer=_httpd_layer(),
@@ -161,4 +162,6 @@ def build_all(images_dir: Path, pause_bin: Path) -> list[str]:
                           "Env": [f"PATH={HTTPD_PATH}", "HTTPD_PREFIX=/usr/local/apache2"],
                           "ExposedPorts": {"80/tcp": {}}, "StopSignal": "SIGWINCH",
                       })
-    return [str(pause), str(httpd)]
+    busybox = write_oci(images_dir / "busybox.tar", name=config.BUSYBOX_IMAGE, layer=_busybox_rootfs().close(),
+                        image_config={"Cmd": ["sh"], "Env": [f"PATH={HTTPD_PATH}"]})
+    return [str(pause), str(httpd), str(busybox)]

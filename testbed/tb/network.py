@@ -43,8 +43,8 @@ def restore_sysctls(state: Path) -> None:
             _sysctl_path(name).write_text(value + "\n")
 
 
-GUARDED = (config.CLUSTER_CIDR, config.SERVICE_CIDR, config.NODE2_LINK_CIDR)
-"""Pod, service and node-2 link addresses: never allowed out by any interface but ours."""
+GUARDED = (config.CLUSTER_CIDR, config.SERVICE_CIDR, config.NODE2_LINK_CIDR, config.LB_CIDR)
+"""Pod, service, node-2 link and load-balancer addresses: never allowed out by any interface but ours."""
 RUN_NETNS = Path("/run/netns")
 
 
@@ -57,6 +57,8 @@ def setup(nodes: tuple[config.Node, ...], state: Path) -> None:
     run("ip", "link", "set", config.BRIDGE, "up")
     # Host -> ClusterIP: without this route the host would pick its uplink as source and route.
     run("ip", "route", "add", config.SERVICE_CIDR, "dev", config.BRIDGE, "src", config.NODE_IP)
+    # Host -> LoadBalancer ingress addresses (tb/cloud.py): kube-proxy DNATs them like ClusterIPs.
+    run("ip", "route", "add", config.LB_CIDR, "dev", config.BRIDGE, "src", config.NODE_IP)
     # kube-proxy needs bridged pod->service->pod traffic to traverse iptables.
     _sysctl_path("net.bridge.bridge-nf-call-iptables").write_text("1\n")
     _setup_guard()

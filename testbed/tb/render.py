@@ -139,6 +139,8 @@ def kubelet_config(p: Paths, node: Node) -> dict[str, Any]:
         "imageGCLowThresholdPercent": 99,
         "serializeImagePulls": False,
         "maxPods": 60,
+        # Renew the node lease every 5 s (a quarter of it): the controller manager's grace period is short here.
+        "nodeLeaseDurationSeconds": config.NODE_LEASE_DURATION_S,
         **extra,
     }
 

@@ -15,7 +15,8 @@ class NotReadyError(Exception):
 
 
 def smoke_manifest(replicas: int) -> str:
-    """One httpd pod per node (hard spread on the hostname), a ClusterIP and a NodePort Service."""
+    """One httpd pod per node (hard spread on the hostname), a ClusterIP and a LoadBalancer Service (whose
+    NodePort is fixed)."""
     return f"""
 apiVersion: v1
 kind: Namespace
@@ -52,7 +53,7 @@ apiVersion: v1
 kind: Service
 metadata: {{name: smoke-nodeport, namespace: {config.SMOKE_NAMESPACE}}}
 spec:
-  type: NodePort
+  type: LoadBalancer
   selector: {{app: smoke}}
   ports: [{{port: 80, targetPort: 80, nodePort: {config.SMOKE_NODEPORT}}}]
 """
@@ -159,6 +160,19 @@ def _cross_node_checks(p: Paths, nodes: tuple[Node, ...], pods: dict[str, tuple[
             "kubectl exec + logs on node 2": pod2}
 
 
+def _load_balancer_ip(p: Paths, *, timeout_s: float) -> str:
+    """The ingress address tb/cloud.py gave the smoke LoadBalancer Service."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ip = kubectl(p, "-n", config.SMOKE_NAMESPACE, "get", "svc", "smoke-nodeport", "-o",
+                     "jsonpath={.status.loadBalancer.ingress[0].ip}").strip()
+        if ip:
+            return ip
+        time.sleep(0.2)
+    raise NotReadyError(f"no load-balancer address for the smoke Service in {timeout_s:.0f}s "
+                        "(see logs/cloud-controller.log)")
+
+
 def run_smoke(p: Paths, nodes: tuple[Node, ...], *, timeout_s: float) -> dict[str, str]:
     """Deploy one pod per node, check every path from the host and between nodes, delete; returns what passed."""
     ns = config.SMOKE_NAMESPACE
@@ -171,6 +185,7 @@ def run_smoke(p: Paths, nodes: tuple[Node, ...], *, timeout_s: float) -> dict[st
     cluster_ip = kubectl(p, "-n", ns, "get", "svc", "smoke", "-o", "jsonpath={.spec.clusterIP}")
     passed = {"ClusterIP from the host": f"http://{cluster_ip}:80/"}
     passed |= {f"NodePort on {n.name}": f"http://{n.ip}:{config.SMOKE_NODEPORT}/" for n in nodes}
+    passed["LoadBalancer from the host"] = f"http://{_load_balancer_ip(p, timeout_s=30.0)}:80/"
     for url in passed.values():
         _http_answers(url, timeout_s=60.0)
     for node in nodes:

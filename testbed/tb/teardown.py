@@ -20,9 +20,9 @@ from .config import Paths
 CGROUP_ROOT2 = str(config.NODE2.cgroup_root).strip("/")
 
 PROGRAM = {"api-relay": "socat", "kubelet-2": "kubelet", "containerd-2": "containerd",
-           "kube-proxy-2": "kube-proxy"}
+           "kube-proxy-2": "kube-proxy", "cloud-controller": "tb.cloud"}
 """Component name -> the word its command line must contain (default: the name itself)."""
-COMPONENT_ORDER = ("kube-proxy-2", "kube-proxy", "kubelet-2", "kubelet", "kube-scheduler",
+COMPONENT_ORDER = ("kube-proxy-2", "kube-proxy", "kubelet-2", "kubelet", "cloud-controller", "kube-scheduler",
                    "kube-controller-manager", "containerd-2", "containerd", "api-relay", "kube-apiserver", "etcd")
 ALL_NODES = (config.NODE1, config.NODE2)
 """`down` looks for both nodes whatever TB_NODES says: it must also clean up after a run with the other value."""

@@ -22,7 +22,7 @@ from chaoskit.cluster.kube.cleanup import cleanup, find_leftovers
 from chaoskit.cluster.kube.config import RUN_ID_LABEL, load_configuration
 from chaoskit.cluster.kube.execs import NoShellError
 from chaoskit.cluster.manifests import load_manifest_files
-from chaoskit.cluster.protocol import ClusterEvent, EventKind, NotFoundError, ServiceKind
+from chaoskit.cluster.protocol import ClusterEvent, EventKind, MarkerUnsupportedError, NotFoundError, ServiceKind
 from tests.kube.support import kube_cluster, kube_options, unique_namespace
 from tests.support import http_get
 
@@ -186,10 +186,13 @@ def test_kill_container_restarts_it_in_place_with_events(kube_context: str) -> N
             pod = (await cluster.wait_pods_ready(ns, WEB, count=3, timeout_s=90))[0]
             await cluster.write_marker(ns, pod.name, "httpd", SCRATCH, "m1")
             events = cluster.subscribe()
+            killed_ns = time.time_ns()  # the subscription first replays the current state: look after the kill
             await cluster.kill_container(ns, pod.name, "httpd")
             seen = await collect(events, lambda s: any(
-                e.kind is EventKind.POD_READY and e.name == pod.name for e in s), timeout_s=60)
+                e.kind is EventKind.POD_READY and e.name == pod.name and e.ts_ns >= killed_ns for e in s),
+                timeout_s=60)
             events.close()
+            seen = [e for e in seen if e.ts_ns >= killed_ns]
             died = first(seen, EventKind.CONTAINER_DIED, name=pod.name)
             restarted = first(seen, EventKind.CONTAINER_RESTARTED, name=pod.name)
             assert died <= restarted and seen[died].detail.startswith("httpd ")
@@ -219,9 +222,10 @@ def test_container_without_a_shell_gives_a_clear_error(kube_context: str) -> Non
         try:
             await cluster.apply([pause])
             await cluster.wait_pods_ready(ns, {"app": "bare"}, count=1, timeout_s=60)
-            with pytest.raises(NoShellError, match="no /bin/sh") as err:
+            with pytest.raises(MarkerUnsupportedError, match="no /bin/sh") as err:  # a data check cannot run there
                 await cluster.write_marker(ns, "bare", "pause", "/scratch", "m")
             assert "sidecar" in err.value.hint
+            assert err.value.reason == "no shell in container pause"
             with pytest.raises(NoShellError):
                 await cluster.kill_container(ns, "bare", "pause")
         finally:

@@ -35,8 +35,10 @@ def test_node_drain_moves_pods_to_another_node_and_leaves_hostpath_data_behind(k
                "--context", kube_context, "--yes", "--create-namespace", "--load-from", "in-cluster",
                "--baseline", "3s", "--chaos", "20s", "--recovery", "5s", "--out", str(tmp_path), "--json"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert result.returncode in (0, 1, 4), result.stderr[-3000:]  # a verdict (4: inconclusive), not an error
     summary = json.loads(result.stdout)
+    # Every fault happened and hit its victims: nothing in the verdict says otherwise.
+    assert not [r for r in summary["verdict"]["inconclusive"] if r.startswith("fault")], summary["verdict"]
     assert not summary["aborted"]
     # Pods really moved: every data check saw its victim's replacement on another node, and on another
     # node neither the emptyDir nor the hostPath marker is there.

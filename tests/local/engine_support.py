@@ -9,7 +9,7 @@ from typing import Any
 
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cluster.local.cluster import LocalCluster
-from chaoskit.cluster.local.config import LocalClusterConfig
+from chaoskit.cluster.local.config import LocalClusterConfig, config_for
 from chaoskit.engine.observer import Observers
 from chaoskit.engine.record import RunRecord
 from chaoskit.engine.runner import Engine, RunOptions
@@ -39,8 +39,8 @@ def run(spec: Experiment, out: Path, *, seed: int = 1, observers: Observers | No
     """Run ``spec`` on a fresh local cluster; ``after`` is awaited on the same loop once the run ended."""
 
     async def main() -> RunRecord:
-        engine = Engine(spec, LocalCluster(config, seed=seed), options=RunOptions(out_dir=out, seed=seed),
-                        observers=observers)
+        cluster = LocalCluster(config or config_for(spec.target.cluster), seed=seed)
+        engine = Engine(spec, cluster, options=RunOptions(out_dir=out, seed=seed), observers=observers)
         if engine_hook is not None:
             engine_hook(engine)
         record = await engine.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +22,8 @@ TARGET = ("127.61.2.1", 18080)
 
 @pytest.fixture
 def target() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    path = str(Path(tempfile.mkdtemp(prefix="chaoskit-handoff-")) / "httpd.handoff")
+    directory = Path(tempfile.mkdtemp(prefix="chaoskit-handoff-"))  # short: a unix socket path has 108 bytes
+    path = str(directory / "httpd.handoff")
     env = {**os.environ, "CHAOSKIT_LISTEN": f"{TARGET[0]}:{TARGET[1]}", "POD_NAME": "handoff-pod",
            "POD_IP": TARGET[0], "NODE_NAME": "node-0", "CHAOSKIT_HANDOFF": path}
     process = _spawn([sys.executable, "-m", "chaoskit.standin"], env=env)
@@ -30,6 +32,7 @@ def target() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
         yield process, path
     finally:
         _kill(process)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _listen_handoff(proxy: ProxyProcess, path: str) -> tuple[str, int]:

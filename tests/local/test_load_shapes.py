@@ -215,7 +215,7 @@ def test_the_reachability_probe_asks_what_the_load_asks(certs: Certs) -> None:
         assert asyncio.run(go(http, RequestShape(paths=(("/status/302", 1),), success=((200, 299),)))) == "HTTP 302"
         assert asyncio.run(go(http, RequestShape(method="POST", paths=(("/echo", 1),), body=b"x"))) == ""
         unauthorized = LoadTarget("api", "NodePort", http.host, http.port, request=RequestShape(paths=(("/auth", 1),)))
-        with pytest.raises(ClusterError, match=r"does not answer GET http://.*/auth successfully .*HTTP 401") as info:
+        with pytest.raises(ClusterError, match=r"answers HTTP 401 to GET http://.*/auth") as info:
             asyncio.run(wait_reachable([unauthorized], timeout_s=0.2))
         assert "Authorization" in info.value.hint
     assert http.requests("POST /echo") == 1
@@ -239,4 +239,6 @@ def test_a_run_loads_each_service_with_its_own_request(tmp_path: Path) -> None:
     assert counts == {"shaped-api": {"ok": 150}, "shaped-db": {"ok": 150}}
     api = frame[frame["service"] == "shaped-api"]
     assert set(api["status"]) == {200}
-    assert summary.verdict.passed
+    assert summary.verdict.reasons == ()  # every SLO held
+    # A conclusive PASS, unless this (busy) machine made the load agent itself fall behind, which it must say.
+    assert all("the load agent" in r for r in summary.verdict.inconclusive), summary.verdict.inconclusive

@@ -31,7 +31,9 @@ def test_no_fault_control_run_reads_100_percent(tmp_path: Path) -> None:
         assert row.failed == 0
         assert row.ratio == 1.0
     assert all(w.count == 0 for w in summary.windows)
-    assert summary.verdict.passed
+    assert summary.verdict.reasons == ()
+    # PASS, unless this (busy) machine made the load agent itself fall behind, which the verdict must say.
+    assert all("the load agent" in r for r in summary.verdict.inconclusive), summary.verdict.inconclusive
     for name in ("requests.parquet", "events.parquet", "summary.json", "report.md", "experiment.yaml"):
         assert (outcome.run_dir / name).is_file()
 
@@ -71,6 +73,10 @@ def test_an_outage_of_known_length_is_measured_within_20ms(tmp_path: Path) -> No
     refuse = _RefuseOnce()
     summary, _ = run(experiment("single"), tmp_path, observers=Observers(refuse), engine_hook=refuse.hook)
     assert len(refuse.log) == 1, "the target did not log its refusal window"
+    if summary.verdict.inconclusive:
+        # A machine too busy to keep the load's schedule cannot resolve 20 ms; the instrument must say so.
+        assert all("the load agent" in r for r in summary.verdict.inconclusive), summary.verdict.inconclusive
+        pytest.skip(f"the load agent fell behind on this machine: {summary.verdict.inconclusive[0]}")
     begin_ns, end_ns = refuse.log[0]
     truth_s = (end_ns - begin_ns) / 1e9
     stats = next(w for w in summary.windows if w.service_type == "ClusterIP")

@@ -90,7 +90,7 @@ class ProxyProcess:
 
     def listen(self, endpoints: list[tuple[str, int]] | None = None) -> tuple[str, int]:
         """A new listener (own address); with ``endpoints`` set and synced."""
-        address = (f"127.61.1.{next(_next_listener)}", 30080)
+        address = (f"127.61.1.{next(_next_listener)}", 18081)  # not a NodePort: see proxy/firewall.py
         lid = address[0]
         assert self.request(op="listen", id=lid, host=address[0], port=address[1]) == {
             "op": "listening", "id": lid}

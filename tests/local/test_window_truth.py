@@ -227,3 +227,8 @@ def test_a_drained_node_whose_address_never_works_again_matches_the_prober(tmp_p
     assert summary.recovery_observation.recovery_observed is False
     report = (outcome.run_dir / "report.md").read_text()
     assert "failures continued into the last 1 s of recovery: recovery not observed" in report
+    # ...and the report says why: the drained node has no ready pod, and its NodePort is Local.
+    (why,) = [f for f in summary.findings if f.rule == "traffic-policy-local"]
+    (line,) = [line for line in why.evidence.lines if f"({drained})" in line]
+    assert line.endswith(f"while {drained} had no ready pod.") and line in report
+    assert why.evidence.failures == window.failed  # every failure of the drained node's address, nothing else

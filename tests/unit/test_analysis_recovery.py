@@ -333,3 +333,63 @@ def test_without_any_pod_scheduled_event_the_scheduling_clock_is_unobserved_not_
     (fault,), _ = run(events)
     assert REPLACEMENT_SCHEDULED in fault.unobserved
     assert REPLACEMENT_SCHEDULED not in fault.never_recovered
+
+
+def test_a_pod_replaced_twice_under_one_name_keeps_each_replacements_ip() -> None:
+    # A StatefulSet pod deleted twice: each fault's replacement is its own incarnation with its own IP.
+    events = [
+        *start(),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(400, K.POD_DELETED, name="web-5d8f-aaaaa", ip="10.0.0.1"),
+        ev(450, K.POD_ADDED, name="web-5d8f-aaaaa", node="n1"),
+        ev(1500, K.POD_READY, name="web-5d8f-aaaaa", ip="10.0.0.7", node="n1"),
+        synced(1600, "web", "10.0.0.2,10.0.0.7"),
+        synced(1600, "web-np", "10.0.0.2,10.0.0.7"),
+        delete(3000, 1, "web-5d8f-aaaaa", "10.0.0.7"),
+        ev(3400, K.POD_DELETED, name="web-5d8f-aaaaa", ip="10.0.0.7"),
+        ev(3450, K.POD_ADDED, name="web-5d8f-aaaaa", node="n1"),
+        ev(4200, K.POD_READY, name="web-5d8f-aaaaa", ip="10.0.0.9", node="n1"),
+        synced(4300, "web", "10.0.0.2,10.0.0.9"),
+        synced(4300, "web-np", "10.0.0.2,10.0.0.9"),
+    ]
+    first, second = run(events, ok_at_ms=(6000,))[0]
+    assert first.replacement_ips == ("10.0.0.7",) and first.endpoints_converged_s == 1.6
+    assert second.replacement_ips == ("10.0.0.9",) and second.endpoints_converged_s == 1.3
+
+
+def test_a_headless_service_without_a_data_path_does_not_hold_convergence_back() -> None:
+    events = [
+        *start(),
+        ev(-700, K.ENDPOINT_ADDED, name="web-5d8f-aaaaa", ip="10.0.0.1", service="web-headless"),
+        delete(0, 0, "web-5d8f-aaaaa", "10.0.0.1"),
+        ev(5, K.POD_ADDED, name="web-5d8f-ccccc", node="n1"),
+        ev(900, K.POD_READY, name="web-5d8f-ccccc", ip="10.0.0.3", node="n1"),
+        synced(1000, "web", "10.0.0.2,10.0.0.3"),
+        synced(1000, "web-np", "10.0.0.2,10.0.0.3"),
+    ]
+    (fault,), _ = run(events)
+    assert fault.endpoints_converged_s == 1.0 and ENDPOINTS_CONVERGED not in fault.never_recovered
+
+
+def test_a_container_restart_of_a_pod_replaced_later_under_its_name_is_timed_on_the_restarted_pod() -> None:
+    # A StatefulSet pod restarted in place, then deleted and re-created under the same name: the restart's
+    # clocks belong to the incarnation that was restarted, not to the one alive at the end of the run.
+    pod, ip = "web-0", "10.0.0.1"
+    events = [
+        *start(),
+        ev(0, K.FAULT_BEGIN, name="container-restart-0#0", ip=ip, detail=f"container-restart|{pod}"),
+        synced(200, "web", "10.0.0.2"),
+        synced(200, "web-np", "10.0.0.2"),
+        ev(900, K.CONTAINER_RESTARTED, name=pod, ip=ip),
+        ev(1400, K.POD_READY, name=pod, ip=ip),
+        synced(1600, "web", "10.0.0.1,10.0.0.2"),
+        synced(1650, "web-np", "10.0.0.1,10.0.0.2"),
+        ev(3000, K.FAULT_BEGIN, name="pod-delete-1#0", ip=ip, detail=f"pod-delete|{pod}"),
+        ev(3400, K.POD_DELETED, name=pod, ip=ip),
+        ev(3450, K.POD_ADDED, name=pod, node="n1"),
+        ev(4200, K.POD_READY, name=pod, ip="10.0.0.9", node="n1"),
+    ]
+    (restart, _), _ = run(events, ok_at_ms=(6000,))
+    assert restart.replacement_ready_s == 1.4
+    assert restart.endpoints_converged_s == 1.65
+    assert restart.never_recovered == ()

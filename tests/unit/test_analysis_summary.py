@@ -106,7 +106,7 @@ def test_a_saturated_agent_warns_without_failing() -> None:
     summary = run(SloTargets(availability=0.9), agent={"saturated": True, "cpu_utilisation": 0.97})
     assert summary.verdict.passed
     assert len(summary.verdict.warnings) == 1
-    assert "load agent saturated" in summary.verdict.warnings[0]
+    assert "load agent near saturation" in summary.verdict.warnings[0]
 
 
 def test_summary_round_trips_through_json() -> None:

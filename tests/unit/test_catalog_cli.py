@@ -33,7 +33,8 @@ def test_list_marks_yours_and_built_in_and_says_what_is_shadowed(elsewhere: Path
     rows = [line.split(maxsplit=2) for line in result.stdout.splitlines()]
     assert [(name, origin) for name, origin, _ in rows] == [
         ("broken", "yours"), ("pod-kill", "yours"), ("container-restart", "built-in"), ("node-drain", "built-in"),
-        ("pod-kill", "built-in"), ("pod-recreate", "built-in")]
+        ("pod-kill", "built-in"), ("pod-recreate", "built-in"), ("statefulset-data", "built-in"),
+        ("statefulset-node-failure", "built-in")]
     assert rows[0][2].startswith("(invalid: YAML syntax error")
     assert rows[1][2].startswith("My force-delete") and rows[1][2].endswith("(shadows the built-in)")
     builtin_pod_kill = catalog.builtin_experiments_dir() / "pod-kill.yaml"
@@ -55,6 +56,6 @@ def test_run_of_an_unknown_name_exits_2_naming_both_places(elsewhere: Path) -> N
     assert result.stderr.splitlines() == [
         "pod-recreat: no such experiment file or name",
         "    hint: did you mean 'pod-recreate'? yours (./experiments): broken, pod-kill; "
-        "built-in: container-restart, node-drain, pod-recreate",
+        "built-in: container-restart, node-drain, pod-recreate, statefulset-data, statefulset-node-failure",
     ]
     assert not (elsewhere / "runs").exists()

@@ -76,3 +76,18 @@ def test_each_experiment_uses_its_fault_kind() -> None:
     assert isinstance(drain, NodeDrain) and drain.node.of_victim
     restart = load_experiment(EXPERIMENTS / "container-restart.yaml")
     assert all(d.expect.after_container_restart == "survives" for d in restart.data)
+
+
+def test_the_statefulset_experiments_cover_every_fault_kind_and_volume_type() -> None:
+    data = load_experiment(EXPERIMENTS / "statefulset-data.yaml")
+    failure = load_experiment(EXPERIMENTS / "statefulset-node-failure.yaml")
+    assert [f.kind for _, f in data.fault_instants()] + [f.kind for _, f in failure.fault_instants()] == [
+        "container-restart", "pod-delete", "pod-kill", "node-drain", "node-failure"]
+    for exp in (data, failure):
+        assert {d.volume: d.volume_type for d in exp.data} == {
+            "data": "persistentVolumeClaim", "scratch": "emptyDir", "node-data": "hostPath"}
+        expect = {d.volume: d.expect for d in exp.data}
+        assert (expect["data"].after_pod_replaced_same_node, expect["data"].after_pod_replaced_other_node) == (
+            "survives", "survives")
+        assert exp.total_duration_s <= 40
+    assert failure.target.cluster.node_monitor_grace == 3.0

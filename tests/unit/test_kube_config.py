@@ -18,7 +18,7 @@ from chaoskit.cluster.kube.config import (
     read_allowed_contexts,
 )
 from chaoskit.cluster.kube.disruption import cordon, delete_pod, evict
-from chaoskit.cluster.protocol import ClusterError
+from chaoskit.cluster.protocol import ClusterError, ConfigurationError
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -95,8 +95,9 @@ def test_kubeconfig_context_selection(kubeconfig: Path) -> None:
     assert current.configuration.host == "https://127.63.0.1:1"
     other = load_configuration(KubeOptions(kubeconfig=kubeconfig, context="second", in_cluster=False))
     assert (other.context, other.configuration.host) == ("second", "https://127.63.0.2:1")
-    with pytest.raises(ClusterError, match="cannot load kubeconfig"):
+    with pytest.raises(ConfigurationError, match="context 'nope' is not in kubeconfig") as info:
         load_configuration(KubeOptions(kubeconfig=kubeconfig, context="nope", in_cluster=False))
+    assert info.value.hint.startswith("contexts there: first, second;")
 
 
 @pytest.mark.unit

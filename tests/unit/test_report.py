@@ -118,7 +118,8 @@ def test_terminal_tables_carry_the_same_numbers(summary: RunSummary) -> None:
     console = Console(record=True, width=160, color_system=None)
     terminal.render(summary, console)
     text = console.export_text()
-    assert "pod-recreate: FAIL  (run-42)" in text
+    assert text.startswith("pod-recreate: FAIL: availability ClusterIP: 98.485% < 99.000%")
+    assert "(and 2 more below)  (run-42)" in text
     assert "98.485% (50/3300)" in text
     assert re.search(r"pod-delete-0#2\s+│\s+0\.050 s\s+│\s+never\s+│\s+never\s+│\s+none\s+│\s+none", text)
     assert "node-data" in text and "NO" in text
@@ -148,3 +149,12 @@ def test_markdown_says_when_endpoints_were_read_from_the_control_plane(summary: 
     faults = tuple(dataclasses.replace(f, endpoints_source="control-plane") for f in summary.recovery)
     text = markdown.render(dataclasses.replace(summary, recovery=faults))
     assert "Endpoints converged is read from the Services' ready endpoints (control plane)" in text
+
+
+def test_at_80_columns_fault_names_stay_whole(summary: RunSummary) -> None:
+    console = Console(record=True, width=80, color_system=None)
+    terminal.render(summary, console)
+    text = console.export_text()
+    for fault in summary.recovery:
+        assert fault.name in text, f"{fault.name} cut at 80 columns"
+    assert "…" not in text

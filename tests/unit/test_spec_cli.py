@@ -22,10 +22,14 @@ def test_validate_ok_prints_a_summary_per_file(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(edit("name: demo\ndesc", "name: other\ndesc"), encoding="utf-8")
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")])
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.startswith("ok:")] == [
         f"ok: {tmp_path / 'a.yaml'} (demo: 1 faults, duration 13 s)",
         f"ok: {tmp_path / 'b.yaml'} (other: 1 faults, duration 13 s)",
     ]
+    # The pod template has two containers: each file says what the embedded cluster does not model for them.
+    notices = [line for line in lines if line.startswith("  notice:")]
+    assert len(notices) == 2 and all("(web, sidecar)" in n and "localhost" in n for n in notices)
 
 
 def test_validate_bad_file_prints_located_issues_and_exits_2(tmp_path: Path) -> None:
@@ -67,7 +71,8 @@ def test_schema_is_json_with_the_fault_discriminator() -> None:
     schema = json.loads(result.stdout)
     items = schema["properties"]["faults"]["items"]
     assert items["discriminator"]["propertyName"] == "kind"
-    assert set(items["discriminator"]["mapping"]) == {"pod-delete", "pod-kill", "container-restart", "node-drain"}
+    assert set(items["discriminator"]["mapping"]) == {"pod-delete", "pod-kill", "container-restart", "node-drain",
+                                                      "node-failure"}
     assert "from" in schema["$defs"]["Load"]["properties"]
     assert schema["$defs"]["Phases"]["additionalProperties"] is False
 

@@ -83,7 +83,7 @@ def test_with_overrides_revalidates(tmp_path: Path) -> None:
         exp.with_overrides(chaos=4.0, rate=-1.0)
     messages = [i.message for i in info.value.issues]
     assert messages == [
-        "load.rate: Input should be greater than 0",
+        "load.rate: Input should be greater than or equal to 0.01",
         "faults[0].schedule: fault fires at 5 s after chaos starts, but the chaos phase lasts only 4 s",
     ]
     assert info.value.issues[0].file == "overrides"

@@ -15,25 +15,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from chaoskit.cluster.protocol import ClusterError, ManifestError, NotFoundError
+from chaoskit.cluster.kube.errors import (  # re-exported: callers catch them from here
+    ApiManifestError,
+    ApiStatusError,
+    ClusterUnreachable,
+    error_from_status,
+)
+from chaoskit.cluster.protocol import ManifestError, NotFoundError
+
+__all__ = ["ApiManifestError", "ApiStatusError", "ClusterUnreachable", "JsonObj", "KubeApi", "PlannedAction",
+           "Resource", "error_from_status", "interrupt", "iter_lines"]
 
 JsonObj = dict[str, Any]
 Query = Sequence[tuple[str, str]]
 
 MUTATING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-class ApiStatusError(ClusterError):
-    """The API server answered with an error status; ``status`` and ``reason`` are its own."""
-
-    def __init__(self, message: str, *, status: int, reason: str, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-        self.reason = reason
-
-
-class ClusterUnreachable(ClusterError):
-    """No answer from the API server (network, TLS, DNS)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +66,6 @@ class Resource:
         return f"{base}/{self.plural}"
 
 
-def error_from_status(status: int, body: bytes, *, what: str) -> ClusterError:
-    """Map an API error response to the typed error the caller can act on."""
-    try:
-        parsed: Any = json.loads(body or b"{}")
-    except ValueError:
-        parsed = {}
-    message = parsed.get("message", "") if isinstance(parsed, dict) else ""
-    reason = parsed.get("reason", "") if isinstance(parsed, dict) else ""
-    text = f"{what}: {status} {reason}: {message or body[:200]!r}"
-    if status == 404:
-        return NotFoundError(text)
-    if status == 403:
-        return ApiStatusError(text, status=status, reason=reason,
-                              hint="grant the verbs listed in docs/rbac.md (manifests/rbac.yaml)")
-    if status in (400, 422):
-        err = ManifestError(text, hint="fix the manifest; the API server rejected it")
-        return err
-    return ApiStatusError(text, status=status, reason=reason)
-
-
 class KubeApi:
     """Requests against one API server. Thread-safe: urllib3 pools are, and discovery is locked."""
 
@@ -122,9 +98,12 @@ class KubeApi:
 
     def request(self, method: str, path: str, *, query: Query | None = None,
                 body: Any = None, content_type: str = "application/json",
-                timeout_s: float | None = None) -> JsonObj:
-        """One request; JSON in, JSON out. In dry-run mode mutations are logged and not sent."""
-        if self.dry_run and method in MUTATING:
+                timeout_s: float | None = None, server_dry_run: bool = False) -> JsonObj:
+        """One request; JSON in, JSON out. In dry-run mode mutations are logged and not sent, except a
+        ``server_dry_run`` one (``dryRun=All``: the API server validates it and changes nothing)."""
+        if server_dry_run:
+            query = [*(query or []), ("dryRun", "All")]
+        elif self.dry_run and method in MUTATING:
             detail = json.dumps(body, sort_keys=True)[:500] if body is not None else ""
             qs = "&".join(f"{k}={v}" for k, v in query or [])
             self.plan(method, path + (f"?{qs}" if qs else ""), detail)

@@ -101,6 +101,22 @@ def apply_object(api: KubeApi, obj: JsonObj) -> bool:
     return created
 
 
+def validate_objects(api: KubeApi, objs: Sequence[JsonObj]) -> None:
+    """Server-side apply each object with ``dryRun=All``: the API server checks it against its schema and
+    admission (an unknown field, a bad value, a policy) and changes nothing. Raises the first rejection
+    (ApiManifestError for a bad manifest). An object whose namespace does not exist yet cannot be checked
+    (only in chaoskit's own --dry-run, which creates no namespace): skipped."""
+    for obj in objs:
+        ref = ref_of(obj)
+        res = api.resource(ref.api_version, ref.kind)
+        try:
+            api.request("PATCH", res.path(ref.namespace or None, ref.name),
+                        query=[("fieldManager", FIELD_MANAGER), ("force", "true")], body=obj,
+                        content_type="application/apply-patch+yaml", server_dry_run=True)
+        except NotFoundError:
+            continue
+
+
 def namespace_object(name: str, *, run_id: str) -> JsonObj:
     return labelled({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
                     run_id=run_id)

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from chaoskit.cluster.events import EventBus, Subscription
-from chaoskit.cluster.kube import addresses, disruption, markers
+from chaoskit.cluster.existing import LiveObjects
+from chaoskit.cluster.kube import addresses, disruption, markers, workloads
 from chaoskit.cluster.kube import apply as applying
 from chaoskit.cluster.kube.api import JsonObj, KubeApi, PlannedAction
 from chaoskit.cluster.kube.config import (
@@ -27,12 +28,14 @@ from chaoskit.cluster.kube.config import (
 )
 from chaoskit.cluster.kube.incluster import START_LEAD_S, AgentDeps, in_cluster_load
 from chaoskit.cluster.kube.informer import Notifier, ThreadsafePublisher
+from chaoskit.cluster.kube.nodefail_ops import NodeFailer
 from chaoskit.cluster.kube.translate import node_info, pod_info
 from chaoskit.cluster.kube.watchers import Watchers
 from chaoskit.cluster.protocol import (
     ClusterError,
     ClusterEvent,
     Manifest,
+    NodeFailureMode,
     NodeInfo,
     PodInfo,
     ServiceAddress,
@@ -67,6 +70,9 @@ class KubeCluster:
         self._watchers: Watchers | None = None
         self._created: list[applying.ObjectRef] = []
         self._cordoned: list[str] = []
+        self._failer: NodeFailer | None = None
+        self.notes: list[str] = []
+        """What the run's notes should say about this backend (node failures: when they were in effect)."""
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -83,6 +89,8 @@ class KubeCluster:
         self._watchers = Watchers(self._api, ThreadsafePublisher(loop, self._bus), self._notifier,
                                   window_s=self.options.watch_window_s)
         await asyncio.to_thread(self._api.request, "GET", "/version")
+        self._failer = NodeFailer(self._api, self.options, notes=self.notes, journal=self._created.append,
+                                  allow=self._allowed.add)
         await asyncio.to_thread(self._watchers.start_nodes)
         for ns in sorted(self._allowed):
             await asyncio.to_thread(self._watchers.ensure_namespace, ns)
@@ -91,6 +99,9 @@ class KubeCluster:
         if self._api is None:
             return
         errors: list[Exception] = []
+        if self._failer is not None:  # before the objects: a failed node's pods go only once it is back
+            errors += [ClusterError(e) for e in await self._failer.close()]
+            self._failer = None
         for node in list(self._cordoned):
             try:
                 await self.uncordon(node)
@@ -136,12 +147,19 @@ class KubeCluster:
                                        create=self.options.create_namespaces,
                                        run_id=self.options.run_id):
                 self._created.append(applying.ObjectRef("v1", "Namespace", "", ns))
-        for obj in objs:
+        namespaces = [o for o in objs if o["kind"] == "Namespace"]
+        for obj in namespaces:
             if await asyncio.to_thread(applying.apply_object, api, obj):
                 self._created.append(applying.ref_of(obj))
-            if obj["kind"] == "Namespace" and not api.dry_run:
-                await asyncio.to_thread(self._require_watchers().ensure_namespace,
-                                        obj["metadata"]["name"])
+            if not api.dry_run:
+                await asyncio.to_thread(self._require_watchers().ensure_namespace, obj["metadata"]["name"])
+        # The API server checks every other object (server-side dry run) before any is applied: a manifest it
+        # rejects (an unknown field is a 500 from apply) then leaves only namespaces, which teardown removes.
+        others = [o for o in objs if o["kind"] != "Namespace"]
+        await asyncio.to_thread(applying.validate_objects, api, others)
+        for obj in others:
+            if await asyncio.to_thread(applying.apply_object, api, obj):
+                self._created.append(applying.ref_of(obj))
         for ns in sorted(names):
             if not api.dry_run:
                 await asyncio.to_thread(self._require_watchers().ensure_namespace, ns)
@@ -326,23 +344,45 @@ class KubeCluster:
                                 grace_seconds=grace_seconds, timeout_s=timeout_s,
                                 wait_for=self._wait_for, on_refused=refused)
 
+    # -- node failure (nodefail_ops.NodeFailer: a privileged agent pod on the node) ------------------
+    async def protected_nodes(self) -> dict[str, str]:
+        return await self._require_failer().protected_nodes()
+
+    async def check_node_failures(self) -> None:
+        await self._require_failer().check()
+
+    async def arm_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        await self._require_failer().arm(node, mode=mode, duration_s=duration_s)
+
+    async def fail_node(self, node: str, *, mode: NodeFailureMode, duration_s: float) -> None:
+        await self._require_failer().fail(node, mode=mode, duration_s=duration_s)
+
+    async def restore_node(self, node: str) -> None:
+        """Waits for the node's agent: it alone can end the failure, on its own timer (docs/kube.md)."""
+        await self._require_failer().restore(node)
+
     # -- addresses, markers, load ----------------------------------------------------------------
-    async def service_addresses(self, namespace: str, name: str,
-                                kind: ServiceKind) -> list[ServiceAddress]:
+    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind, *,
+                                port: int | str | None = None) -> list[ServiceAddress]:
         check_namespace(namespace, allowed=self._allowed)
         svc = await self._get(f"/api/v1/namespaces/{namespace}/services/{name}")
         if kind is ServiceKind.CLUSTER_IP:
-            return [addresses.cluster_ip_address(svc)]
+            return [addresses.cluster_ip_address(svc, port=port)]
         if kind is ServiceKind.LOAD_BALANCER:
-            return addresses.load_balancer_addresses(svc)
+            return addresses.load_balancer_addresses(svc, port=port)
         if kind is ServiceKind.NODE_PORT:
             nodes = (await self._get("/api/v1/nodes")).get("items", [])
             return addresses.node_port_addresses(
-                svc, nodes, types=self.options.address_types,
+                svc, nodes, types=self.options.address_types, port=port,
                 node_addresses=self.options.node_addresses, node_ports=self.options.node_ports)
         slices = await self._get(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
                                  query=[("labelSelector", f"kubernetes.io/service-name={name}")])
-        return addresses.headless_addresses(svc, slices.get("items", []))
+        return addresses.headless_addresses(svc, slices.get("items", []), port=port)
+
+    async def read_namespace(self, namespace: str) -> LiveObjects:
+        """What already runs in ``namespace`` (ExistingWorkloads): read only, also in a dry run."""
+        check_namespace(namespace, allowed=self._allowed)
+        return await asyncio.to_thread(workloads.read_namespace, self._require_api(), namespace)
 
     async def load_origin(self, namespace: str, service: str) -> LoadOrigin:
         """Where ClusterIP load for ``service`` runs (``options.load_from``; auto probes TCP). Ask once
@@ -375,6 +415,12 @@ class KubeCluster:
                                        container, mount_path=mount_path, marker=marker,
                                        timeout_s=EXEC_TIMEOUT_S)
 
+    async def remove_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                            marker: str) -> None:
+        check_namespace(namespace, allowed=self._allowed)
+        await asyncio.to_thread(markers.remove_marker, self._require_api(), namespace, pod, container,
+                                mount_path=mount_path, marker=marker, timeout_s=EXEC_TIMEOUT_S)
+
     # -- helpers -------------------------------------------------------------------------------------
     async def _get(self, path: str, *, query: list[tuple[str, str]] | None = None) -> JsonObj:
         return await asyncio.to_thread(self._require_api().request, "GET", path, query=query)
@@ -383,6 +429,11 @@ class KubeCluster:
         if self._api is None:
             raise ClusterError("KubeCluster is not started (or already closed)")
         return self._api
+
+    def _require_failer(self) -> NodeFailer:
+        if self._failer is None:
+            raise ClusterError("KubeCluster is not started (or already closed)")
+        return self._failer
 
     def _require_bus(self) -> EventBus:
         if self._bus is None:

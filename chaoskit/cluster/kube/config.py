@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from chaoskit.cluster.protocol import ClusterError, UnsafeTargetError
+from chaoskit.cluster.protocol import ClusterError, ConfigurationError, UnsafeTargetError
 from chaoskit.vocab import LoadOrigin
 
 IN_CLUSTER_CONTEXT: Final = "in-cluster"
@@ -35,6 +35,10 @@ FIELD_MANAGER: Final = "chaoskit"
 # The Locust image pinned to the version chaoskit's locustfile is developed against (pyproject: locust 2.47).
 AGENT_IMAGE: Final = "locustio/locust:2.47.0"
 AGENT_NAME: Final = "chaoskit-load-agent"
+NODE_AGENT_IMAGE: Final = "busybox:1.36.1"
+"""The node-failure agent's image: small and public; its script needs only busybox's sh, grep, kill, nsenter and
+readlink (and the node's own iptables for ``partition``). ``--node-agent-image`` replaces it."""
+NODE_AGENT_NAMESPACE: Final = "chaoskit-system"
 NAME_LABEL: Final = "app.kubernetes.io/name"
 
 
@@ -93,6 +97,11 @@ class KubeOptions:
     agent_cpu: str = "1"
     """CPU request and limit of the in-cluster load agent (Kubernetes quantity; one core runs ~8,000 req/s
     keep-alive, ~3,000 new-connection)."""
+    node_agent_image: str = NODE_AGENT_IMAGE
+    """Image of the node-failure agent pod (busybox: sh, grep, kill, nsenter); ``--node-agent-image``."""
+    node_agent_namespace: str = NODE_AGENT_NAMESPACE
+    """Where node-failure agents run (privileged pods): created, labelled for Pod Security ``privileged``, when
+    missing and removed at the end; never an experiment namespace."""
 
 
 def read_allowed_contexts(config_file: Path) -> tuple[str, ...]:
@@ -160,23 +169,63 @@ def load_configuration(options: KubeOptions) -> LoadedConfig:
         except config.ConfigException as exc:
             raise ClusterError(f"in-cluster config failed: {exc}") from exc
         return LoadedConfig(cfg, IN_CLUSTER_CONTEXT)
-    # Read $KUBECONFIG now: the client reads it once, at import (it may hold several paths, ':'-joined).
-    path = (str(options.kubeconfig.expanduser()) if options.kubeconfig
-            else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser()))
+    path = kubeconfig_path(options)
+    name = check_kubeconfig(options)
     try:
-        _contexts, current = config.list_kube_config_contexts(config_file=path)
         config.load_kube_config(
             config_file=path, context=options.context, client_configuration=cfg,
             persist_config=False,
         )
-    except (config.ConfigException, OSError) as exc:
-        raise ClusterError(
-            f"cannot load kubeconfig {path}"
-            + (f" (context {options.context})" if options.context else "") + f": {exc}",
-            hint="pass --kubeconfig/--context, set KUBECONFIG, or run inside a cluster",
+    except Exception as exc:  # ConfigException, OSError, YAML errors, bad base64 in certificates, ...
+        raise ConfigurationError(
+            f"cannot load kubeconfig {path}" + (f" (context {options.context})" if options.context else "")
+            + f": {exc}", hint="pass --kubeconfig/--context, set KUBECONFIG, or run inside a cluster",
         ) from exc
-    name = options.context or (current or {}).get("name", "")
-    return LoadedConfig(cfg, str(name))
+    return LoadedConfig(cfg, name)
+
+
+def kubeconfig_path(options: KubeOptions) -> str:
+    """The kubeconfig file(s) to read: --kubeconfig, else $KUBECONFIG (':'-joined paths), else ~/.kube/config."""
+    # Read $KUBECONFIG now: the client reads it once, at import.
+    if options.kubeconfig:
+        return str(options.kubeconfig.expanduser())
+    return os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
+
+
+def check_kubeconfig(options: KubeOptions) -> str:
+    """The context to use, once the kubeconfig is readable and holds it (no network: a flag check that runs
+    before anything starts). ConfigurationError otherwise."""
+    merger: Any = importlib.import_module("kubernetes.config.kube_config").KubeConfigMerger
+    path = kubeconfig_path(options)
+    try:  # the client's own reader: several ':'-joined files merged, as load_kube_config reads them
+        merged = merger(path).config
+        document = merged.value if merged is not None else None
+        names = [str(c["name"]) for c in (document or {}).get("contexts") or []]
+    except Exception as exc:  # YAML errors for a broken file, KeyError/TypeError for a malformed one
+        raise ConfigurationError(f"cannot read kubeconfig {path}: {exc}".strip(),
+                                 hint="pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config") from exc
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"cannot read kubeconfig {path}: no such file, or no configuration in it",
+                                 hint="pass --kubeconfig FILE, set KUBECONFIG, or create ~/.kube/config")
+    current = document.get("current-context")
+    wanted = options.context or current
+    if not wanted:
+        raise ConfigurationError(f"kubeconfig {path} has no current-context",
+                                 hint=f"pass --context (one of: {', '.join(names) or 'none'})")
+    if wanted not in names:
+        raise ConfigurationError(f"context {wanted!r} is not in kubeconfig {path}",
+                                 hint=f"contexts there: {', '.join(names) or 'none'}; pass --context with one, "
+                                 "or --kubeconfig with the file that holds it")
+    return str(wanted)
+
+
+def preflight(options: KubeOptions) -> str:
+    """Everything about the options that can be checked without the network, before anything starts: the
+    kubeconfig holds the context, and the context is allowed. Returns the context name."""
+    context = IN_CLUSTER_CONTEXT if _use_in_cluster(options) else check_kubeconfig(options)
+    check_context(context, allowed=(*read_allowed_contexts(options.config_file), *options.allow_contexts),
+                  yes=options.yes)
+    return context
 
 
 def _use_in_cluster(options: KubeOptions) -> bool:

@@ -49,12 +49,14 @@ def parse_exec_status(text: str) -> tuple[int | None, str]:
 
 
 def run_exec(api: KubeApi, namespace: str, pod: str, container: str, command: list[str], *,
-             timeout_s: float) -> ExecResult:
-    """Run ``command`` (no shell unless the command is one) and wait for its status, bounded."""
+             timeout_s: float, read_only: bool = False) -> ExecResult:
+    """Run ``command`` (no shell unless the command is one) and wait for its status, bounded.
+
+    In dry-run mode the command is only planned, unless the caller vouches that it is ``read_only``."""
     wsc: Any = importlib.import_module("kubernetes.stream.ws_client")
 
     path = f"/api/v1/namespaces/{namespace}/pods/{pod}/exec"
-    if api.dry_run:
+    if api.dry_run and not read_only:
         api.plan("exec", path, f"container={container} command={command}")
         return ExecResult(0, "", "")
     query = [("command", c) for c in command] + [

@@ -85,7 +85,7 @@ def pod_info(pod: Obj) -> PodInfo:
         terminating=bool(meta.get("deletionTimestamp")),
         labels=dict(meta.get("labels") or {}), containers=tuple(containers),
         owner=owner_workload(pod), created_ns=parse_time(meta.get("creationTimestamp")) or 0,
-        volumes=volume_types(spec),
+        volumes=volume_types(spec), claims=volume_claims(spec),
     )
 
 
@@ -95,6 +95,17 @@ def volume_types(spec: Obj) -> dict[str, str]:
     for vol in spec.get("volumes") or []:
         kinds = [k for k in vol if k != "name"]
         out[str(vol.get("name"))] = str(kinds[0]) if kinds else ""
+    return out
+
+
+def volume_claims(spec: Obj) -> dict[str, str]:
+    """volume name -> PersistentVolumeClaim name, for ``persistentVolumeClaim`` volumes (a StatefulSet pod's
+    ``<template>-<pod>``): a replacement that kept its identity has the same claims."""
+    out = {}
+    for vol in spec.get("volumes") or []:
+        claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+        if claim:
+            out[str(vol.get("name"))] = str(claim)
     return out
 
 

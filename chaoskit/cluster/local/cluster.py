@@ -6,29 +6,32 @@ import asyncio
 import logging
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from chaoskit.cluster.events import EventBus, Subscription
-from chaoskit.cluster.local.addresses import AddressPlan, pick_free_subnet
-from chaoskit.cluster.local.budgets import Budget, decide, parse_budget
+from chaoskit.cluster.local.addresses import AddressPlan, lease_subnet
+from chaoskit.cluster.local.budgets import Budget, decide
 from chaoskit.cluster.local.config import LocalClusterConfig
 from chaoskit.cluster.local.controllers import ControlPlane
+from chaoskit.cluster.local.inventory import Parsed, check_claims, parse_manifests
+from chaoskit.cluster.local.leftovers import new_state_dir
+from chaoskit.cluster.local.nodefail import NodeLifecycle
 from chaoskit.cluster.local.nodes import LocalNode
 from chaoskit.cluster.local.objects import ServiceSpec, Workload
-from chaoskit.cluster.local.parse import parse_service, parse_workload
 from chaoskit.cluster.local.pod import LocalPod
 from chaoskit.cluster.local.proxy.client import ProxyClient
+from chaoskit.cluster.local.proxy.firewall import host_firewall_notes
 from chaoskit.cluster.local.services import ServiceController
 from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import (
-    ClusterError,
     ClusterEvent,
     EventKind,
     Manifest,
     ManifestError,
+    MarkerUnsupportedError,
+    NodeFailureMode,
     NodeInfo,
     NotFoundError,
     PodInfo,
@@ -39,10 +42,13 @@ from chaoskit.cluster.protocol import (
 from chaoskit.vocab import selector_matches
 
 log = logging.getLogger(__name__)
-IGNORED_KINDS = frozenset({"Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-                           "ClusterRoleBinding", "ConfigMap"})
 PDB_RETRY_S = 5.0
 """Longest wait for a pod change before a refused eviction is asked again (kubectl retries every 5 s)."""
+SHARED_LOCALHOST_NOTE = (
+    "{what} has {count} containers ({names}): on the embedded cluster each gets the pod IP but they do not "
+    "share a network namespace, so a container reaching another on localhost/127.0.0.1 fails there (use "
+    "$POD_IP, or --backend kube); volumes they share (emptyDir) work"
+)
 
 
 class LocalCluster:
@@ -58,8 +64,10 @@ class LocalCluster:
         self.bus = EventBus()
         self.warnings: list[str] = []
         self._own_state_dir = self.config.state_dir is None
-        self.state_dir = self.config.state_dir or Path(tempfile.mkdtemp(prefix="chaoskit-local-"))
-        self.plan = AddressPlan(self.config.subnet or pick_free_subnet(self._rng))
+        # Named after this process, so `chaoskit cleanup` can remove it if this process is SIGKILLed.
+        self.state_dir = self.config.state_dir or new_state_dir()
+        self._subnet = lease_subnet(self._rng, self.config.subnet)
+        self.plan = AddressPlan(self._subnet.octet)
         self._proxy = ProxyClient(python=self.config.python, on_synced=self._on_synced,
                                   log_path=self.state_dir / "proxy.log")
         self.control = ControlPlane(config=self.config, plan=self.plan, bus=self.bus,
@@ -70,6 +78,11 @@ class LocalCluster:
                                           rng=ports)
         self.services.watch_pods(self.control.pods.values)
         self.budgets: dict[tuple[str, str], Budget] = {}
+        self.notes: list[str] = []
+        """What the run's notes should say about this backend (what it does not model for these objects)."""
+        self.nodes = NodeLifecycle(control=self.control, config=self.config, bus=self.bus,
+                                   on_nodes_changed=self._nodes_changed)
+        self.services.watch_nodes(self.nodes.failure_of)
         self._started = False
         self._closed = False
 
@@ -98,12 +111,31 @@ class LocalCluster:
         if self._closed:
             return
         self._closed = True
+        await self.nodes.close()
         await self.control.close()
         await self.services.close()
         await self._proxy.stop()
+        self._subnet.release()
         self.bus.close()
         if self._own_state_dir:
             await asyncio.to_thread(shutil.rmtree, self.state_dir, True)
+
+    def run_notes(self) -> list[str]:
+        """What the run's notes should say about the embedded cluster: what it does not model for these
+        objects, then its own limits met during the run (``health_notes``)."""
+        return [*self.notes, *self.health_notes()]
+
+    def health_notes(self) -> list[str]:
+        """What the embedded cluster itself failed to carry (for the run's notes; empty when it kept up):
+        its proxy's accept-queue drops, hand-over timeouts and late event loop, data-path errors, and
+        a host firewall that can refuse its NodePorts. Failures these explain are not the service's."""
+        return [*self._proxy.health.notes(), *self._proxy.errors,
+                *host_firewall_notes(sorted(self.services.used_node_ports()))]
+
+    @property
+    def proxy_pid(self) -> int | None:
+        """The Service proxy process (kube-proxy's stand-in), while it runs."""
+        return self._proxy.pid
 
     # --- events ------------------------------------------------------------------------------
     def subscribe(self) -> Subscription:
@@ -115,24 +147,20 @@ class LocalCluster:
     def _pods_changed(self) -> None:
         self.services.refresh()
 
+    def _nodes_changed(self) -> None:
+        self.services.refresh()
+        self.services.resync()
+
     def _on_synced(self, listener: str, seq: int, ts_ns: int) -> None:
         self.services.on_synced(listener, seq, ts_ns)
 
     # --- objects -----------------------------------------------------------------------------
-    def _parse(self, manifests: Sequence[Manifest]) -> tuple[list[Workload], list[ServiceSpec], list[Budget]]:
-        workloads, services, budgets = [], [], []
-        for manifest in manifests:
-            kind = manifest.get("kind")
-            if kind in ("Deployment", "Pod"):
-                workloads.append(parse_workload(manifest))
-            elif kind == "Service":
-                services.append(parse_service(manifest))
-            elif kind == "PodDisruptionBudget":
-                budgets.append(parse_budget(manifest))
-            elif kind not in IGNORED_KINDS:
-                self.warnings.append(f"{describe(manifest)}: kind {kind} is ignored by the local backend")
-                log.warning(self.warnings[-1])
-        return workloads, services, budgets
+    def _parse(self, manifests: Sequence[Manifest]) -> Parsed:
+        found = parse_manifests(manifests)
+        for warning in found.warnings:
+            self.warnings.append(warning)
+            log.warning(warning)
+        return found
 
     def _check(self, workloads: list[Workload], services: list[ServiceSpec],
                manifests: Sequence[Manifest]) -> None:
@@ -157,24 +185,42 @@ class LocalCluster:
                     seen_ports.add(port.node_port)
 
     async def apply(self, manifests: Sequence[Manifest]) -> None:
-        workloads, services, budgets = self._parse(manifests)
-        self._check(workloads, services, manifests)
-        for budget in budgets:
+        found = self._parse(manifests)
+        self._check(found.workloads, found.services, manifests)
+        check_claims(found, self.control.claims)
+        store = self.control.claims
+        for storage in found.classes:
+            store.classes[storage.name] = storage
+        for claim in found.claims:
+            where = f"PersistentVolumeClaim {claim.name}"
+            store.add_claim(claim.namespace, claim.name, store.resolve_class(claim.storage_class, where), bare=True)
+        for budget in found.budgets:
             self.budgets[(budget.namespace, budget.name)] = budget
         nodes = [(n.name, n.ip) for n in self.control.nodes.values()]
-        for service in services:
+        for service in found.services:
             await self.services.add(service, nodes)
-        for workload in workloads:
+        for workload in found.workloads:
+            self._note_containers(workload)
             self.control.add_workload(workload)
 
+    def _note_containers(self, workload: Workload) -> None:
+        containers = workload.template.containers
+        if len(containers) > 1:
+            what = f"{'Pod' if not workload.controller else 'the pod template of'} {workload.name}"
+            self.notes.append(SHARED_LOCALHOST_NOTE.format(what=what, count=len(containers),
+                                                           names=", ".join(c.name for c in containers)))
+
     async def remove(self, manifests: Sequence[Manifest]) -> None:
-        workloads, services, budgets = self._parse(manifests)
-        for budget in budgets:
+        """Remove the objects; a StatefulSet's claims stay (Kubernetes' default retention), bare claims go."""
+        found = self._parse(manifests)
+        for budget in found.budgets:
             self.budgets.pop((budget.namespace, budget.name), None)
-        for workload in workloads:
+        for workload in found.workloads:
             self.control.remove_workload(workload.namespace, workload.name)
-        for service in services:
+        for service in found.services:
             await self.services.remove(service.namespace, service.name)
+        for claim in found.claims:
+            self.control.claims.remove_claim(claim.namespace, claim.name)
 
     # --- reads -------------------------------------------------------------------------------
     async def list_nodes(self) -> list[NodeInfo]:
@@ -287,38 +333,56 @@ class LocalCluster:
         workload = self.control.workloads.get((pod.namespace, pod.owner or ""))
         return workload.replicas if workload is not None and workload.controller else 1
 
-    async def fail_node(self, node: str) -> None:
-        """Power the node off (local backend only): its processes die at once."""
-        target = self.control.node(node)
-        if not target.powered:
-            raise ClusterError(f"node {node} has already failed")
-        self.control.background(self.control.fail_node(target))
+    # --- node failure (the NodeFailures protocol) ----------------------------------------------
+    async def protected_nodes(self) -> dict[str, str]:
+        """None: chaoskit and its load agent run on this host outside every logical node (a client machine)."""
+        return {}
+
+    async def fail_node(self, node: str, *, mode: NodeFailureMode = "stop", duration_s: float) -> None:
+        self.nodes.fail(self.control.node(node), mode, duration_s)
+
+    async def restore_node(self, node: str) -> None:
+        await self.nodes.restore(self.control.node(node))
 
     # --- services and data -------------------------------------------------------------------
-    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind) -> list[ServiceAddress]:
+    async def service_addresses(self, namespace: str, name: str, kind: ServiceKind, *,
+                                port: int | str | None = None) -> list[ServiceAddress]:
         if (namespace, name) not in self.services.services:
             raise NotFoundError(f"service {namespace}/{name} not found")
-        return self.services.addresses(namespace, name, kind)
+        return self.services.addresses(namespace, name, kind, port)
 
     def _volume_path(self, namespace: str, pod: str, container: str, mount_path: str) -> Path:
+        """The host directory behind ``mount_path`` in the container: a volume's mount path or a directory below it."""
         target = self.control.find_pod(namespace, pod)
         spec = next((c for c in target.template.containers if c.name == container), None)
         if spec is None:
             raise NotFoundError(f"pod {namespace}/{pod} has no container {container}")
-        volume = next((v for v, m in spec.mounts if m.rstrip("/") == mount_path.rstrip("/")), None)
-        if volume is None or target.placement is None:
+        wanted = mount_path.rstrip("/") + "/"
+        found = max(((v, m.rstrip("/") + "/") for v, m in spec.mounts if wanted.startswith(m.rstrip("/") + "/")),
+                    key=lambda vm: len(vm[1]), default=None)  # the deepest mount holding the path, as a kernel
+        if found is None or target.placement is None:
             raise NotFoundError(f"container {container} of {pod} mounts nothing at {mount_path}")
-        return target.volume_dir(volume)
+        volume, mount = found
+        return target.volume_dir(volume) / wanted[len(mount):]
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                            marker: str) -> None:
-        path = self._volume_path(namespace, pod, container, mount_path) / marker
-        await asyncio.to_thread(path.write_text, marker + "\n")
+        directory = self._volume_path(namespace, pod, container, mount_path)
+        if not directory.is_dir():
+            raise MarkerUnsupportedError(f"write marker {marker} in {namespace}/{pod}/{container}: {mount_path} is not "
+                                         "a directory", reason=f"{mount_path} is not a directory in container "
+                                         f"{container}", hint="use a data[].path that exists in the volume")
+        await asyncio.to_thread((directory / marker).write_text, marker + "\n")
 
     async def read_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                           marker: str) -> bool:
         path = self._volume_path(namespace, pod, container, mount_path) / marker
         return await asyncio.to_thread(path.exists)
+
+    async def remove_marker(self, namespace: str, pod: str, container: str, mount_path: str,
+                            marker: str) -> None:
+        path = self._volume_path(namespace, pod, container, mount_path) / marker
+        await asyncio.to_thread(path.unlink, True)
 
 
 async def _next_event(subscription: Subscription, timeout_s: float) -> None:

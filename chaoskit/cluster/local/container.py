@@ -146,12 +146,11 @@ class Container:
         if self.process is not None and self.process.returncode is None:
             signal_group(self.process.pid, signal.SIGKILL)
 
-    def kill_now(self) -> None:
-        """SIGKILL without waiting (a node losing power)."""
-        self.stopping = True
+    def freeze(self) -> None:
+        """SIGSTOP the process group (its node stopped): nothing runs, nothing answers, probes stop."""
         self._cancel_probes()
         if self.process is not None and self.process.returncode is None:
-            signal_group(self.process.pid, signal.SIGKILL)
+            signal_group(self.process.pid, signal.SIGSTOP)
 
 
 async def _wait_readable(fd: int, timeout_s: float) -> None:

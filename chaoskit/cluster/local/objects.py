@@ -14,9 +14,9 @@ from chaoskit.cluster.manifests import describe
 from chaoskit.cluster.protocol import ManifestError
 
 SUPPORTED_POD_FIELDS = frozenset(
-    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds",
+    {"containers", "volumes", "nodeName", "nodeSelector", "terminationGracePeriodSeconds", "topologySpreadConstraints",
      "restartPolicy", "dnsPolicy", "schedulerName", "securityContext", "serviceAccountName",
-     "automountServiceAccountToken", "enableServiceLinks", "imagePullSecrets", "priority"}
+     "automountServiceAccountToken", "enableServiceLinks", "imagePullSecrets", "priority", "tolerations"}
 )
 SUPPORTED_CONTAINER_FIELDS = frozenset(
     {"name", "image", "command", "args", "env", "ports", "readinessProbe", "livenessProbe",
@@ -56,8 +56,45 @@ class ContainerSpec:
 class VolumeSpec:
     name: str
     kind: str
-    """emptyDir | hostPath"""
+    """emptyDir | hostPath | persistentVolumeClaim"""
     host_path: str = ""
+    claim: str = ""
+    """persistentVolumeClaim: the claim's name; empty for a StatefulSet's claim template (``<name>-<pod>``)."""
+
+    def claim_for(self, pod: str) -> str:
+        """The claim this volume uses in ``pod`` (a claim template gives each pod its own)."""
+        return self.claim or f"{self.name}-{pod}"
+
+
+@dataclass(frozen=True, slots=True)
+class Toleration:
+    """One entry of ``spec.tolerations``. Only NoExecute tolerations of the node-lifecycle taints change
+    anything locally (no other taints exist), so the others are accepted and have no effect."""
+
+    key: str
+    """Empty with operator Exists: every key."""
+    operator: str
+    value: str
+    effect: str
+    """Empty: every effect."""
+    seconds: float | None
+    """tolerationSeconds: how long a NoExecute taint is tolerated; None: forever."""
+
+    def tolerates(self, key: str, effect: str) -> bool:
+        """Whether this toleration matches a taint ``key:effect`` without a value (the node taints have none)."""
+        key_ok = self.key == key or (not self.key and self.operator == "Exists")
+        value_ok = self.operator == "Exists" or self.value == ""
+        return key_ok and value_ok and self.effect in ("", effect)
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadConstraint:
+    """A ``DoNotSchedule`` topology spread constraint on ``kubernetes.io/hostname`` (spread.py)."""
+
+    max_skew: int
+    selector: Mapping[str, str]
+    honor_taints: bool
+    """``nodeTaintsPolicy: Honor``: cordoned and NotReady nodes leave the skew computation (default: they count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +106,21 @@ class PodTemplate:
     node_selector: Mapping[str, str]
     grace_s: float
     restart_always: bool
+    tolerations: tuple[Toleration, ...] = ()
+
+    def toleration_seconds(self, taint: str, default_s: float) -> float | None:
+        """How long a pod tolerates the NoExecute ``taint`` before it is evicted (None: forever).
+
+        A pod without a matching toleration gets ``default_s``, as the DefaultTolerationSeconds admission plugin
+        adds one (300 s) for not-ready and unreachable to every pod that has none.
+        """
+        matching = [t for t in self.tolerations if t.tolerates(taint, "NoExecute")]
+        if not matching:
+            return default_s
+        if any(t.seconds is None for t in matching):
+            return None
+        return max(t.seconds for t in matching if t.seconds is not None)
+    spread: tuple[SpreadConstraint, ...] = ()
 
     def port_number(self, port: int | str) -> int | None:
         """Resolve a numeric or named container port."""
@@ -82,8 +134,27 @@ class PodTemplate:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimTemplate:
+    """One of a StatefulSet's ``volumeClaimTemplates``: each pod ``<sts>-<i>`` gets claim ``<name>-<sts>-<i>``."""
+
+    name: str
+    storage_class: str | None
+    """None: the default StorageClass."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatefulSpec:
+    """What makes a workload a StatefulSet: stable names, ordered creation and a claim per replica."""
+
+    claim_templates: tuple[ClaimTemplate, ...]
+    parallel: bool
+    """podManagementPolicy: Parallel (else OrderedReady: one pod at a time, in ordinal order)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
-    """A Deployment (replicas kept) or a bare Pod (``controller=False``, never replaced)."""
+    """A Deployment (replicas kept), a StatefulSet (``stateful``: stable names and claims) or a bare Pod
+    (``controller=False``, never replaced)."""
 
     namespace: str
     name: str
@@ -91,6 +162,7 @@ class Workload:
     selector: Mapping[str, str]
     template: PodTemplate
     controller: bool
+    stateful: StatefulSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Manifest -> typed local objects (Deployment, Pod, Service); rejects what the local backend cannot honour."""
+"""Manifest -> typed local objects (Pod, Deployment, StatefulSet, Service); rejects what the local backend cannot
+honour."""
 
 from __future__ import annotations
 
@@ -16,13 +17,17 @@ from chaoskit.cluster.local.objects import (
     Probe,
     ServicePort,
     ServiceSpec,
+    StatefulSpec,
+    Toleration,
     VolumeSpec,
     Workload,
 )
+from chaoskit.cluster.local.spread import parse_spread
+from chaoskit.cluster.local.statefulset import parse_stateful
 
 BUILTIN_IMAGES = ("httpd", "nginx", "chaoskit/target", "chaoskit-target")
 """Images the built-in target service stands in for (repository name, any tag or registry prefix)."""
-SERVICE_TYPES = ("ClusterIP", "NodePort")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 
 def is_builtin_image(image: str) -> bool:
@@ -32,6 +37,7 @@ def is_builtin_image(image: str) -> bool:
 
 
 def parse_workload(manifest: Mapping[str, Any]) -> Workload:
+    """A Pod, Deployment or StatefulSet (the StatefulSet's own fields: ``statefulset.parse_stateful``)."""
     read = FieldReader(manifest)
     meta = read.mapping(manifest.get("metadata"), "metadata")
     namespace = str(meta.get("namespace", "default"))
@@ -40,6 +46,11 @@ def parse_workload(manifest: Mapping[str, Any]) -> Workload:
         template = parse_pod_spec(read, meta, manifest.get("spec"), "spec")
         return Workload(namespace, name, 1, dict(template.labels), template, controller=False)
     spec = read.mapping(manifest.get("spec"), "spec")
+    stateful: StatefulSpec | None = None
+    claim_volumes: tuple[VolumeSpec, ...] = ()
+    if manifest["kind"] == "StatefulSet":
+        stateful = parse_stateful(read, spec)
+        claim_volumes = tuple(VolumeSpec(t.name, "persistentVolumeClaim") for t in stateful.claim_templates)
     selector = read.mapping(spec.get("selector"), "spec.selector")
     if "matchExpressions" in selector:
         raise read.fail("spec.selector.matchExpressions", "is not supported by the local backend",
@@ -48,19 +59,26 @@ def parse_workload(manifest: Mapping[str, Any]) -> Workload:
     replicas = int(read.number(spec.get("replicas"), "spec.replicas", 1))
     tmpl = read.mapping(spec.get("template"), "spec.template")
     tmeta = read.mapping(tmpl.get("metadata"), "spec.template.metadata")
-    template = parse_pod_spec(read, tmeta, tmpl.get("spec"), "spec.template.spec")
+    template = parse_pod_spec(read, tmeta, tmpl.get("spec"), "spec.template.spec", claim_volumes=claim_volumes)
     if not match or any(template.labels.get(k) != v for k, v in match.items()):
         raise read.fail("spec.selector", "does not match the pod template's labels",
                         hint="make spec.selector.matchLabels a subset of spec.template.metadata.labels")
-    return Workload(namespace, name, replicas, match, template, controller=True)
+    return Workload(namespace, name, replicas, match, template, controller=True, stateful=stateful)
 
 
-def parse_pod_spec(read: FieldReader, meta: Mapping[str, Any], value: Any, path: str) -> PodTemplate:
+def parse_pod_spec(read: FieldReader, meta: Mapping[str, Any], value: Any, path: str, *,
+                   claim_volumes: tuple[VolumeSpec, ...] = ()) -> PodTemplate:
+    """``claim_volumes``: a StatefulSet's claim templates, mountable by name like the pod's own volumes."""
     spec = read.mapping(value, path)
     read.only(spec, SUPPORTED_POD_FIELDS, path)
     annotations = read.labels(meta.get("annotations"), "metadata.annotations")
-    volumes = tuple(_volume(read, v, f"{path}.volumes[{i}]")
-                    for i, v in enumerate(read.items(spec.get("volumes"), f"{path}.volumes")))
+    own = tuple(_volume(read, v, f"{path}.volumes[{i}]")
+                for i, v in enumerate(read.items(spec.get("volumes"), f"{path}.volumes")))
+    for volume in own:
+        if volume.name in {c.name for c in claim_volumes}:
+            raise read.fail(f"{path}.volumes", f"volume {volume.name!r} is also a volumeClaimTemplate",
+                            hint="rename one of them: each volume name must be unique in the pod")
+    volumes = own + claim_volumes
     containers = tuple(
         _container(read, c, f"{path}.containers[{i}]", annotations, {v.name for v in volumes})
         for i, c in enumerate(read.items(spec.get("containers"), f"{path}.containers"))
@@ -78,7 +96,27 @@ def parse_pod_spec(read: FieldReader, meta: Mapping[str, Any], value: Any, path:
         node_selector=read.labels(spec.get("nodeSelector"), f"{path}.nodeSelector"),
         grace_s=read.number(spec.get("terminationGracePeriodSeconds"), f"{path}.grace", 30.0),
         restart_always=restart != "Never",
+        tolerations=_tolerations(read, spec.get("tolerations"), f"{path}.tolerations"),
+        spread=parse_spread(read, spec.get("topologySpreadConstraints"), f"{path}.topologySpreadConstraints"),
     )
+
+
+def _tolerations(read: FieldReader, value: Any, path: str) -> tuple[Toleration, ...]:
+    found = []
+    for i, item in enumerate(read.items(value, path)):
+        entry = read.mapping(item, f"{path}[{i}]")
+        operator = entry.get("operator") or "Equal"
+        if operator not in ("Equal", "Exists"):
+            raise read.fail(f"{path}[{i}].operator", f"unknown operator {operator!r}", hint="Equal or Exists")
+        effect = entry.get("effect") or ""
+        if effect not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise read.fail(f"{path}[{i}].effect", f"unknown effect {effect!r}",
+                            hint="NoSchedule, PreferNoSchedule or NoExecute")
+        seconds = entry.get("tolerationSeconds")
+        found.append(Toleration(
+            key=str(entry.get("key") or ""), operator=operator, value=str(entry.get("value") or ""), effect=effect,
+            seconds=None if seconds is None else read.number(seconds, f"{path}[{i}].tolerationSeconds", 0)))
+    return tuple(found)
 
 
 def _volume(read: FieldReader, value: Any, path: str) -> VolumeSpec:
@@ -93,9 +131,14 @@ def _volume(read: FieldReader, value: Any, path: str) -> VolumeSpec:
             raise read.fail(f"{path}.hostPath.type", f"{kind!r} is not supported by the local backend",
                             hint="use Directory or DirectoryOrCreate")
         return VolumeSpec(name, "hostPath", read.string(host.get("path"), f"{path}.hostPath.path"))
+    if "persistentVolumeClaim" in volume:
+        claim = read.mapping(volume["persistentVolumeClaim"], f"{path}.persistentVolumeClaim")
+        return VolumeSpec(name, "persistentVolumeClaim",
+                          claim=read.string(claim.get("claimName"), f"{path}.persistentVolumeClaim.claimName"))
     other = sorted(k for k in volume if k != "name")
     raise read.fail(path, f"volume type {other} is not supported by the local backend",
-                    hint="the local backend models emptyDir and hostPath; use --backend kube for others")
+                    hint="the local backend models emptyDir, hostPath and persistentVolumeClaim; use --backend kube "
+                         "for others")
 
 
 def _container(read: FieldReader, value: Any, path: str, annotations: Mapping[str, str],
@@ -195,7 +238,7 @@ def parse_service(manifest: Mapping[str, Any]) -> ServiceSpec:
     kind = spec.get("type", "ClusterIP")
     if kind not in SERVICE_TYPES:
         raise read.fail("spec.type", f"unknown or unsupported Service type {kind!r}",
-                        hint="the local backend supports ClusterIP (also headless) and NodePort")
+                        hint="the local backend supports ClusterIP (also headless), NodePort and LoadBalancer")
     if spec.get("sessionAffinity", "None") != "None":
         raise read.fail("spec.sessionAffinity", "is not supported by the local backend")
     ports = []

@@ -23,9 +23,11 @@ from chaoskit.cluster.protocol import (
     ClusterEvent,
     EventKind,
     ManifestError,
+    NotFoundError,
     ServiceAddress,
     ServiceKind,
 )
+from chaoskit.serviceports import PortChoiceError, PortRef, choose_port
 from chaoskit.vocab import selector_matches
 
 NODE_PORT_RANGE = (30000, 32767)
@@ -51,6 +53,9 @@ class Listener:
 class LocalService:
     spec: ServiceSpec
     vip: str = ""
+    load_balancer_ip: str = ""
+    """type LoadBalancer: its ingress address (127.X.253.N), served like the VIP, as a cloud load balancer
+    in front of every node would."""
     node_ports: dict[str, int] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
@@ -73,9 +78,19 @@ class ServiceController:
         self._last_sync = 0.0
         self._sync_task: asyncio.Task[None] | None = None
         self._pods: Callable[[], Iterable[LocalPod]] = list
+        self._node_failure: Callable[[str], str | None] = lambda _node: None
 
     def watch_pods(self, pods: Callable[[], Iterable[LocalPod]]) -> None:
         self._pods = pods
+
+    def watch_nodes(self, failure: Callable[[str], str | None]) -> None:
+        """``failure(node)``: ``stop``/``partition`` while the node is failed: its NodePort listeners then stop
+        (the node is off) or keep their last rules (its kube-proxy cannot see the API)."""
+        self._node_failure = failure
+
+    def resync(self) -> None:
+        """A node failed or came back: reprogram the listeners."""
+        self._schedule_sync()
 
     def used_node_ports(self) -> set[int]:
         return {p for s in self.services.values() for p in s.node_ports.values()}
@@ -88,9 +103,13 @@ class ServiceController:
             self.refresh()
             return
         service.vip = self._plan.next_vip()
+        if spec.type == "LoadBalancer":
+            service.load_balancer_ip = self._plan.next_load_balancer_ip()
         for port in spec.ports:
             await self._listen(service, port, service.vip, local_port(port.port), node="")
-            if spec.type == "NodePort":
+            if service.load_balancer_ip:
+                await self._listen(service, port, service.load_balancer_ip, local_port(port.port), node="")
+            if spec.type in ("NodePort", "LoadBalancer"):
                 node_port = port.node_port or self._free_node_port()
                 service.node_ports[port.name] = node_port
                 for node, ip in nodes:
@@ -156,7 +175,10 @@ class ServiceController:
         pods = {p.name: p for p in self._pods()}
         for listener in self._listeners.values():
             service = self.services[(listener.service.namespace, listener.service.name)]
-            wanted = self._listener_endpoints(service, listener, pods)
+            failure = self._node_failure(listener.node) if listener.node else None
+            if failure == "partition":
+                continue  # that node's kube-proxy is cut from the API: it keeps its last rules
+            wanted = () if failure == "stop" else self._listener_endpoints(service, listener, pods)
             if wanted != listener.programmed:
                 listener.programmed = wanted
                 listener.seq += 1
@@ -179,8 +201,8 @@ class ServiceController:
     def on_synced(self, listener_id: str, seq: int, ts_ns: int) -> None:
         """The proxy applied a listener's set: publish what the data path now does."""
         listener = self._listeners.get(listener_id)
-        if listener is None or seq != listener.seq:
-            return
+        if listener is None or seq != listener.seq or (listener.node and self._node_failure(listener.node)):
+            return  # a failed node's data path reports nothing
         node = listener.node if listener.service.local_traffic else ""
         detail = ",".join(sorted({ip for ip, _, _ in listener.programmed}))
         key = (f"{listener.service.namespace}/{listener.service.name}", node)
@@ -193,30 +215,49 @@ class ServiceController:
         ))
 
     # --- addresses ---------------------------------------------------------------------------
-    def addresses(self, namespace: str, name: str, kind: ServiceKind) -> list[ServiceAddress]:
+    def addresses(self, namespace: str, name: str, kind: ServiceKind,
+                  port: PortRef | None = None) -> list[ServiceAddress]:
+        """The addresses of one port of the Service (``port`` by name or number; default: ``http``, else the
+        first): a ClusterIP VIP:port, every node's nodePort, or each ready pod's IP and target port."""
         service = self.services[(namespace, name)]
         spec = service.spec
+        chosen = _chosen_port(spec, port)
         if kind is ServiceKind.HEADLESS:
             pods = {p.name: p for p in self._pods()}
-            port = spec.ports[0]
-            return [
-                ServiceAddress(kind, ip, local_port(pods[n].template.port_number(port.target_port) or port.port))
-                for n, ip in sorted(service.endpoints.items()) if n in pods
-            ]
+            out = []
+            for pod_name, ip in sorted(service.endpoints.items()):
+                pod = pods.get(pod_name)
+                target = pod.template.port_number(chosen.target_port) if pod is not None else None
+                if target is not None:  # a pod without the named port is no endpoint of it (as kube-proxy)
+                    out.append(ServiceAddress(kind, ip, local_port(target)))
+            return out
         if kind is ServiceKind.CLUSTER_IP:
             if spec.headless:
                 raise ClusterError(f"service {name} is headless", hint="ask for Headless addresses instead")
-            return [ServiceAddress(kind, service.vip, local_port(p.port)) for p in spec.ports]
-        if kind is ServiceKind.NODE_PORT and spec.type == "NodePort":
-            return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node)
-                    for lis in service.listeners if lis.node]
+            return [ServiceAddress(kind, service.vip, local_port(chosen.port))]
+        if kind is ServiceKind.NODE_PORT and spec.type in ("NodePort", "LoadBalancer"):
+            return [ServiceAddress(kind, lis.host, lis.listen_port, node=lis.node, traffic_local=spec.local_traffic)
+                    for lis in service.listeners if lis.node and lis.port == chosen]
+        if kind is ServiceKind.LOAD_BALANCER and service.load_balancer_ip:
+            return [ServiceAddress(kind, service.load_balancer_ip, local_port(chosen.port))]
         raise ClusterError(f"service {name} has no {kind} address",
                            hint="use a Service of type NodePort" if kind is ServiceKind.NODE_PORT else
-                           "the local backend has no load balancers: use NodePort")
+                           "use a Service of type LoadBalancer")
 
     async def close(self) -> None:
         if self._sync_task is not None:
             self._sync_task.cancel()
+
+
+def _chosen_port(spec: ServiceSpec, ref: PortRef | None) -> ServicePort:
+    """The Service port an address is asked for, chosen as on a real cluster (``chaoskit.serviceports``)."""
+    as_api = {"metadata": {"name": spec.name},
+              "spec": {"ports": [{"name": p.name, "port": p.port, "targetPort": p.target_port} for p in spec.ports]}}
+    try:
+        chosen = choose_port(as_api, ref, discovering=False)
+    except PortChoiceError as exc:
+        raise NotFoundError(str(exc), hint=exc.hint) from None
+    return next(p for p in spec.ports if p.name == chosen["name"] and p.port == chosen["port"])
 
 
 def _selects(spec: ServiceSpec, pod: LocalPod) -> bool:

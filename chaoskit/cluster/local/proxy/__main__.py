@@ -8,6 +8,11 @@ Control (one JSON object per line on stdin; replies on stdout, logs on stderr):
   -> ``{"op":"synced","id":"L1","seq":7,"ts_ns":...}`` (wall clock when the new set took effect)
 - ``{"op":"close","id":"L1"}`` -> ``{"op":"closed","id":"L1"}``
   (closing an unknown id is not an error: close is idempotent)
+- ``{"op":"health","id":"proxy","every_s":1}`` -> ``{"op":"health","id":"proxy","ts_ns":...,
+  "listen_drops":0,"handoff_timeouts":0,"handoff_refused":0,"loop_lag_ms":0.0,"cpu_s":0.1}`` now, and
+  again (at most every ``every_s``) whenever drops or hand-over timeouts rose or the loop ran late
+  (``health``). Totals since start. Nothing is sent unasked: a controller that never asks sees no change.
+- ``listen`` may carry ``"backlog": N`` (accept queue length; default 4096).
 - any failure -> ``{"op":"error","id":"L1","message":"..."}``
 - stdin EOF or SIGTERM -> close everything and exit 0.
 """
@@ -29,7 +34,8 @@ from typing import Any
 
 from chaoskit.cluster.local.proxy.conn import HANDOFF
 from chaoskit.cluster.local.proxy.handoff import Endpoint
-from chaoskit.cluster.local.proxy.listener import Listener
+from chaoskit.cluster.local.proxy.health import HealthMonitor
+from chaoskit.cluster.local.proxy.listener import BACKLOG, Listener
 
 log = logging.getLogger("chaoskit.proxy")
 
@@ -83,6 +89,12 @@ class Proxy:
     def __init__(self, emit: Emit) -> None:
         self._emit = emit
         self._listeners: dict[str, Listener] = {}
+        self._closed_drops = 0
+        self.health = HealthMonitor(emit, self.listen_drops, HANDOFF.failed)
+
+    def listen_drops(self) -> int:
+        """Accept-queue drops on every address this proxy ever listened on."""
+        return self._closed_drops + sum(listener.drops() for listener in self._listeners.values())
 
     async def handle_line(self, line: bytes) -> None:
         """Carry out one control line; every outcome, failures included, is answered on stdout."""
@@ -105,7 +117,7 @@ class Proxy:
         if not listener_id:
             raise ControlError("missing id")
         if op == "listen":
-            self._listen(listener_id, message.get("host"), message.get("port"))
+            self._listen(listener_id, message.get("host"), message.get("port"), message.get("backlog", BACKLOG))
             self._emit({"op": "listening", "id": listener_id})
         elif op == "endpoints":
             seq = message.get("seq")
@@ -118,17 +130,25 @@ class Proxy:
             listener = self._listeners.pop(listener_id, None)
             if listener is not None:
                 listener.close()
+                self._closed_drops += listener.drops()
             self._emit({"op": "closed", "id": listener_id})
+        elif op == "health":
+            every_s = message.get("every_s", 1.0)
+            if not isinstance(every_s, int | float) or isinstance(every_s, bool) or not 0.05 <= every_s <= 3600:
+                raise ControlError("health needs every_s, a number of seconds in [0.05, 3600]")
+            self.health.start(float(every_s))
         else:
-            raise ControlError(f"unknown op {op!r}: expected listen, endpoints or close")
+            raise ControlError(f"unknown op {op!r}: expected listen, endpoints, close or health")
 
-    def _listen(self, listener_id: str, host: object, port: object) -> None:
+    def _listen(self, listener_id: str, host: object, port: object, backlog: object) -> None:
         if listener_id in self._listeners:
             raise ControlError(f"listener {listener_id!r} exists already")
         if not is_ip(host) or not isinstance(port, int) or not 0 < port < 65536:
             raise ControlError("listen needs an IP address host and an integer port in 1..65535")
+        if not isinstance(backlog, int) or isinstance(backlog, bool) or not 0 < backlog <= 65535:
+            raise ControlError("listen's backlog must be an integer in 1..65535")
         assert isinstance(host, str)  # is_ip checked it; this tells the type checker
-        listener = Listener(listener_id, host, port)
+        listener = Listener(listener_id, host, port, backlog=backlog)
         try:
             listener.bind()
         except OSError as exc:
@@ -142,6 +162,7 @@ class Proxy:
             raise ControlError(f"unknown listener {listener_id!r}") from None
 
     def close_all(self) -> None:
+        self.health.stop()
         for listener in self._listeners.values():
             listener.close()
         self._listeners.clear()

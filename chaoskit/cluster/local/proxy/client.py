@@ -7,16 +7,73 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaoskit.cluster.local.proxy.health import LAG_REPORTED_MS
 from chaoskit.cluster.protocol import ClusterError
 from chaoskit.process import spawn, terminate
 
 log = logging.getLogger(__name__)
 SyncedCallback = Callable[[str, int, int], None]
 """(listener id, seq, ts_ns when the proxy applied it)"""
+
+
+HEALTH_EVERY_S = 1.0
+"""How often, at most, the proxy reports a rise in its failure counters."""
+
+
+@dataclass
+class ProxyHealth:
+    """What the proxy process reported about itself: failures that are the embedded cluster's own."""
+
+    listen_drops: int = 0
+    handoff_timeouts: int = 0
+    lag_ms_max: float = 0.0
+    windows: list[tuple[int, int, int, int]] = field(default_factory=list)
+    """(from_ns, to_ns, connections dropped, hand-overs timed out) for every report that saw some."""
+    lags: list[tuple[int, float]] = field(default_factory=list)
+    """(ts_ns, ms) of every report whose event loop ran that late."""
+    reports: int = 0
+    _last_ns: int = 0
+
+    def update(self, report: dict[str, Any]) -> None:
+        self.reports += 1
+        ts_ns = int(report.get("ts_ns", 0))
+        drops, timeouts = int(report.get("listen_drops", 0)), int(report.get("handoff_timeouts", 0))
+        if drops > self.listen_drops or timeouts > self.handoff_timeouts:
+            self.windows.append((self._last_ns or ts_ns, ts_ns, drops - self.listen_drops,
+                                 timeouts - self.handoff_timeouts))
+        lag = float(report.get("loop_lag_ms", 0.0))
+        if self._last_ns and lag >= LAG_REPORTED_MS:
+            self.lags.append((ts_ns, lag))
+            self.lag_ms_max = max(self.lag_ms_max, lag)
+        self.listen_drops, self.handoff_timeouts = max(drops, self.listen_drops), max(timeouts, self.handoff_timeouts)
+        self._last_ns = ts_ns
+
+    def notes(self) -> list[str]:
+        """One sentence per kind of trouble, for the run's notes; none when the proxy kept up."""
+        notes = []
+        if self.windows:
+            spans = ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b, _, _ in self.windows[:5])
+            more = f" and {len(self.windows) - 5} more" if len(self.windows) > 5 else ""
+            notes.append(
+                f"the embedded cluster's proxy was saturated: {self.listen_drops} connections dropped by the "
+                f"kernel accept queue, {self.handoff_timeouts} hand-overs timed out (UTC {spans}{more}): "
+                "failures in those windows are the embedded cluster's, not the service's")
+        if self.lags:
+            notes.append(
+                f"the embedded cluster's proxy ran up to {self.lag_ms_max:.0f} ms late {len(self.lags)} times "
+                f"(first at UTC {_clock(self.lags[0][0])}): this machine was short of CPU, so slow answers "
+                "then are partly the embedded cluster's")
+        return notes
+
+
+def _clock(ts_ns: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts_ns / 1e9)) + f".{ts_ns // 100_000_000 % 10}"
 
 
 class ProxyClient:
@@ -31,6 +88,11 @@ class ProxyClient:
         self._pending: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
         self.errors: list[str] = []
         """Data-path errors the proxy reported outside any request (kept for the run's notes)."""
+        self.health = ProxyHealth()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     async def start(self) -> None:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -41,6 +103,7 @@ class ProxyClient:
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log_file.fileno(),
             )
         self._reader = asyncio.create_task(self._read_loop())
+        self._send({"op": "health", "id": "proxy", "every_s": HEALTH_EVERY_S})
 
     async def _read_loop(self) -> None:
         assert self._process is not None and self._process.stdout is not None
@@ -49,6 +112,9 @@ class ProxyClient:
             op, listener = message.get("op"), message.get("id", "")
             if op == "synced":
                 self._on_synced(listener, int(message["seq"]), int(message["ts_ns"]))
+                continue
+            if op == "health":
+                self.health.update(message)
                 continue
             expected = "listen" if op in ("listening", "error") else "close"
             future = self._pending.pop((expected, listener), None)

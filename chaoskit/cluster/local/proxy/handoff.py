@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import socket
 
+from chaoskit.cluster.local.proxy.health import HandoffCounters
+
 Endpoint = tuple[str, int]
 
 SEND_TIMEOUT_S = 0.5
@@ -24,12 +26,15 @@ class HandoffSender:
         self.paths: dict[Endpoint, str] = {}
         """endpoint -> the pod's hand-over socket (pod IPs are never reused, so entries never go stale)."""
         self._socks: dict[str, socket.socket] = {}
+        self.failed = HandoffCounters()
 
     def path_of(self, endpoint: Endpoint) -> str | None:
         return self.paths.get(endpoint)
 
     def send(self, path: str, fd: int) -> bool:
-        """Give the pod a duplicate of ``fd``; False when the pod cannot take it (dead, stopping)."""
+        """Give the pod a duplicate of ``fd``; False when the pod cannot take it (dead, stopping, or
+        too busy to take it within SEND_TIMEOUT_S: counted apart, that one is the embedded cluster's)."""
+        timed_out = False
         for _ in range(2):  # a cached connection may be to a previous, dead process: reopen once
             sock = self._socks.get(path)
             try:
@@ -37,8 +42,15 @@ class HandoffSender:
                     sock = self._socks[path] = self._connect(path)
                 socket.send_fds(sock, [b"h"], [fd])
                 return True
-            except OSError:
+            except OSError as exc:
+                # Busy, not gone: the send waited SEND_TIMEOUT_S in vain, or the pod's hand-over
+                # listener has a full backlog (a unix connect then fails at once with EAGAIN).
+                timed_out = isinstance(exc, TimeoutError | BlockingIOError)
                 self._forget(path)
+        if timed_out:
+            self.failed.timeouts += 1
+        else:
+            self.failed.refused += 1
         return False
 
     @staticmethod

@@ -14,6 +14,7 @@ from typing import Final
 
 from chaoskit.cluster.local.proxy.conn import ClientSide
 from chaoskit.cluster.local.proxy.handoff import Endpoint
+from chaoskit.cluster.local.proxy.health import socket_drops
 from chaoskit.sockets import bound_socket
 
 BACKLOG: Final = 4096
@@ -25,15 +26,26 @@ log = logging.getLogger("chaoskit.proxy")
 class Listener:
     """Accepts on one address and relays each connection to an endpoint chosen at accept time."""
 
-    def __init__(self, listener_id: str, host: str, port: int) -> None:
+    def __init__(self, listener_id: str, host: str, port: int, *, backlog: int = BACKLOG) -> None:
         self.id = listener_id
         self.host = host
         self.port = port
+        self.backlog = backlog
         self.endpoints: tuple[Endpoint, ...] = ()
         self.conns: set[ClientSide] = set()
         self.closed = False
         self._sock: socket.socket | None = None
         self._server: asyncio.Server | None = None
+        self._past_drops = 0
+        """Accept-queue drops of the listening sockets this listener has closed (the count is per socket)."""
+
+    def drops(self) -> int:
+        """Connections the kernel dropped for a full accept queue on this address, since it was created."""
+        return self._past_drops + (socket_drops(self._sock) if self._sock is not None else 0)
+
+    def _close_sock(self, sock: socket.socket) -> None:
+        self._past_drops += socket_drops(sock)
+        sock.close()
 
     def bind(self) -> None:
         """Reserve the address (raises OSError, e.g. address in use). No endpoints yet: refused."""
@@ -58,12 +70,12 @@ class Listener:
     async def _start_listening(self) -> None:
         if self._sock is None:
             self._sock = bound_socket(self.host, self.port)
-        self._sock.listen(BACKLOG)
+        self._sock.listen(self.backlog)
         # The loop takes ownership of the fd it is given; keeping our own duplicate lets
         # _stop_listening drain the accept queue after the loop has stopped accepting.
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._new_client, sock=self._sock.dup(),
-                                                backlog=BACKLOG)
+                                                backlog=self.backlog)
 
     def _stop_listening(self, old: tuple[Endpoint, ...]) -> None:
         """Stop accepting. Connections whose handshake already completed (in the accept queue) are
@@ -74,7 +86,7 @@ class Listener:
         self._server = None
         sock, self._sock = self._sock, None
         self._drain_accept_queue(sock, old)
-        sock.close()
+        self._close_sock(sock)
         self._sock = bound_socket(self.host, self.port)
 
     def _drain_accept_queue(self, sock: socket.socket, old: tuple[Endpoint, ...]) -> None:
@@ -104,7 +116,7 @@ class Listener:
             self._server.close()
             self._server = None
         if self._sock is not None:
-            self._sock.close()
+            self._close_sock(self._sock)
             self._sock = None
         for conn in list(self.conns):
             conn.reset_both()
