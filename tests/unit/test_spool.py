@@ -9,11 +9,15 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner
 
+from chaoskit.cli.app import app
+from chaoskit.engine.rundir import INCOMPLETE, RunDir, RunDirState, inspect
 from chaoskit.engine.spool import RequestSpool
 from chaoskit.load.decode import RECORD_DTYPE, to_frame
 from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.records import OUTCOME_LABELS, STORED_COLUMNS
+from chaoskit.owner import Owner
 
 pytestmark = pytest.mark.unit
 
@@ -68,3 +72,15 @@ def test_finish_is_idempotent_and_the_spool_is_closed_after(tmp_path: Path) -> N
     assert spool.finish() == spool.finish()
     with pytest.raises(RuntimeError, match="after the spool was finished"):
         spool.append(batch(10, 10, worker="local/0"))
+
+
+def test_a_crashed_run_that_only_spooled_requests_holds_nothing_saved(tmp_path: Path) -> None:
+    run = RunDir(tmp_path, "pod-recreate")
+    (run.path / INCOMPLETE).write_text(Owner(2**22 + 7, 1, Owner.current().host).to_json())  # no such process
+    spool = RequestSpool(run.path / "requests.parquet", row_group_rows=10)
+    spool.append(batch(0, 30, worker="local/0"))  # row groups written, no footer: killed before the run ended
+    assert [p.name for p in run.path.iterdir() if p.name != INCOMPLETE] == [".requests.parquet.partial"]
+    found = inspect(run.path)
+    assert (found.state, found.empty) == (RunDirState.CRASHED, True)
+    result = CliRunner().invoke(app, ["cleanup", "--out", str(tmp_path)])
+    assert result.exit_code == 0 and not run.path.exists()
