@@ -24,6 +24,7 @@ from chaoskit.checks.results import DataCheckResult
 from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.save import save_run
+from chaoskit.engine.spool import StoredRequests
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = [("baseline", 5.0), ("chaos", 20.0), ("recovery", 8.0)]
@@ -62,6 +63,13 @@ def firings() -> RunFacts:
     return RunFacts(firings=found, planned_firings=len(found))
 
 
+def store_requests(run_dir: Path, requests: pd.DataFrame) -> StoredRequests:
+    """requests.parquet in ``run_dir``, where a run's collector streams it (``save_run`` writes the other files)."""
+    path = run_dir / "requests.parquet"
+    requests.to_parquet(path, index=False)
+    return StoredRequests.at(path)
+
+
 def write_run(root: Path, *, outage_s: float = 0.03, seed: int = 1, experiment: str = "pod-recreate",
               **kwargs: object) -> Path:
     """A run directory under ``root`` written by ``save_run`` (every file a real run has)."""
@@ -69,7 +77,7 @@ def write_run(root: Path, *, outage_s: float = 0.03, seed: int = 1, experiment: 
     run = RunDir(root, experiment)
     summary, requests, events = synthetic_summary(outage_s=outage_s, seed=seed, experiment=experiment,
                                                   run_id=run.run_id, **kwargs)  # type: ignore[arg-type]
-    record = RunRecord(run_dir=run.path, experiment=spec, requests=requests, events=events,
+    record = RunRecord(run_dir=run.path, experiment=spec, requests=store_requests(run.path, requests), events=events,
                        summary=summary, context=RunContext(load="100 req/s", seed=seed, version="test"))
     save_run(record, run)
     return run.path

@@ -44,7 +44,9 @@ async def _plan(spec: Experiment, cluster: Cluster) -> list[str]:
     load = spec.load
     services = ", ".join(f"{s.name} ({'/'.join(t.value for t in s.types)}"
                          + (f", port {s.port}" if s.port is not None else "") + ")" for s in load.services)
-    lines.append(f"load: {load.rate:g} req/s per address, {load.connection}, {services or 'the services above'}")
+    workers = "" if load.workers == 1 else f", {load.workers} workers (Locust's distributed mode)"
+    lines.append(f"load: {load.rate:g} req/s per address, {load.connection}{workers}, "
+                 f"{services or 'the services above'}")
     if any(t.value == "ClusterIP" for s in load.services for t in s.types) or not load.services:
         lines.append(f"ClusterIP load: {_origin_text(load.from_, cluster)}")
     lines.append(f"phases: baseline {spec.phases.baseline:g}s, chaos {spec.phases.chaos:g}s, "

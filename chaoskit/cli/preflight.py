@@ -39,6 +39,16 @@ def rate(value: float | None) -> float | None:
     return value
 
 
+def workers(value: str | None) -> int | str | None:
+    """``--workers``: a count of at least 1, or auto (the experiment model checks the count against the rate)."""
+    if value is None or value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        why = "at least 1 (or auto)" if value.isdigit() else "not a count of worker processes, nor auto"
+        exits.fail(f"--workers {value}: {why}", hint="e.g. --workers 2, or --workers auto to size it from the rate")
+    return int(value)
+
+
 def out_dir(path: Path) -> Path:
     try:
         return check_out_dir(path)

@@ -33,6 +33,7 @@ from chaoskit.engine.rundir import RunDir
 from chaoskit.engine.runner import Engine, RunOptions
 from chaoskit.experiment import Experiment
 from chaoskit.load.agent import AgentError
+from chaoskit.load.report import AgentImageError
 from chaoskit.report import aggregate as aggregate_report
 from chaoskit.report import junit
 from chaoskit.report.evidence import headline
@@ -84,7 +85,7 @@ def run_series(spec: Experiment, backend: str, flags: KubeFlags, options: Series
     failure: tuple[str, str, int] | None = None
     try:
         interrupted = asyncio.run(_series(spec, (backend, flags, first), planned, series, options, console, records))
-    except (ManifestError, UnsafeTargetError) as exc:
+    except (ManifestError, UnsafeTargetError, AgentImageError) as exc:
         interrupted, failure = True, (str(exc), exc.hint, exits.BAD_INPUT)
     except (ClusterError, AgentError) as exc:
         interrupted, failure = True, (f"infrastructure failure: {exc}", getattr(exc, "hint", ""), exits.INFRASTRUCTURE)

@@ -34,6 +34,7 @@ from chaoskit.engine.targets import no_existing_workloads
 from chaoskit.experiment import Experiment, SpecError
 from chaoskit.faults.node_failure import OPT_IN_FLAG, needs_opt_in
 from chaoskit.load.agent import AgentError
+from chaoskit.load.report import AgentImageError
 from chaoskit.metrics import MetricsError, MetricsSession, PushError, RunMetrics
 from chaoskit.report.evidence import headline
 from chaoskit.report.junit import render as render_junit
@@ -88,6 +89,9 @@ def run(
         "kube: image of the in-cluster load agent Job (default: the pinned Locust image)."))] = None,
     agent_cpu: Annotated[str | None, typer.Option(help=(
         "kube: CPU request and limit of the in-cluster load agent, e.g. 500m (default: 1)."))] = None,
+    workers: Annotated[str | None, typer.Option(help=(
+        "Load worker processes (in-cluster: pods) the schedule is spread over, Locust's distributed mode: a count, "
+        "or auto (from the rate and the per-worker ceiling). Overrides load.workers."))] = None,
     metrics_port: Annotated[int | None, typer.Option(min=0, max=65535, help=(
         "Serve live Prometheus metrics at /metrics on this port while the run goes on (0: any free port)."))] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics server binds.")] = "127.0.0.1",
@@ -110,7 +114,7 @@ def run(
     # Every flag first: a bad one must not cost a cluster, a temp directory or a run directory.
     overrides = {"baseline": preflight.duration(baseline, "--baseline"), "chaos": preflight.duration(chaos, "--chaos"),
                  "recovery": preflight.duration(recovery, "--recovery"), "rate": preflight.rate(rate),
-                 "load_from": load_from.value if load_from else None}
+                 "load_from": load_from.value if load_from else None, "workers": preflight.workers(workers)}
     linger = preflight.duration(metrics_linger, "--metrics-linger") or 0.0
     if agent_cpu is not None and not re.fullmatch(r"\d+(\.\d+)?|\d+m", agent_cpu):
         exits.fail(f"--agent-cpu {agent_cpu!r}: not a CPU quantity",
@@ -153,7 +157,7 @@ def run(
                 console.print(f"Metrics: {session.server.url}")
             record = _execute(spec, backend.value, flags, RunOptions(out_dir=out, seed=seed), console, quiet=quiet,
                               metrics=session.metrics)
-            session.finish(record.summary)
+            session.finish(record.summary, workers=record.context.workers)
     except PushError as exc:
         exits.fail(str(exc), hint=exc.hint, code=exits.INFRASTRUCTURE)
     except MetricsError as exc:
@@ -195,7 +199,7 @@ def _execute(spec: Experiment, backend: str, flags: KubeFlags, options: RunOptio
     try:
         with view if not quiet else contextlib.nullcontext():
             return asyncio.run(_interruptible(engine))
-    except (ManifestError, UnsafeTargetError, ConfigurationError, TargetAnswerError) as exc:
+    except (ManifestError, UnsafeTargetError, ConfigurationError, TargetAnswerError, AgentImageError) as exc:
         # Bad input found once the run had begun: nothing was measured, so no run directory is left either.
         shutil.rmtree(engine.run_dir.path, ignore_errors=True)
         exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)

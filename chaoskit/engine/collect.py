@@ -1,27 +1,36 @@
-"""Collects request records from the load agent and events from the cluster while a run goes on."""
+"""Collects request records from the load agents and events from the cluster while a run goes on.
+
+Records pass through: each batch goes to the observers (metrics, live view) and then to the spool, which
+writes them to requests.parquet in row groups. The collector itself keeps no request, so a run's memory does
+not grow with its length (``spool.max_held`` is its own account of the rows it ever held at once). Events
+are few (a handful per pod) and stay in memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 
 import pandas as pd
 
 from chaoskit.cluster.protocol import ClusterEvent, EventStream
 from chaoskit.engine.observer import Observers
-from chaoskit.load.decode import concat_frames, no_records
+from chaoskit.engine.spool import RequestSpool, StoredRequests
 from chaoskit.load.source import LoadGroup
 from chaoskit.vocab import EVENT_COLUMNS
 
 PUMP_INTERVAL_S = 0.25
+REQUESTS_FILE = "requests.parquet"
 
 
 class Collector:
-    """Pulls records and events every ``PUMP_INTERVAL_S`` and hands them to the observers."""
+    """Pulls records and events every ``PUMP_INTERVAL_S``, hands them to the observers, spools the records
+    into ``<run dir>/requests.parquet``."""
 
-    def __init__(self, observers: Observers) -> None:
+    def __init__(self, observers: Observers, run_dir: Path) -> None:
         self._observers = observers
-        self._frames: list[pd.DataFrame] = []
+        self.spool = RequestSpool(run_dir / REQUESTS_FILE)
         self._events: list[ClusterEvent] = []
         self._stream: EventStream | None = None
         self._agent: LoadGroup | None = None
@@ -52,8 +61,8 @@ class Collector:
             return
         frame = self._agent.take_records()
         if len(frame):
-            self._frames.append(frame)
             self._observers.on_records(frame)
+            self.spool.append(frame)
 
     def stop(self) -> None:
         """Take what is left; the pump stops."""
@@ -63,11 +72,9 @@ class Collector:
         self.drain_events()
         self._take_records()
 
-    def requests(self) -> pd.DataFrame:
-        frames = [f for f in self._frames if len(f)]
-        if not frames:
-            return no_records()
-        return concat_frames(frames)
+    def requests(self) -> StoredRequests:
+        """The requests table, complete on disk (call after ``stop``)."""
+        return self.spool.finish()
 
     def events(self) -> pd.DataFrame:
         rows = [dataclasses.asdict(e) for e in sorted(self._events, key=lambda e: e.ts_ns)]

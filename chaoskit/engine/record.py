@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from chaoskit.analysis.summary import RunSummary
+from chaoskit.engine.spool import StoredRequests
 from chaoskit.experiment import Experiment
-from chaoskit.load.report import AgentReport
+from chaoskit.load.report import AgentReport, WorkerReport
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class RunContext:
     """The seed of victim choice (and local placement): ``--seed`` replays the same choices."""
     version: str = ""
     """The chaoskit that made the run (empty for runs older than this field)."""
+    workers: tuple[WorkerReport, ...] = ()
+    """Each load worker's health (planned vs delivered, lag, CPU, clock); empty when no agent reported."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,9 @@ class RunRecord:
 
     run_dir: Path
     experiment: Experiment
-    requests: pd.DataFrame
-    """One row per scheduled request (columns: ``chaoskit.load.records.FRAME_COLUMNS``)."""
+    requests: StoredRequests
+    """One row per scheduled request (columns: ``chaoskit.load.records.STORED_COLUMNS``), in requests.parquet:
+    ``requests.frame()`` reads it (the record does not hold the rows)."""
     events: pd.DataFrame
     """One row per cluster event (columns: ``chaoskit.vocab.EVENT_COLUMNS``)."""
     summary: RunSummary

@@ -180,7 +180,9 @@ class FoundRunDir:
 def inspect(path: Path) -> FoundRunDir:
     """The state of one run directory (complete, running, crashed) from its marker and its owner."""
     names = [p.name for p in path.iterdir()] if path.is_dir() else []
-    empty = all(n == INCOMPLETE or (n.startswith(".") and n.endswith(".tmp")) for n in names)
+    # Unfinished writes are not saved data: atomic writes' .tmp files, and the request spool's .partial parquet
+    # (it has no footer until the run ends, so nothing can read it).
+    empty = all(n == INCOMPLETE or (n.startswith(".") and n.endswith((".tmp", ".partial"))) for n in names)
     staging = path.name.startswith(".") and path.name.endswith(CREATING)
     if INCOMPLETE not in names:
         if staging:  # killed between making it and writing the marker (or still there): judge by age

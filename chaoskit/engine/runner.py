@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from chaoskit import __version__
 from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
 from chaoskit.analysis.summary import summarize
@@ -45,9 +47,11 @@ from chaoskit.engine.targets import (
 from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
-from chaoskit.load.agent import AgentReport, LoadAgent
+from chaoskit.load.agent import AgentError, AgentReport
 from chaoskit.load.plan import LoadPlan, LoadTarget
+from chaoskit.load.sizing import choose_workers
 from chaoskit.load.source import InClusterLoad, LoadGroup
+from chaoskit.load.workers import local_agent
 from chaoskit.vocab import LoadOrigin, expected_replicas, selector_text
 
 PHASES = ("baseline", "chaos", "recovery")
@@ -81,7 +85,7 @@ class Engine:
         self.rng = random.Random(self.options.seed)
         self.undo = UndoStack()
         self.run_dir = RunDir(self.options.out_dir, experiment.name)
-        self.collector = Collector(self.observers)
+        self.collector = Collector(self.observers, self.run_dir.path)
         self.notes: list[str] = []
         self._load = LoadGroup()
         self._agent_report: AgentReport | None = None
@@ -121,13 +125,15 @@ class Engine:
             if stream is not None:
                 self.collector.drain_events()
                 stream.close()
-            record = self._record(aborted=aborted)
-            save_run(record, self.run_dir)
+            # The requests are read back once, for the analysis and report.html; the record keeps only the file.
+            requests = self.collector.requests().frame()
+            record = self._record(requests, aborted=aborted)
+            save_run(record, self.run_dir, requests=requests)
         return record
 
-    def _record(self, *, aborted: bool) -> RunRecord:
+    def _record(self, requests: pd.DataFrame, *, aborted: bool) -> RunRecord:
         spec = self.experiment
-        requests, events = self.collector.requests(), self.collector.events()
+        events = self.collector.events()
         agent = dataclasses.asdict(self._agent_report) if self._agent_report else None
         checks = list(self._scheduler.checker.results) if self._scheduler else []
         summary = summarize(requests, events, checks, slo_targets(spec), experiment=spec.name,
@@ -135,8 +141,9 @@ class Engine:
                             facts=self._facts())
         backend_notes = self.cluster.run_notes() if isinstance(self.cluster, BackendNotes) else []
         context = RunContext(notes=(*self.notes, *backend_notes, *self.observers.notes()),
-                             load=self.load_description(), seed=self.options.seed, version=__version__)
-        return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=requests, events=events,
+                             load=self.load_description(), seed=self.options.seed, version=__version__,
+                             workers=self._agent_report.workers if self._agent_report else ())
+        return RunRecord(run_dir=self.run_dir.path, experiment=spec, requests=self.collector.requests(), events=events,
                          summary=summary, context=context, agent=self._agent_report)
 
     # --- phases ------------------------------------------------------------------------------
@@ -161,6 +168,8 @@ class Engine:
             self._phase_event(phase, "end", end_ns)
         self._agent_report = await self._load.wait(timeout_s=spec.load.timeout + 30)
         self.notes.extend(self._load.notes)
+        if not self._agent_report.delivered:  # until the verdict says INCONCLUSIVE: fail as infrastructure
+            raise AgentError("the load was not delivered: " + "; ".join(self._agent_report.problems))
         self.observers.on_phase("verify", time.time_ns())
         await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
         self.notes.extend(scheduler.notes)
@@ -203,9 +212,15 @@ class Engine:
         self._targets = [("local", t) for t in here] + [("in-cluster", t) for t in inside]
         await self._reach_steady_state(here)
 
+        workers = {id(group): choose_workers(spec.load.workers, group, rate=spec.load.rate,
+                                             connection=spec.load.connection, in_cluster=group is inside)
+                   for group in (here, inside) if group}
+        self.notes.extend(note for choice in workers.values() for note in choice.notes)
+
         def plan(chosen: list[LoadTarget], start_at_ns: int | None = None) -> LoadPlan:
             return LoadPlan(targets=tuple(chosen), rate=spec.load.rate, duration_s=spec.total_duration_s,
-                            connection=spec.load.connection, timeout_s=spec.load.timeout, start_at_ns=start_at_ns)
+                            connection=spec.load.connection, timeout_s=spec.load.timeout, start_at_ns=start_at_ns,
+                            workers=workers[id(chosen)].count)
 
         t0_ns: int | None = None
         self._planned_requests = sum(plan(group).requests_per_target * len(group) for group in (here, inside) if group)
@@ -217,7 +232,8 @@ class Engine:
             await remote.start()
             t0_ns = remote.t0_ns
         if here:
-            local = LoadAgent(plan(here, t0_ns or time.time_ns() + int(LOAD_START_DELAY_S * 1e9)))
+            # Without an in-cluster instant the agents pick t0 once every process is up (start_lead_s after).
+            local = local_agent(plan(here, t0_ns))
             self._load.add(LoadOrigin.LOCAL, local)
             await local.start()
             t0_ns = local.t0_ns

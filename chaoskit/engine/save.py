@@ -1,5 +1,7 @@
-"""A run record into its files (parquet tables, summary.json, report.md, report.html, the spec), and summary.json
+"""A run record into its files (events.parquet, summary.json, report.md, report.html, the spec), and summary.json
 back.
+
+requests.parquet is already in the run directory: the collector streamed it there while the run went on.
 
 Reading a run back checks what it reads: summary.json must be of a schema version this chaoskit reads
 (``READABLE_VERSIONS``), and the parquet tables must be there, readable, with their columns and as many
@@ -23,6 +25,7 @@ from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import RunDir
 from chaoskit.experiment import Experiment
 from chaoskit.load.records import REQUEST_COLUMNS
+from chaoskit.load.report import worker_from_dict
 from chaoskit.vocab import REQUIRED_EVENT_COLUMNS
 
 READABLE_VERSIONS: Final = (SCHEMA_VERSION,)
@@ -45,16 +48,19 @@ def slo_targets(experiment: Experiment) -> SloTargets:
                       data=slo.data)
 
 
-def save_run(record: RunRecord, run: RunDir) -> Path:
-    """Write every file of the run directory (each atomically), then mark it complete; returns summary.json."""
+def save_run(record: RunRecord, run: RunDir, *, requests: pd.DataFrame | None = None) -> Path:
+    """Write every file of the run directory (each atomically), then mark it complete; returns summary.json.
+
+    ``requests`` is the requests table already read (the engine's, for the analysis); without it report.html
+    reads it from requests.parquet."""
     spec = record.experiment
     run.write_text("experiment.yaml", yaml.safe_dump(spec.model_dump(mode="json", by_alias=True), sort_keys=False))
-    run.write_parquet("requests.parquet", record.requests)
     run.write_parquet("events.parquet", record.events)
     path = run.write_json("summary.json", summary_document(record.summary, record.context))
     report_md = render_report(record.summary, record.context)
     run.write_text("report.md", report_md)
-    run.write_text("report.html", render_html(record.summary, record.context, record.requests, record.events,
+    frame = record.requests.frame() if requests is None else requests
+    run.write_text("report.html", render_html(record.summary, record.context, frame, record.events,
                                               report_md=report_md))
     run.mark_complete()
     return path
@@ -75,7 +81,8 @@ def render_html(summary: RunSummary, context: RunContext, requests: pd.DataFrame
 def summary_document(summary: RunSummary, context: RunContext) -> dict[str, Any]:
     """summary.json's content: the analysis, plus the engine's context under ``context``."""
     document: dict[str, Any] = summary.to_dict()
-    document["context"] = {**dataclasses.asdict(context), "notes": list(context.notes)}
+    document["context"] = {**dataclasses.asdict(context), "notes": list(context.notes),
+                           "workers": [dataclasses.asdict(w) for w in context.workers]}
     return document
 
 
@@ -83,6 +90,7 @@ def render_report(summary: RunSummary, context: RunContext, *, warnings: Sequenc
     """The Markdown report, with the load settings under the title and the engine's notes at the end;
     ``warnings`` (a damaged run directory) go first, before anything that might not be backed by data."""
     from chaoskit.report.markdown import render
+    from chaoskit.report.workers import workers_section
 
     report = render(summary, version=context.version or "unknown")
     lines = ([f"Load: {context.load}"] if context.load else []) + (
@@ -93,6 +101,8 @@ def render_report(summary: RunSummary, context: RunContext, *, warnings: Sequenc
     if warnings:
         head, sep, rest = report.partition("\n\n")
         report = f"{head}\n\n" + "\n>\n".join(f"> **Warning:** {w}" for w in warnings) + f"{sep}{rest}"
+    if context.workers:
+        report += workers_section(context.workers)
     if context.notes:
         report += "\n## Notes from the run\n\n" + "".join(f"- {note}\n" for note in context.notes)
     return report
@@ -127,9 +137,10 @@ def _decode(document: dict[str, Any]) -> tuple[RunSummary, RunContext]:
         raise TypeError("context is not an object")
     notes = tuple(str(n) for n in context.get("notes", []))
     seed = context.get("seed")
+    workers = tuple(worker_from_dict(w) for w in context.get("workers", ()) if isinstance(w, dict))
     return RunSummary.from_dict(document), RunContext(notes=notes, load=str(context.get("load", "")),
                                                       seed=seed if isinstance(seed, int) else None,
-                                                      version=str(context.get("version", "")))
+                                                      version=str(context.get("version", "")), workers=workers)
 
 
 def check_tables(run_dir: Path, summary: RunSummary) -> list[str]:

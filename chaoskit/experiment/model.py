@@ -99,8 +99,9 @@ class Experiment(SpecModel):
         recovery: float | None = None,
         rate: float | None = None,
         load_from: str | None = None,
+        workers: int | str | None = None,
     ) -> Experiment:
-        """A new, re-validated experiment with phase lengths (seconds), load rate or load origin replaced.
+        """A new, re-validated experiment with phase lengths (seconds), load rate, origin or workers replaced.
 
         Raises SpecError when the result is invalid (e.g. a shorter chaos phase no longer fits the schedule).
         """
@@ -112,6 +113,8 @@ class Experiment(SpecModel):
             data["load"]["rate"] = rate
         if load_from is not None:
             data["load"]["from"] = load_from
+        if workers is not None:
+            data["load"]["workers"] = workers
         try:
             return type(self).model_validate(data)
         except ValidationError as err:

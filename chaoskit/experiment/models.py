@@ -20,6 +20,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chaoskit.experiment.requests import PATH_PATTERN, Request
 from chaoskit.experiment.units import Duration, Percent, PositiveDuration
+from chaoskit.load.plan import MAX_WORKERS, MIN_WORKER_RATE, max_workers
 from chaoskit.vocab import LoadOrigin, ServiceKind
 
 DNS_LABEL: Final = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -193,9 +194,31 @@ class Load(SpecModel):
     from_: LoadOrigin = Field(
         default=LoadOrigin.AUTO, alias="from", description="Where the load agent runs."
     )
+    workers: int | Literal["auto"] = Field(
+        default=1, description=(
+            "Load worker processes (in-cluster: pods) the schedule is spread over, with Locust's distributed "
+            "mode; auto: from the rate and the per-worker ceiling."))
     services: list[LoadedService] = Field(
         default_factory=list, description="Services to load. Leave it out to load every Service whose selector "
         "matches the target's pods, each through the ways its type offers.")
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_split_the_rate(cls, workers: int | str, info: ValidationInfo) -> int | str:
+        if workers == "auto":
+            return workers
+        assert isinstance(workers, int)
+        rate = info.data.get("rate")
+        limit = max_workers(rate) if isinstance(rate, float | int) else MAX_WORKERS
+        if not 1 <= workers <= limit:
+            why = "at least 1 (or auto)" if workers < 1 else f"at most {MAX_WORKERS}"
+            if workers > limit and isinstance(rate, float | int) and limit < MAX_WORKERS:
+                why = (f"at most {limit}: {rate:g} req/s per address over {workers} workers is "
+                       f"{rate / workers:.3g} req/s each, under the {MIN_WORKER_RATE:g} req/s a worker needs")
+            raise PydanticCustomError("workers", "workers {workers}: {why}", {
+                "workers": workers, "why": why,
+                "hint": "use workers: auto, or a count between 1 and the rate per address (1 req/s per worker)"})
+        return workers
 
     @field_validator("services")
     @classmethod

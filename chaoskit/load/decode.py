@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from chaoskit.load.plan import LoadPlan
-from chaoskit.load.records import FRAME_COLUMNS, OUTCOME_LABELS, RECORD
+from chaoskit.load.records import OUTCOME_LABELS, RECORD, STORED_COLUMNS
 
 RECORD_DTYPE: Final = np.dtype([
     ("scheduled_ns", "<i8"), ("start_ns", "<i8"), ("latency_us", "<u4"),
@@ -29,14 +30,18 @@ def records_array(buf: bytes | bytearray | memoryview) -> np.ndarray:
     return np.frombuffer(buf, dtype=RECORD_DTYPE).copy()
 
 
-def to_frame(arr: np.ndarray, plan: LoadPlan) -> pd.DataFrame:
-    """Structured records -> the requests.parquet columns (``records.REQUEST_COLUMNS``)."""
+def to_frame(arr: np.ndarray, plan: LoadPlan, *, worker: str = "local/0",
+             workers: Sequence[str] = (), worker_codes: np.ndarray | None = None) -> pd.DataFrame:
+    """Structured records -> the requests.parquet columns (``records.STORED_COLUMNS``); every row is labelled
+    with the worker that made it: ``worker``, or ``workers[worker_codes[i]]`` for records of several workers."""
     n_targets = len(plan.targets)
     if len(arr) and int(arr["service"].max()) >= n_targets:
         raise DecodeError(f"record names target {int(arr['service'].max())}; plan has {n_targets}")
     if len(arr) and int(arr["outcome"].max()) >= len(OUTCOME_LABELS):
         raise DecodeError(f"unknown outcome code {int(arr['outcome'].max())}")
     idx = arr["service"].astype(np.intp)
+    labels = list(workers) or [worker]
+    codes = worker_codes if worker_codes is not None else np.zeros(len(arr), dtype=np.int16)
     cols = {
         "scheduled_ns": arr["scheduled_ns"].astype(np.int64),
         "start_ns": arr["start_ns"].astype(np.int64),
@@ -48,31 +53,33 @@ def to_frame(arr: np.ndarray, plan: LoadPlan) -> pd.DataFrame:
         "status": arr["status"].astype(np.int16),
         "ok": arr["outcome"] == 0,
         "target": _categorical(idx, [t.label for t in plan.targets]),
+        "worker": _categorical(codes.astype(np.intp), labels),
     }
     frame = pd.DataFrame(cols)
-    return frame[list(FRAME_COLUMNS)]
+    return frame[list(STORED_COLUMNS)]
 
 
 def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate record frames whose categories may differ (several agents, several plans), keeping the
-    categorical columns categorical over the union of their categories."""
+    categorical columns categorical over the union of their categories (codes remapped, no object detour)."""
     if len(frames) == 1:
         return frames[0]
-    merged = pd.concat(frames, ignore_index=True)
-    for column in ("service", "service_type", "outcome", "target"):
-        if column not in merged.columns:
-            continue
-        if not isinstance(merged[column].dtype, pd.CategoricalDtype):
-            categories = sorted(set().union(*(f[column].cat.categories for f in frames)))
+    columns: dict[str, Any] = {}
+    for column in frames[0].columns:
+        parts = [f[column] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            merged = union_categoricals([p.array for p in parts])
             if column == "outcome":
-                categories = list(OUTCOME_LABELS)
-            merged[column] = pd.Categorical(merged[column], categories=pd.Index(categories))
-    return merged
+                merged = merged.set_categories(list(OUTCOME_LABELS))
+            columns[column] = merged
+        else:
+            columns[column] = np.concatenate([p.to_numpy() for p in parts])
+    return pd.DataFrame(columns)
 
 
-def decode(buf: bytes | bytearray | memoryview, plan: LoadPlan) -> pd.DataFrame:
+def decode(buf: bytes | bytearray | memoryview, plan: LoadPlan, *, worker: str = "local/0") -> pd.DataFrame:
     """A buffer of whole wire records -> one row per request, columns as documented in records.py."""
-    return to_frame(records_array(buf), plan)
+    return to_frame(records_array(buf), plan, worker=worker)
 
 
 def empty_frame(plan: LoadPlan) -> pd.DataFrame:
@@ -81,7 +88,7 @@ def empty_frame(plan: LoadPlan) -> pd.DataFrame:
 
 def no_records() -> pd.DataFrame:
     """An empty requests table with every column and its dtype, when no plan is at hand."""
-    return pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in FRAME_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=_empty_dtype(c)) for c in STORED_COLUMNS})
 
 
 def _empty_dtype(column: str) -> str:

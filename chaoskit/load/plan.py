@@ -16,8 +16,35 @@ ConnectionMode = Literal["keepalive", "new-connection"]
 CONNECTION_MODES: Final = ("keepalive", "new-connection")
 
 
+MAX_WORKERS: Final = 64
+"""Upper bound of worker processes (or pods) per agent: labels of per-worker series stay bounded."""
+MIN_WORKER_RATE: Final = 1.0
+"""Each worker needs at least this many requests per second per address, or the split is pointless."""
+
+
 class PlanError(ValueError):
     """A load plan is not runnable (bad rate, duration, mode or target); the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Worker ``index`` of ``of``: it runs requests index, index + of, index + 2·of... of every target."""
+
+    index: int
+    of: int
+
+    def requests(self, per_target: int) -> int:
+        """How many of a target's ``per_target`` scheduled requests this share runs."""
+        return len(range(self.index, per_target, self.of))
+
+
+WHOLE: Final = Share(0, 1)
+"""The whole schedule: a single agent's share."""
+
+
+def max_workers(rate: float) -> int:
+    """The most workers a per-address rate can be split over (each keeps >= MIN_WORKER_RATE)."""
+    return max(1, min(MAX_WORKERS, math.floor(rate / MIN_WORKER_RATE + 1e-9)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +85,9 @@ class LoadPlan:
     """False discards records in the agent (only to measure the capture overhead)."""
     in_flight_cap: int | None = field(default=None, kw_only=True)
     """Override of ``max_in_flight`` (tests and benchmarks); ``None``: derived from rate and timeout."""
+    workers: int = field(default=1, kw_only=True)
+    """Processes (or pods) the schedule is spread over: 1 is one agent; more is Locust's distributed mode,
+    worker k running requests k, k+N, k+2N... of every target (``Share``)."""
     start_lead_s: float = field(default=0.25, kw_only=True)
     """Without ``start_at_ns``: the first request is due this long after the agent is ready (time for the
     other side to learn t0, e.g. through a pod log, and start its own agents on the same instant)."""
@@ -69,6 +99,14 @@ class LoadPlan:
     def requests_per_target(self) -> int:
         """Requests scheduled per target: at t0 + i/rate for every i with i/rate < duration."""
         return math.ceil(self.rate * self.duration_s - 1e-9)
+
+    def planned_requests(self, share: Share | None = None) -> int:
+        """Requests scheduled over every target: the whole plan's, or one worker's share of it."""
+        per_target = self.requests_per_target
+        return len(self.targets) * (share.requests(per_target) if share else per_target)
+
+    def share(self, index: int) -> Share:
+        return Share(index, self.workers)
 
     @property
     def max_in_flight(self) -> int:
@@ -115,6 +153,9 @@ def _validate(plan: LoadPlan) -> None:
         raise PlanError(f"start_lead_s: must be a number >= 0, got {plan.start_lead_s!r}")
     if plan.in_flight_cap is not None and plan.in_flight_cap < 1:
         raise PlanError(f"in_flight_cap: must be at least 1, got {plan.in_flight_cap}")
+    if not 1 <= plan.workers <= max_workers(plan.rate):
+        raise PlanError(f"workers: between 1 and {max_workers(plan.rate)} for {plan.rate:g} req/s per address "
+                        f"(each worker needs at least {MIN_WORKER_RATE:g} req/s per address), got {plan.workers}")
     if plan.connection not in CONNECTION_MODES:
         raise PlanError(f"connection: one of {CONNECTION_MODES}, got {plan.connection!r}")
     for i, t in enumerate(plan.targets):

@@ -56,10 +56,15 @@ OUTCOME_LABELS: Final = tuple(o.label for o in Outcome)
 #   outcome      category  one of OUTCOME_LABELS
 #   status       int16  HTTP status, 0 when no response
 #   ok           bool   outcome == ok
+#   target       category  the address (host:port, plus " (node)" for a NodePort)
+#   worker       category  the agent process: "<local|in-cluster>/<share index>"
 REQUEST_COLUMNS: Final = (
     "scheduled_ns", "start_ns", "latency_ns", "service", "service_type", "outcome", "status", "ok",
 )
 """The columns the analysis requires."""
 FRAME_COLUMNS: Final = (*REQUEST_COLUMNS, "target")
-"""What the agents produce and requests.parquet holds; ``target`` (category) is the address
-(``host:port``, `` (node)`` for NodePort), optional for the analysis (older runs lack it)."""
+"""The request columns with the address: ``target`` (category) is ``host:port``, plus `` (node)`` for a
+NodePort; optional for the analysis (older runs lack it)."""
+STORED_COLUMNS: Final = (*FRAME_COLUMNS, "worker")
+"""What the agents produce and requests.parquet holds: ``worker`` (category) is the agent process that made
+the request (``local/0``, ``in-cluster/1``...), for the load's own health; the analysis does not need it."""

@@ -6,7 +6,6 @@ Runs under gevent inside the agent process only; the chaoskit process never impo
 from __future__ import annotations
 
 import time
-from array import array
 from typing import Any, Final
 
 import gevent
@@ -14,7 +13,8 @@ import gevent.event
 import gevent.os
 
 from chaoskit.load import gclient, gtcp
-from chaoskit.load.plan import LoadPlan
+from chaoskit.load.lags import LagHistogram
+from chaoskit.load.plan import WHOLE, LoadPlan, Share
 from chaoskit.load.records import RECORD, Outcome
 
 _MAX_LATENCY_US: Final = 2**32 - 1
@@ -32,8 +32,8 @@ class RecordSink:
         self._wake = gevent.event.Event()
         self._closed = False
         self.count = 0
-        self.lags_ns = array("q")
-        """start - scheduled for every request (kept even when records are discarded)."""
+        self.lags = LagHistogram()
+        """start - scheduled of every request, bucketed (kept even when records are discarded)."""
         self._greenlet: Any = None
         if fd is not None:
             gevent.os.make_nonblocking(fd)
@@ -42,7 +42,7 @@ class RecordSink:
     def add(self, scheduled_ns: int, start_ns: int, latency_us: int, *, service: int,
             outcome: Outcome, status: int) -> None:
         self.count += 1
-        self.lags_ns.append(start_ns - scheduled_ns)
+        self.lags.add(start_ns - scheduled_ns)
         if self._fd is None:
             return
         self._buf += RECORD.pack(scheduled_ns, start_ns, min(latency_us, _MAX_LATENCY_US),
@@ -76,16 +76,21 @@ class RecordSink:
 
 
 class TargetRunner:
-    """Schedules request i of one target at t0 + i/rate, each in its own greenlet, whatever the outcomes."""
+    """Schedules request i of one target at t0 + i/rate, each in its own greenlet, whatever the outcomes.
+
+    With a ``share`` (worker k of N) it runs requests k, k+N, k+2N... of that same schedule: the workers'
+    merged stream is the single agent's, instant for instant.
+    """
 
     def __init__(self, index: int, plan: LoadPlan, sink: RecordSink,
-                 stopping: gevent.event.Event) -> None:
+                 stopping: gevent.event.Event, share: Share = WHOLE) -> None:
         target = plan.targets[index]
         self.index = index
         self.endpoint = gclient.Endpoint.resolve(target, keepalive=plan.connection == "keepalive")
         self._attempt = gtcp.check if target.request.mode == "tcp" else gclient.get
         self._period_ns = 1e9 / plan.rate
         self._count = plan.requests_per_target
+        self._share = share
         self._cap = plan.max_in_flight
         self._timeout_s = plan.timeout_s
         self._sink = sink
@@ -104,7 +109,7 @@ class TargetRunner:
             return
         self.started = True
         loop = gevent.get_hub().loop
-        for i in range(self._count):
+        for i in range(self._share.index, self._count, self._share.of):
             scheduled = t0_ns + int(i * self._period_ns)
             while (delay := scheduled - time.time_ns()) > 0:
                 # A stale loop clock makes timers fire early (FINDINGS): refresh it first.
@@ -161,16 +166,3 @@ class TargetRunner:
 
     def close(self) -> None:
         self.endpoint.close()
-
-
-def lag_summary(lags_ns: array[int]) -> dict[str, float | int]:
-    """Late starts (> 10 ms), max and p99 lag in ms, from every request's start - scheduled."""
-    if not lags_ns:
-        return {"late_starts": 0, "max_lag_ms": 0.0, "p99_lag_ms": 0.0}
-    ordered = sorted(lags_ns)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {
-        "late_starts": sum(1 for lag in ordered if lag > 10_000_000),
-        "max_lag_ms": max(0, ordered[-1]) / 1e6,
-        "p99_lag_ms": max(0, p99) / 1e6,
-    }

@@ -40,6 +40,25 @@ FINDING_FAILURES: Final = "chaoskit_finding_failed_requests"
 RUN_INFO: Final = "chaoskit_run_info"
 """Info {experiment, run_id, backend}: the only series that carries the run id."""
 
+WORKER_REQUESTS: Final = "chaoskit_load_worker_requests_total"
+"""Counter {experiment, worker}: request records received from each load worker (live)."""
+WORKER_START_LAG: Final = "chaoskit_load_worker_start_lag_seconds"
+"""Histogram {experiment, worker}: start - scheduled of each worker's requests (live)."""
+WORKER_PLANNED: Final = "chaoskit_load_worker_planned_requests"
+"""Gauge {experiment, worker}: requests in the worker's share of the schedule (after the run)."""
+WORKER_CPU: Final = "chaoskit_load_worker_cpu_ratio"
+"""Gauge {experiment, worker}: the worker's CPU seconds per wall second (after the run)."""
+WORKER_SATURATED: Final = "chaoskit_load_worker_saturated"
+"""Gauge {experiment, worker}: 1 when the worker was saturated (after the run)."""
+WORKER_DELIVERED: Final = "chaoskit_load_worker_delivered"
+"""Gauge {experiment, worker}: 1 when the worker delivered its whole share (after the run)."""
+WORKER_CLOCK_OFFSET: Final = "chaoskit_load_worker_clock_offset_seconds"
+"""Gauge {experiment, worker}: the worker's clock minus the run's, as measured (after the run)."""
+LOAD_DELIVERED: Final = "chaoskit_load_delivered"
+"""Gauge {experiment}: 1 when every worker delivered its share (after the run); 0 makes the run inconclusive."""
+
+LAG_BUCKETS_S: Final = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0)
+"""Start lag upper bounds: 10 ms is a late start, 20 ms (p99) a saturated worker."""
 LATENCY_BUCKETS_S: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) from 1 ms to 10 s, about three per decade; +Inf is implied."""
 

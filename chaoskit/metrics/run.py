@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,11 +16,13 @@ from chaoskit.checks.results import DataCheckResult
 from chaoskit.metrics import names
 from chaoskit.metrics.exporter import DEFAULT_JOB, PushError, push
 from chaoskit.metrics.requests import RequestStats, Target
+from chaoskit.metrics.workers import WorkerStats
 from chaoskit.vocab import ClusterEvent, EventKind
 
 if TYPE_CHECKING:
     from chaoskit.analysis.summary import RunSummary
     from chaoskit.experiment import Experiment
+    from chaoskit.load.report import WorkerReport
 
 _DATA_LABELS = ["experiment", "volume_type", "fault", "placement"]
 
@@ -46,6 +48,8 @@ class RunMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = RequestStats(experiment, targets=targets)
         self.registry.register(self.requests)
+        self.workers = WorkerStats(experiment)
+        self.registry.register(self.workers)
         reg = self.registry
         self._faults = Counter(names.FAULTS, "Fault instances injected.", ["experiment", "fault"], registry=reg)
         self._phase = Gauge(names.PHASE, "1 for the phase the run is in.", ["experiment", "phase"], registry=reg)
@@ -112,6 +116,7 @@ class RunMetrics:
 
     def on_records(self, records: pd.DataFrame) -> None:
         self.requests.add(records)
+        self.workers.add(records)
 
     def on_event(self, event: ClusterEvent) -> None:
         if event.kind != EventKind.FAULT_BEGIN:
@@ -123,8 +128,10 @@ class RunMetrics:
         self._faults.labels(self.experiment, fault_of(event.name)).inc()
 
     # --- final values ----------------------------------------------------------------------------
-    def finalize(self, summary: RunSummary) -> None:
-        """Set the analysed results (recovery, windows, availability, data, verdict) from ``summary``."""
+    def finalize(self, summary: RunSummary, *, workers: Sequence[WorkerReport] = ()) -> None:
+        """Set the analysed results (recovery, windows, availability, data, verdict) from ``summary``, and each
+        load worker's health from its report."""
+        self.workers.finish(workers)
         exp = self.experiment
         for fault in summary.recovery:
             for clock, seconds in fault.clocks().items():

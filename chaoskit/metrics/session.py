@@ -8,8 +8,11 @@ from chaoskit.metrics.exporter import DEFAULT_HOST, MetricsError, MetricsServer,
 from chaoskit.metrics.run import RunMetrics
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from chaoskit.analysis.summary import RunSummary
     from chaoskit.experiment import Experiment
+    from chaoskit.load.report import WorkerReport
 
 
 class MetricsSession:
@@ -37,11 +40,12 @@ class MetricsSession:
             self.server = MetricsServer(self.metrics.registry, host=self._host, port=self._port)
         return self
 
-    def finish(self, summary: RunSummary) -> None:
-        """Final values from the run's summary, then the push if one was asked for (PushError on failure)."""
+    def finish(self, summary: RunSummary, *, workers: Sequence[WorkerReport] = ()) -> None:
+        """Final values from the run's summary (and the load workers' reports), then the push if one was asked
+        for (PushError on failure)."""
         if self.metrics is None:
             return
-        self.metrics.finalize(summary)
+        self.metrics.finalize(summary, workers=workers)
         if self._pushgateway is not None:
             self.metrics.push(self._pushgateway)
 

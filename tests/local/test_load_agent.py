@@ -285,21 +285,28 @@ def test_stop_ends_the_agent_process_early(agents: list[LoadAgent]) -> None:
     assert not alive, f"agent {pid} still running after stop()"
 
 
-def test_a_killed_agent_is_an_agent_error(agents: list[LoadAgent]) -> None:
-    async def go() -> None:
+def test_a_killed_agent_is_reported_as_load_not_delivered(agents: list[LoadAgent]) -> None:
+    """An agent that dies mid-run leaves records of what it did; the report says the rest never ran."""
+    async def go() -> AgentReport:
         agent = LoadAgent(make_plan("127.62.1.9", free_port("127.62.1.9"), duration_s=60.0))
         agents.append(agent)
         try:
             await agent.start()
             assert agent.pid is not None
             os.kill(agent.pid, signal.SIGKILL)
-            with pytest.raises(AgentError, match="exited with code -9"):
-                await agent.wait(30.0)
+            report = await agent.wait(30.0)
             with pytest.raises(AgentError, match="exited with code -9 during the run"):
                 agent.check()
+            return report
         finally:
             await agent.stop()
-    asyncio.run(go())
+    report = asyncio.run(go())
+    assert not report.delivered
+    (worker,) = report.workers
+    assert worker.exit_code == -9 and not worker.finished
+    assert worker.recorded < worker.planned == 6000
+    assert report.problems == (worker.problem,)
+    assert "died (signal 9)" in worker.problem and "of its 6,000 requests recorded" in worker.problem
 
 
 def test_an_agent_that_cannot_start_is_an_agent_error(agents: list[LoadAgent]) -> None:

@@ -234,7 +234,7 @@ def test_a_run_loads_each_service_with_its_own_request(tmp_path: Path) -> None:
     """Through the engine: the spec's request reaches the agent (and the reachability probe, which must
     pass for the POST-only path and the TCP service), and every request succeeds by its own rule."""
     summary, record = run(experiment("shaped"), tmp_path)
-    frame = record.requests
+    frame = record.requests.frame()
     counts = {str(name): outcomes(group) for name, group in frame.groupby("service", observed=True)}
     assert counts == {"shaped-api": {"ok": 150}, "shaped-db": {"ok": 150}}
     api = frame[frame["service"] == "shaped-api"]

@@ -64,7 +64,7 @@ def test_ports_by_name_or_number_and_named_target_ports_per_pod() -> None:
 @pytest.mark.slow
 def test_a_run_without_load_services_loads_the_services_it_finds(tmp_path: Path) -> None:
     summary, record = run(experiment("ports"), tmp_path)
-    frame = record.requests
+    frame = record.requests.frame()
     assert set(frame["service"].astype(str)) == {"ports", "ports-headless"}
     assert set(frame["service_type"].astype(str)) == {"ClusterIP", "NodePort", "Headless"}
     assert (frame["outcome"].astype(str) == "ok").all(), frame["outcome"].value_counts()
@@ -87,9 +87,10 @@ def test_local_policy_node_ports_without_a_pod_are_not_loaded(tmp_path: Path) ->
     data["target"]["manifests"] = [str(manifest)]
     spec = type(spec).model_validate(data)
     _summary, record = run(spec, tmp_path / "runs", config=LocalClusterConfig(nodes=4))
-    loaded = {str(t) for t in record.requests.loc[record.requests["service_type"] == "NodePort", "target"].unique()}
+    requests = record.requests.frame()
+    loaded = {str(t) for t in requests.loc[requests["service_type"] == "NodePort", "target"].unique()}
     assert 1 <= len(loaded) <= 2  # the nodes of the two pods only, not all four
     (note,) = [n for n in record.context.notes if "externalTrafficPolicy Local and no ready target pod" in n]
     assert note.startswith("ports NodePort: not loaded on ")
     assert len(note.split(": not loaded on ")[1].split(":")[0].split(", ")) == 4 - len(loaded)
-    assert (record.requests["outcome"].astype(str) == "ok").all()
+    assert (requests["outcome"].astype(str) == "ok").all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,48 @@ def test_a_plan_too_large_for_a_config_map_is_refused_before_anything_is_applied
     with pytest.raises(ClusterError, match="at most 1 MiB") as info:
         loadjob.render(loadjob.AgentJobSpec(namespace="ns", run_id="r1", plan_json=big.to_json(), deadline_s=60))
     assert "smaller" in info.value.hint
+
+
+def _log_of(lines: list[str]) -> Any:
+    import asyncio
+
+    from chaoskit.cluster.kube.podlog import PodLog
+
+    log = PodLog(None, "ns", "agent-pod", changed=asyncio.Event(), read_timeout_s=1)  # type: ignore[arg-type]
+    for line in lines:
+        log.decoder.feed(line)
+    return log
+
+
+def test_an_agent_pod_without_locust_is_bad_input_with_the_reason() -> None:
+    from chaoskit.load.report import AgentImageError
+
+    said = json.dumps({"event": "no-locust", "python": "3.12.1", "executable": "/usr/bin/python"}).encode() + b"\n"
+    log = _log_of(["CKC " + base64.b64encode(said).decode()])
+    with pytest.raises(AgentImageError, match=r"image busybox:1 has no Locust \(Python 3.12.1 at /usr/bin/python\)"
+                       r": pod agent-pod cannot run the agent") as info:
+        log.raise_if_no_locust("busybox:1")
+    assert "--agent-image must be a Locust 2.x image" in info.value.hint
+    # A Python that found Locust but not its gevent fails at import: the traceback says so.
+    with pytest.raises(AgentImageError):
+        _log_of(["Traceback (most recent call last):", "ModuleNotFoundError: No module named 'gevent'"]
+                ).raise_if_no_locust("x")
+    _log_of(["[2026-11-27] locust: starting"]).raise_if_no_locust("x")  # anything else: not this error
+
+
+def test_workers_render_a_master_job_and_one_job_per_worker() -> None:
+    base = spec()
+    master = loadjob.render(dataclasses.replace(base, role="master"))[2]
+    worker = loadjob.render_job(dataclasses.replace(base, role="worker", master_host="10.1.2.3", index=1))
+    assert master["metadata"]["name"] == "chaoskit-load-agent-r1-master"
+    assert worker["metadata"]["name"] == "chaoskit-load-agent-r1-w1"
+    env = {e["name"]: e["value"] for e in worker["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["CHAOSKIT_LOAD_ROLE"] == "worker" and env["CHAOSKIT_LOAD_MASTER_HOST"] == "10.1.2.3"
+    assert env["CHAOSKIT_LOAD_MASTER_PORT"] == "5557"
+    (container,) = master["spec"]["template"]["spec"]["containers"]
+    assert {e["name"]: e["value"] for e in container["env"]}["CHAOSKIT_LOAD_MASTER_BIND"] == "0.0.0.0:5557"
+    assert container["resources"]["requests"]["cpu"] == "100m"
+    for job in (master, worker):
+        assert job["spec"]["backoffLimit"] == 0  # a failed agent is never replaced behind our back
+        labels = job["spec"]["template"]["metadata"]["labels"]
+        assert labels[loadjob.ROLE_LABEL] in ("master", "worker") and labels[RUN_ID_LABEL] == "r1"

@@ -7,7 +7,7 @@ import pytest
 
 from chaoskit.load.decode import DecodeError, concat_frames, decode, empty_frame
 from chaoskit.load.plan import LoadPlan, LoadTarget, PlanError
-from chaoskit.load.records import FRAME_COLUMNS, OUTCOME_LABELS, RECORD, REQUEST_COLUMNS, Outcome
+from chaoskit.load.records import FRAME_COLUMNS, OUTCOME_LABELS, RECORD, REQUEST_COLUMNS, STORED_COLUMNS, Outcome
 from chaoskit.load.report import AgentReport, merge_reports
 
 pytestmark = pytest.mark.unit
@@ -35,7 +35,9 @@ def test_decode_round_trip_keeps_every_field() -> None:
     ]
     buf = b"".join(RECORD.pack(*r) for r in rows)
     frame = decode(buf, plan())
-    assert tuple(frame.columns) == FRAME_COLUMNS and FRAME_COLUMNS[:len(REQUEST_COLUMNS)] == REQUEST_COLUMNS
+    assert tuple(frame.columns) == STORED_COLUMNS and STORED_COLUMNS[:len(FRAME_COLUMNS)] == FRAME_COLUMNS
+    assert FRAME_COLUMNS[:len(REQUEST_COLUMNS)] == REQUEST_COLUMNS
+    assert set(frame["worker"]) == {"local/0"}
     assert frame["scheduled_ns"].tolist() == [1_000, 2_000, 3_000, 4_000]
     assert frame["start_ns"].tolist() == [1_500, 2_100, 3_000, 4_900]
     assert frame["latency_ns"].tolist() == [250_000, 4_294_967_295_000, 0, 7_000]
@@ -64,7 +66,7 @@ def test_decode_rejects_an_unknown_outcome() -> None:
 
 
 def test_empty_frame_has_the_columns() -> None:
-    assert tuple(empty_frame(plan()).columns) == FRAME_COLUMNS
+    assert tuple(empty_frame(plan()).columns) == STORED_COLUMNS
 
 
 def test_plan_json_round_trip() -> None:
@@ -121,7 +123,7 @@ def test_frames_of_two_agents_concatenate_with_categorical_columns() -> None:
     assert list(merged["outcome"]) == ["ok", "refused", "ok"]
     for column in ("service", "service_type", "outcome"):
         assert isinstance(merged[column].dtype, pd.CategoricalDtype), column
-    assert list(merged.columns) == list(FRAME_COLUMNS)
+    assert list(merged.columns) == list(STORED_COLUMNS)
 
 
 def test_reports_of_two_agents_merge_to_the_worst_case() -> None:

@@ -20,6 +20,7 @@ from chaoskit.engine.record import RunContext, RunRecord
 from chaoskit.engine.rundir import INCOMPLETE, RunDir, RunDirState, inspect, scan
 from chaoskit.engine.save import save_run
 from chaoskit.owner import Owner
+from tests.reports_support import store_requests
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = RunDir(tmp_path_factory.mktemp("runs"), "pod-recreate")
     assert not run.complete and (run.path / INCOMPLETE).is_file()  # marked from its first instant
     spec = kinds.load_experiment(ROOT / "experiments" / "pod-recreate.yaml")
-    save_run(RunRecord(run.path, spec, requests, events, summary, RunContext(load="20 req/s")), run)
+    stored = store_requests(run.path, requests)
+    save_run(RunRecord(run.path, spec, stored, events, summary, RunContext(load="20 req/s")), run)
     assert run.complete
     return run.path
 

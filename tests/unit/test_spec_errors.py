@@ -27,7 +27,7 @@ def test_unknown_key_lists_allowed_keys_and_suggests_the_closest(tmp_path: Path)
     issue = only(errors(text, tmp_path))
     assert issue.message == "load: unknown key 'conection'"
     assert "did you mean 'connection'?" in issue.hint
-    assert "allowed keys: rate, connection, timeout, path, from, services" in issue.hint
+    assert "allowed keys: rate, connection, timeout, path, from, workers, services" in issue.hint
     assert (issue.line, issue.column) == where(text, "conection")
 
 

@@ -26,7 +26,7 @@ from chaoskit.cluster.kube.config import (
     load_configuration,
     read_allowed_contexts,
 )
-from chaoskit.cluster.kube.incluster import START_LEAD_S, AgentDeps, InClusterAgent
+from chaoskit.cluster.kube.incluster import START_LEAD_S, AgentDeps, in_cluster_load
 from chaoskit.cluster.kube.informer import Notifier, ThreadsafePublisher
 from chaoskit.cluster.kube.nodefail_ops import NodeFailer
 from chaoskit.cluster.kube.translate import node_info, pod_info
@@ -43,6 +43,7 @@ from chaoskit.cluster.protocol import (
     WaitTimeout,
 )
 from chaoskit.load.plan import LoadPlan
+from chaoskit.load.source import LoadSource
 from chaoskit.vocab import EventKind, LoadOrigin, selector_matches, selector_text
 
 T = TypeVar("T")
@@ -395,14 +396,15 @@ class KubeCluster:
         return await asyncio.to_thread(addresses.choose_load_origin, self.options.load_from, addr,
                                        probe_timeout_s=self.options.probe_timeout_s)
 
-    def in_cluster_agent(self, namespace: str, plan: LoadPlan, *, start_timeout_s: float) -> InClusterAgent:
-        """A load agent Job in ``namespace`` for ``plan`` (ClusterIP targets), not yet started."""
+    def in_cluster_agent(self, namespace: str, plan: LoadPlan, *, start_timeout_s: float) -> LoadSource:
+        """A load agent Job in ``namespace`` for ``plan`` (ClusterIP targets), or Locust's master and
+        ``plan.workers`` worker Jobs; not yet started."""
         check_namespace(namespace, allowed=self._allowed)
         lead = dataclasses.replace(plan, start_at_ns=None, start_lead_s=START_LEAD_S)
         deps = AgentDeps(api=self._require_api(), watchers=self._require_watchers(), wait_for=self._wait_for,
                          apply=self.apply, remove=self.remove, run_id=self.options.run_id)
-        return InClusterAgent(deps, namespace, lead, start_timeout_s=start_timeout_s,
-                              image=self.options.agent_image, cpu=self.options.agent_cpu)
+        return in_cluster_load(deps, namespace, lead, start_timeout_s=start_timeout_s,
+                               image=self.options.agent_image, cpu=self.options.agent_cpu)
 
     async def write_marker(self, namespace: str, pod: str, container: str, mount_path: str,
                            marker: str) -> None:
