@@ -114,7 +114,7 @@ def _baseline_warnings(availability: Sequence[AvailabilityRow]) -> list[str]:
 
 
 def _load_reasons(facts: RunFacts, agent: AgentHealth, recorded: int) -> list[str]:
-    reasons = []
+    reasons = [f"the load was not delivered: {problem}" for problem in facts.load_problems]
     planned = facts.planned_requests
     if planned:
         if agent.not_sent > planned * NOT_SENT_TOLERANCE:

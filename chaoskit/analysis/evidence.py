@@ -70,5 +70,7 @@ class RunFacts:
     """Requests the load plans scheduled (rate x duration x addresses); None when no load started."""
     steady_state: SteadyState | None = None
     addresses: tuple[AddressFacts, ...] = ()
+    load_problems: tuple[str, ...] = ()
+    """Why the load was not delivered as planned (a worker that died, an agent that stopped early)."""
     manifests: ManifestFacts = field(default_factory=ManifestFacts)
     """What the manifests say about the workloads, budgets and Services (templates.py), for the findings."""

@@ -47,7 +47,7 @@ from chaoskit.engine.targets import (
 from chaoskit.experiment import Experiment
 from chaoskit.faults.base import FaultContext, UndoStack
 from chaoskit.faults.registry import FaultRegistry, default_registry
-from chaoskit.load.agent import AgentError, AgentReport
+from chaoskit.load.agent import AgentReport
 from chaoskit.load.plan import LoadPlan, LoadTarget
 from chaoskit.load.sizing import choose_workers
 from chaoskit.load.source import InClusterLoad, LoadGroup
@@ -168,8 +168,8 @@ class Engine:
             self._phase_event(phase, "end", end_ns)
         self._agent_report = await self._load.wait(timeout_s=spec.load.timeout + 30)
         self.notes.extend(self._load.notes)
-        if not self._agent_report.delivered:  # until the verdict says INCONCLUSIVE: fail as infrastructure
-            raise AgentError("the load was not delivered: " + "; ".join(self._agent_report.problems))
+        # Load not delivered (a worker died, an agent stopped early) is not a lighter run: the verdict says
+        # INCONCLUSIVE with the problems (RunFacts.load_problems), and the run still verifies and saves.
         self.observers.on_phase("verify", time.time_ns())
         await scheduler.finish(timeout_s=self.options.data_check_timeout_s)
         self.notes.extend(scheduler.notes)
@@ -183,6 +183,7 @@ class Engine:
         return RunFacts(firings=tuple(scheduler.outcomes.values()) if scheduler else (), planned_firings=planned,
                         planned_requests=self._planned_requests, steady_state=self._steady,
                         addresses=tuple(self._addresses),
+                        load_problems=self._agent_report.problems if self._agent_report else (),
                         manifests=manifest_facts(self._manifests(), self.experiment.target.selector))
 
     def _fault_scheduler(self) -> FaultScheduler:

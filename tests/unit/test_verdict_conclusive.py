@@ -114,6 +114,16 @@ def test_fewer_records_than_planned_means_the_load_was_not_delivered() -> None:
     assert any("recorded 6600 of 8000 planned requests" in r for r in reasons)
 
 
+def test_a_worker_that_died_makes_the_run_inconclusive_with_its_reason() -> None:
+    import dataclasses
+
+    problem = "worker 2 of 2 died 1.0 s into the load (SIGKILL): 3300 of its requests never ran"
+    summary = run(dataclasses.replace(_facts(), load_problems=(problem,)))
+    assert summary.verdict.outcome == Outcome.INCONCLUSIVE
+    assert f"the load was not delivered: {problem}" in summary.verdict.inconclusive
+    assert exit_code(summary.verdict.outcome) == 4
+
+
 def test_a_late_agent_is_inconclusive() -> None:
     table = synthetic_requests(duration_s=33, rate=100, lag_ms=300.0)
     reasons = run(_facts(), requests=table).verdict.inconclusive
