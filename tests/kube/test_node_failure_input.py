@@ -4,6 +4,8 @@ claim templates). And `--dry-run` lists the node agent a node-failure would star
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,15 +16,27 @@ from tests.kube.nodefail_support import HEALTHY_NODE, MANIFESTS, admin, chaoskit
 pytestmark = pytest.mark.kube
 
 
-def nothing_created(context: str, namespace: str) -> None:
+def cluster_state(context: str) -> tuple[set[str], set[str]]:
+    """The namespaces and the node-agent pods that exist now."""
     api = admin(context)
     try:
         names = {n["metadata"]["name"] for n in api.request("GET", "/api/v1/namespaces")["items"]}
         agents = api.request("GET", "/api/v1/pods", query=[("labelSelector", f"app.kubernetes.io/name={AGENT_NAME}")])
     finally:
         api.close()
-    assert namespace not in names and "chaoskit-system" not in names
-    assert agents["items"] == []
+    return names, {p["metadata"]["uid"] for p in agents["items"]}
+
+
+@contextmanager
+def creates_nothing(context: str, namespace: str) -> Iterator[None]:
+    """Compared with the cluster before the block: no run namespace, no chaoskit-system, no node agent (what an
+    earlier test left behind is that test's failure, not this one's)."""
+    names_before, agents_before = cluster_state(context)
+    yield
+    names, agents = cluster_state(context)
+    assert namespace not in names
+    assert "chaoskit-system" not in names - names_before
+    assert agents <= agents_before
 
 
 def run(context: str, path: Path, *extra: str) -> tuple[int, str, str]:
@@ -33,29 +47,29 @@ def run(context: str, path: Path, *extra: str) -> tuple[int, str, str]:
 
 def test_node_failure_without_the_opt_in_changes_nothing(kube_context: str, tmp_path: Path) -> None:
     path, namespace = experiment(tmp_path, "stop", extra="", name="nf-noflag")
-    code, _out, err = run(kube_context, path)
+    with creates_nothing(kube_context, namespace):
+        code, _out, err = run(kube_context, path)
     assert code == 2, err
     assert "fails a node without a drain; that needs --allow-node-failure" in err and "hint:" in err
-    nothing_created(kube_context, namespace)
 
 
 def test_node_failure_of_the_node_chaoskit_runs_on_is_refused(kube_context: str, tmp_path: Path) -> None:
     path, namespace = experiment(tmp_path, "stop", extra="", name="nf-protected")
     path.write_text(path.read_text().replace("node: chaoskit-node-2", f"node: {HEALTHY_NODE}"))
-    code, _out, err = run(kube_context, path, "--allow-node-failure")
+    with creates_nothing(kube_context, namespace):
+        code, _out, err = run(kube_context, path, "--allow-node-failure")
     assert code == 2, err
     # The test bed's node 1 is this host: failing it would freeze the node chaoskit measures from.
     assert f"node-failure: node {HEALTHY_NODE} runs chaoskit (this host has its address" in err, err
-    nothing_created(kube_context, namespace)
 
 
 def test_dry_run_lists_the_node_agent_and_creates_nothing(kube_context: str, tmp_path: Path) -> None:
     path, namespace = experiment(tmp_path, "partition", extra="", name="nf-dry")
-    code, out, err = run(kube_context, path, "--allow-node-failure", "--dry-run")
+    with creates_nothing(kube_context, namespace):
+        code, out, err = run(kube_context, path, "--allow-node-failure", "--dry-run")
     assert code == 0, err
     assert f"node-failure (partition): per firing, pod chaoskit-system/{AGENT_NAME}-<run id>-<n>" in out, out
     assert "privileged, hostPID, hostNetwork" in out and "restores it on its own timer" in out
-    nothing_created(kube_context, namespace)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -75,7 +89,7 @@ def test_data_checks_that_cannot_hold_are_refused_on_kube_too(kube_context: str,
         text = text.replace("replicas: 4", "replicas: 1").replace("volume: scratch", "volume: data")
         message = "StatefulSet 'nf-db' has no volumeClaimTemplates (and no volume of that name)"
     path.write_text(text)
-    code, _out, err = run(kube_context, path, "--allow-node-failure")
+    with creates_nothing(kube_context, namespace):
+        code, _out, err = run(kube_context, path, "--allow-node-failure")
     assert code == 2, err
     assert message in err and "hint:" in err, err
-    nothing_created(kube_context, namespace)
