@@ -181,7 +181,8 @@ def summarize(
 
 def split_not_sent(requests: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """(the requests that were sent, how many were not: ``agent_saturated``); no copy when all were sent."""
-    not_sent = requests["outcome"].astype(str) == NOT_SENT if len(requests) else None
+    # Compared on the column as it is (categorical: by code), never as one string per request.
+    not_sent = (requests["outcome"] == NOT_SENT).to_numpy(dtype=bool) if len(requests) else None
     count = int(not_sent.sum()) if not_sent is not None else 0
     if not count:
         return requests, 0

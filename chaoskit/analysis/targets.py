@@ -33,23 +33,27 @@ def by_target(requests: pd.DataFrame) -> tuple[TargetRow, ...]:
         return ()
     type_code, types = codes(requests["service_type"])
     target_code, targets = codes(requests[TARGET_COLUMN])
-    pairs = sorted(set(zip(type_code.tolist(), target_code.tolist(), strict=True)))
+    width = len(targets) + 1  # slot 0: no target recorded (the service type stands for it, as in the analysis)
+    key = type_code * width + (target_code + 1)
+    cells = np.flatnonzero(np.bincount(key, minlength=len(types) * width))
+    pairs = [(int(c) // width, int(c) % width - 1) for c in cells]
     if len(pairs) == len({t for t, _ in pairs}):
         return ()
     t0 = int(requests["scheduled_ns"].min())
     ok = requests["ok"].to_numpy(dtype=bool)
     scheduled = requests["scheduled_ns"].to_numpy(dtype=np.int64)
-    outcomes = requests["outcome"].astype(str).to_numpy()
+    outcome_code, outcomes = codes(requests["outcome"])  # codes, not one string per request
     rows = []
     for t, a in pairs:
-        mask = (type_code == t) & (target_code == a)
+        mask = key == t * width + a + 1
         failed = mask & ~ok
         when = (scheduled[failed] - t0) / NS_PER_S
-        labels, counts = np.unique(outcomes[failed], return_counts=True)
+        found, counts = np.unique(outcome_code[failed], return_counts=True)
+        by_outcome = sorted((outcomes[c], int(v)) for c, v in zip(found.tolist(), counts.tolist(), strict=True))
         n, bad = int(mask.sum()), int(failed.sum())
         rows.append(TargetRow(
-            service_type=types[t], target=targets[a], requests=n, failed=bad, ratio=ratio(n - bad, n),
-            failures_by_outcome={str(k): int(v) for k, v in zip(labels, counts, strict=True)},
+            service_type=types[t], target=targets[a] if a >= 0 else types[t], requests=n, failed=bad,
+            ratio=ratio(n - bad, n), failures_by_outcome=dict(by_outcome),
             first_failure_s=round(float(when.min()), 3) if bad else None,
             last_failure_s=round(float(when.max()), 3) if bad else None))
     return tuple(rows)
