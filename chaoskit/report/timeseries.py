@@ -54,8 +54,8 @@ class Grid:
 
     def index(self, times_ns: IntArray) -> IntArray:
         """Bucket of each time (clipped into the grid)."""
-        raw = (times_ns - self.begin_ns) // self.width_ns
-        clipped: IntArray = np.clip(raw, 0, self.count - 1).astype(np.int64)
+        raw = np.asarray((times_ns - self.begin_ns) // self.width_ns).astype(np.int64, copy=False)
+        clipped: IntArray = np.clip(raw, 0, self.count - 1, out=raw)  # in place: one array the input's length
         return clipped
 
 
@@ -73,7 +73,8 @@ def counts(grid: Grid, times_ns: IntArray, codes: IntArray, n_codes: int) -> Int
     """Requests per (code, bucket): shape (n_codes, grid.count)."""
     if len(times_ns) == 0:
         return np.zeros((n_codes, grid.count), dtype=np.int64)
-    flat = codes.astype(np.int64) * grid.count + grid.index(times_ns)
+    flat = grid.index(times_ns)
+    flat += codes.astype(np.int64, copy=False) * grid.count
     table: IntArray = np.bincount(flat, minlength=n_codes * grid.count).reshape(n_codes, grid.count)
     return table
 
