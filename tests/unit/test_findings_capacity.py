@@ -64,6 +64,18 @@ def test_an_image_pull_that_dominates_is_named_and_an_outage_it_ended_counts() -
     assert container["imagePullPolicy"] == "IfNotPresent"
 
 
+def test_a_replacement_created_late_but_ready_at_once_is_not_slow() -> None:
+    """A node failure: the replacement is created only when the pod is evicted (node monitor grace plus the
+    toleration, 22 s here), then scheduled and Ready within a second; the wait was not the replacement's."""
+    run_facts = facts(deployment(probe={"periodSeconds": 1}, replicas=1))
+    summary = analyse(requests(lambda t: 1.0 <= t < 23.8, outcome="connect_timeout"),
+                      _replaced(scheduled_s=23.0, running_s=23.5, ready_s=23.7), run_facts,
+                      slo=SloTargets(recovery_s=5))
+    assert "slow-replacement" not in rules(summary)
+    (fault,) = summary.recovery
+    assert fault.replacement_ready_s is not None and fault.replacement_ready_s > 20  # the clock itself is unchanged
+
+
 def _drained(*, one_at_a_time: bool, nodes: tuple[str, ...] = ("n1", "n2")) -> Cluster:
     """Two pods on n2 and one on n1; n2 is drained at 3 s."""
     cluster = Cluster(nodes=nodes)

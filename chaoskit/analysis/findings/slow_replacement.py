@@ -82,21 +82,24 @@ def _slow(ctx: FindingContext, fault: FaultRecovery) -> _Slow | None:
     pod = fault.replacements[-1]  # the last needed replacement: the one that stopped the clock
     stages = _stages(ctx, fault, pod)
     total = sum(stages.values())
-    if not total or max(stages.values()) < DOMINANT * total:
-        return None
+    if total < MIN_SLOW_S or max(stages.values()) < DOMINANT * total:
+        return None  # quick once it existed: the wait was before it was created (eviction, detection, a budget)
     return _Slow(fault, pod, stages, why)
 
 
 def _stages(ctx: FindingContext, fault: FaultRecovery, pod: str) -> dict[str, float]:
-    """Seconds spent waiting to be scheduled, starting, and becoming Ready (from the fault instant)."""
+    """Seconds spent waiting to be scheduled, starting, and becoming Ready, from the replacement's creation (a pod
+    created late, such as one evicted from a failed node after its tolerations ran out, did not wait in the
+    scheduler before it existed)."""
     history = ctx.timeline.pods[pod]
-    bound = history.first_scheduled_after(fault.begin_ns) or fault.begin_ns
+    created = history.appeared_in(fault.begin_ns, None, recreated=True) or fault.begin_ns
+    bound = history.first_scheduled_after(created) or created
     ready = history.first_ready_after(bound) or bound
     rows = ctx.events.loc[(ctx.events["kind"].astype(str) == EventKind.POD_RUNNING.value)
                           & (ctx.events["name"].astype(str) == pod), "ts_ns"].to_numpy(dtype=np.int64)
     running = int(rows[(rows >= bound) & (rows <= ready)].min()) if ((rows >= bound) & (rows <= ready)).any() \
         else bound
-    return {"scheduling": max(0, bound - fault.begin_ns) / NS_PER_S, "starting": (running - bound) / NS_PER_S,
+    return {"scheduling": max(0, bound - created) / NS_PER_S, "starting": (running - bound) / NS_PER_S,
             "readiness": (ready - running) / NS_PER_S}
 
 
