@@ -73,9 +73,9 @@ def check_node_back_and_nothing_left(context: str) -> None:
         api.close()
 
 
-def check_the_node_lifecycle(timeline: Timeline, measured: dict[str, Any]) -> None:
+def check_the_node_lifecycle(timeline: Timeline, measured: dict[str, Any], summary: dict[str, Any]) -> None:
     """NotReady within the failure, eviction after it, replacements Ready on node 1 before node 2 is back, traffic
-    recovered, node 2 Ready again after the failure."""
+    recovered (or the run says why not), node 2 Ready again after the failure."""
     not_ready, back = measured["node_not_ready_s"], measured["node_ready_again_s"]
     assert not_ready is not None and 0 < not_ready < DURATION_S, measured
     assert len(timeline.pods_on(FAILED_NODE, "nf-web")) >= 2, "nf-web had no pods on the failed node"
@@ -83,9 +83,17 @@ def check_the_node_lifecycle(timeline: Timeline, measured: dict[str, Any]) -> No
     assert back is not None and back >= DURATION_S, measured
     replaced = [t for t in measured["replacements_ready_s"] if min(measured["evicted_s"]) <= t < back]
     assert len(replaced) >= 2, measured  # both evicted pods replaced on node 1 while node 2 was down
-    # Recovered if anything failed at all (a partition whose pods keep serving may fail nothing).
+    # Recovered if anything failed at all (a partition whose pods keep serving may fail nothing). On the test bed
+    # a stopped node can leave sporadic connect timeouts for a minute after its pods left the endpoints (new
+    # connections matching unreplied conntrack entries towards them): when they reach the end of the run, the run
+    # must say so (recovery not observed) and its stale-conntrack finding must account for them.
     clocks = measured["clocks"]
-    assert clocks["failures"] == 0 or clocks["traffic_recovered_s"] is not None, measured
+    if clocks["failures"] and clocks["traffic_recovered_s"] is None:
+        assert summary["recovery_observation"]["recovery_observed"] is False, summary["recovery_observation"]
+        stale = [f for f in summary["findings"] if f["rule"] == "stale-conntrack"]
+        assert stale, (measured, [f["rule"] for f in summary["findings"]])
+        recovery = {a["service_type"]: a["ratio"] for a in summary["availability"] if a["phase"] == "recovery"}
+        assert recovery and min(recovery.values()) >= 0.9, recovery  # sporadic, not an outage
     assert any("in effect from" in note for note in measured["notes"]), measured
 
 
@@ -94,7 +102,7 @@ def test_stop_freezes_node_2_until_the_cluster_replaces_its_pods_and_it_comes_ba
     path, _ns = experiment(tmp_path, "stop", extra="nf-pinned.yaml", duration_s=DURATION_S)
     summary, timeline = run(two_nodes, path, tmp_path / "runs")
     measured = report("stop", timeline, summary)
-    check_the_node_lifecycle(timeline, measured)
+    check_the_node_lifecycle(timeline, measured, summary)
     # The pod pinned to node 2 by its node-local volume: evicted, and its replacement could go nowhere until
     # node 2 was back (then it went there).
     if timeline.pods_on(FAILED_NODE, "nf-pinned", before_s=0):
@@ -107,7 +115,7 @@ def test_partition_cuts_node_2_from_the_api_server_while_its_pods_serve(two_node
     path, _ns = experiment(tmp_path, "partition", extra="nf-db.yaml", duration_s=DURATION_S, recovery_s=60)
     summary, timeline = run(two_nodes, path, tmp_path / "runs")
     measured = report("partition", timeline, summary)
-    check_the_node_lifecycle(timeline, measured)
+    check_the_node_lifecycle(timeline, measured, summary)
     # The StatefulSet pod on node 2: evicted, but never two pods with one identity: nf-db-0 is created again only
     # once node 2's kubelet, reachable again after the failure, confirmed the old one gone. (That confirmation
     # can come before the node's Ready condition is updated: the kubelet reports node status on its own period.)
