@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from chaoskit.analysis.frames import NS_PER_S, TARGET_COLUMN, codes, ratio
+from chaoskit.analysis.frames import NS_PER_S, TARGET_COLUMN, address_codes, codes, ratio
 
 
 @dataclass(frozen=True)
@@ -32,27 +32,23 @@ def by_target(requests: pd.DataFrame) -> tuple[TargetRow, ...]:
     if TARGET_COLUMN not in requests.columns or not len(requests):
         return ()
     type_code, types = codes(requests["service_type"])
-    target_code, targets = codes(requests[TARGET_COLUMN])
-    width = len(targets) + 1  # slot 0: no target recorded (the service type stands for it, as in the analysis)
-    key = type_code * width + (target_code + 1)
-    cells = np.flatnonzero(np.bincount(key, minlength=len(types) * width))
-    pairs = [(int(c) // width, int(c) % width - 1) for c in cells]
-    if len(pairs) == len({t for t, _ in pairs}):
+    address, labels, address_type = address_codes(requests, type_code, types)
+    if len(labels) == len(set(address_type.tolist())):
         return ()
     t0 = int(requests["scheduled_ns"].min())
     ok = requests["ok"].to_numpy(dtype=bool)
     scheduled = requests["scheduled_ns"].to_numpy(dtype=np.int64)
     outcome_code, outcomes = codes(requests["outcome"])  # codes, not one string per request
     rows = []
-    for t, a in pairs:
-        mask = key == t * width + a + 1
+    for a, label in enumerate(labels):
+        mask = address == a
         failed = mask & ~ok
         when = (scheduled[failed] - t0) / NS_PER_S
         found, counts = np.unique(outcome_code[failed], return_counts=True)
         by_outcome = sorted((outcomes[c], int(v)) for c, v in zip(found.tolist(), counts.tolist(), strict=True))
         n, bad = int(mask.sum()), int(failed.sum())
         rows.append(TargetRow(
-            service_type=types[t], target=targets[a] if a >= 0 else types[t], requests=n, failed=bad,
+            service_type=types[int(address_type[a])], target=label, requests=n, failed=bad,
             ratio=ratio(n - bad, n), failures_by_outcome=dict(by_outcome),
             first_failure_s=round(float(when.min()), 3) if bad else None,
             last_failure_s=round(float(when.max()), 3) if bad else None))

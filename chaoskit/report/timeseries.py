@@ -103,17 +103,3 @@ def quantiles(grid: Grid, times_ns: IntArray, values: npt.NDArray[np.int64] | Fl
         frac = position - low
         out[:, b] = mine[low] * (1 - frac) + mine[high] * frac
     return out
-    bucket = grid.index(times_ns)
-    order = np.lexsort((values, bucket))
-    sorted_values = np.asarray(values, dtype=np.float64)[order]
-    sorted_buckets = bucket[order]
-    present = np.unique(sorted_buckets)
-    first = np.searchsorted(sorted_buckets, present, side="left")
-    size = np.searchsorted(sorted_buckets, present, side="right") - first
-    for i, q in enumerate(qs):
-        position = first + q * (size - 1)
-        low = np.floor(position).astype(np.int64)
-        high = np.minimum(low + 1, first + size - 1)
-        frac = position - low
-        out[i, present] = sorted_values[low] * (1 - frac) + sorted_values[high] * frac
-    return out
