@@ -132,9 +132,10 @@ def _finding(ctx: FindingContext, cause: str, slows: list[_Slow]) -> Finding | N
         if slow.fault.failures:
             span = ctx.fault_span(slow.fault.name)
             failed |= ctx.failures.started_in(span[0], span[1] - 1)
-    lines = [f"{s.fault.name} at {ctx.at(s.fault.begin_ns)}: replacement {s.pod} scheduled after "
-             f"{s.stages['scheduling']:.3f} s, running {s.stages['starting']:.3f} s later, Ready "
-             f"{s.stages['readiness']:.3f} s after that ({s.fault.replacement_ready_s:.3f} s in all); {s.why}."
+    lines = [f"{s.fault.name} at {ctx.at(s.fault.begin_ns)}: replacement {s.pod} scheduled "
+             f"{s.stages['scheduling']:.3f} s after it was created, running {s.stages['starting']:.3f} s later, "
+             f"Ready {s.stages['readiness']:.3f} s after that ({s.fault.replacement_ready_s:.3f} s after the "
+             f"fault); {s.why}."
              for s in slows[:6]]
     if probe_text:
         lines.append(f"{workload.describe if workload else 'The workload'}'s readiness probe: {probe_text}: no "
