@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from chaoskit.analysis.frames import OUTSIDE, Columns, ratio
+from chaoskit.analysis.frames import OUTSIDE, Columns, count_codes, ratio
 
 ALL_PHASES: Final = "all"
 """Phase label of the whole-run row of a service type."""
@@ -34,15 +34,17 @@ def availability(cols: Columns) -> tuple[AvailabilityRow, ...]:
     The ``outside`` phase is listed only when some request was scheduled outside every phase.
     """
     n_types, n_phases, n_outcomes = len(cols.types), len(cols.phases), len(cols.outcomes)
-    cell = cols.type_code * n_phases + cols.phase_code
+    cell = cols.type_code.astype(np.int32)  # widened: the codes are int8 (frames.CodeArray)
+    cell *= n_phases
+    cell += cols.phase_code
     size = n_types * n_phases
-    total = np.bincount(cell, minlength=size).reshape(n_types, n_phases)
-    good = np.bincount(cell, weights=cols.ok, minlength=size).astype(np.int64)
-    good = good.reshape(n_types, n_phases)
+    total = count_codes(cell, size).reshape(n_types, n_phases)
     failed = ~cols.ok
-    by_outcome = np.bincount(
-        cell[failed] * n_outcomes + cols.outcome_code[failed], minlength=size * n_outcomes
-    ).reshape(n_types, n_phases, n_outcomes)
+    failed_cell = cell[failed]
+    failed_cell *= n_outcomes
+    failed_cell += cols.outcome_code[failed]
+    by_outcome = np.bincount(failed_cell, minlength=size * n_outcomes).reshape(n_types, n_phases, n_outcomes)
+    good = total - by_outcome.sum(axis=2)
     rows: list[AvailabilityRow] = []
     for t, service_type in enumerate(cols.types):
         for p, phase in enumerate(cols.phases):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ NS_PER_S: Final = 1_000_000_000
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+CodeArray = npt.NDArray[np.signedinteger[Any]]
+"""Small integer codes (int8 or int16: one or two bytes a request). Arithmetic on them must widen first
+(``astype(np.int32)``): numpy keeps an int8 times a Python int in int8, and that overflows silently."""
 
 
 class AnalysisError(ValueError):
@@ -40,11 +43,33 @@ def check_events(events: pd.DataFrame) -> None:
     check_columns(events, REQUIRED_EVENT_COLUMNS, table="events")
 
 
-def codes(series: pd.Series) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
-    """Integer codes and labels of a categorical (or string) column; missing values get -1."""
+def codes(series: pd.Series) -> tuple[CodeArray, tuple[str, ...]]:
+    """Integer codes and labels of a categorical (or string) column; missing values get -1.
+
+    The categorical's own codes, not a copy (int8 up to 127 labels): see :data:`CodeArray`."""
     cat = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
     labels = tuple(str(c) for c in cat.cat.categories)
-    return np.asarray(cat.cat.codes, dtype=np.int64), labels
+    return np.asarray(cat.cat.codes), labels
+
+
+COUNT_CHUNK_ROWS: Final = 1 << 18
+
+
+def count_codes(values: npt.NDArray[np.integer[Any]], minlength: int) -> IntArray:
+    """``np.bincount`` of small codes a chunk at a time: bincount widens its whole input to int64 first, eight
+    bytes a request for one line of counting."""
+    total = np.zeros(minlength, dtype=np.int64)
+    for at in range(0, len(values), COUNT_CHUNK_ROWS):
+        found = np.bincount(values[at:at + COUNT_CHUNK_ROWS], minlength=minlength)
+        total[:len(found)] += found[:minlength]
+        if len(found) > minlength:
+            raise AnalysisError(f"a code {len(found) - 1} beyond the {minlength} expected")
+    return total
+
+
+def narrow(values: npt.NDArray[Any], labels: int) -> CodeArray:
+    """``values`` (codes below ``labels``) in the smallest signed type that holds them, -1 included."""
+    return values.astype(np.min_scalar_type(-max(labels, 1)), copy=False)
 
 
 def int_column(frame: pd.DataFrame, name: str) -> IntArray:
@@ -86,18 +111,17 @@ def phases_from_events(events: pd.DataFrame) -> tuple[PhaseSpan, ...]:
     return tuple(spans)
 
 
-def phase_codes(scheduled_ns: IntArray, phases: tuple[PhaseSpan, ...]) -> IntArray:
-    """Index into ``phases`` per request (by scheduled start); ``len(phases)`` when outside all."""
-    outside = len(phases)
-    if not phases:
-        return np.full(len(scheduled_ns), outside, dtype=np.int64)
-    begins = np.array([p.begin_ns for p in phases], dtype=np.int64)
-    ends = np.array([p.end_ns for p in phases], dtype=np.int64)
-    idx = np.searchsorted(begins, scheduled_ns, side="right").astype(np.int64) - 1
-    inside = idx >= 0
-    clipped = np.where(inside, idx, 0)
-    inside &= scheduled_ns < ends[clipped]
-    return np.where(inside, idx, outside)
+def phase_codes(scheduled_ns: IntArray, phases: tuple[PhaseSpan, ...]) -> CodeArray:
+    """Index into ``phases`` per request (by scheduled start); ``len(phases)`` when outside all.
+
+    A request belongs to the phase that began last at or before its scheduled start, if that phase had not
+    ended yet. Phase by phase into one small array: no full-length int64 temporary."""
+    out = np.full(len(scheduled_ns), len(phases), dtype=np.min_scalar_type(-(len(phases) + 1)))
+    for i, phase in enumerate(phases):
+        upto = min(phase.end_ns, phases[i + 1].begin_ns) if i + 1 < len(phases) else phase.end_ns
+        if upto > phase.begin_ns:
+            out[(scheduled_ns >= phase.begin_ns) & (scheduled_ns < upto)] = i
+    return out
 
 
 def seconds(ns: float | int) -> float:
@@ -118,18 +142,18 @@ def ratio(part: int, whole: int) -> float | None:
 class Columns:
     """The request table as numpy arrays, categories turned into codes once for every analysis."""
 
-    type_code: IntArray
+    type_code: CodeArray
     types: tuple[str, ...]
-    phase_code: IntArray
+    phase_code: CodeArray
     phases: tuple[str, ...]
     """Phase names in time order, then :data:`OUTSIDE`."""
-    outcome_code: IntArray
+    outcome_code: CodeArray
     outcomes: tuple[str, ...]
     ok: BoolArray
     scheduled_ns: IntArray
     start_ns: IntArray
     latency_ns: IntArray
-    address_code: IntArray
+    address_code: CodeArray
     """The address (path) each request took: see :func:`address_codes`."""
     addresses: tuple[str, ...]
     address_type: IntArray
@@ -166,8 +190,8 @@ def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
 
 
 def address_codes(
-    requests: pd.DataFrame, type_code: IntArray, types: tuple[str, ...]
-) -> tuple[IntArray, tuple[str, ...], IntArray]:
+    requests: pd.DataFrame, type_code: CodeArray, types: tuple[str, ...]
+) -> tuple[CodeArray, tuple[str, ...], IntArray]:
     """Per request the address it took, as a code; the address labels; each address's type code.
 
     An address is one (service type, ``target``) pair: ``target`` is the ``host:port`` the request went
@@ -178,12 +202,15 @@ def address_codes(
         return type_code, types, np.arange(len(types), dtype=np.int64)
     target_code, targets = codes(requests[TARGET_COLUMN])
     width = len(targets) + 1  # slot 0: no target recorded
-    key = type_code * width + (target_code + 1)
-    present = np.bincount(key, minlength=len(types) * width) > 0
-    dense = np.cumsum(present) - 1
+    key = type_code.astype(np.int32)  # widened before the arithmetic, in place after it
+    key *= width
+    key += target_code
+    key += 1
+    present = count_codes(key, len(types) * width) > 0
     cells = np.flatnonzero(present)
+    dense = narrow(np.cumsum(present) - 1, len(cells))
     labels = tuple(targets[c % width - 1] if c % width else types[c // width] for c in cells.tolist())
-    return dense[key].astype(np.int64, copy=False), labels, (cells // width).astype(np.int64)
+    return dense[key], labels, (cells // width).astype(np.int64)
 
 
 def run_end_ns(cols: Columns, phases: tuple[PhaseSpan, ...]) -> int:

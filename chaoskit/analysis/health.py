@@ -42,7 +42,8 @@ def agent_health(cols: Columns, agent: Mapping[str, object] | None, *, not_sent:
     lag = cols.start_ns - cols.scheduled_ns
     n = len(lag)
     late = int((lag > LATE_NS).sum())
-    p50, p99 = np.percentile(lag, (50.0, 99.0)) if n else (None, None)
+    most = int(lag.max()) if n else None
+    p50, p99 = np.percentile(lag, (50.0, 99.0), overwrite_input=True) if n else (None, None)  # reorders lag
     reported = dict(agent or {})
     cpu = _number(reported.get("cpu_utilisation"))
     exit_code = reported.get("exit_code")
@@ -57,7 +58,7 @@ def agent_health(cols: Columns, agent: Mapping[str, object] | None, *, not_sent:
         late_ratio=ratio(late, n),
         lag_p50_ms=None if p50 is None else millis(p50),
         lag_p99_ms=None if p99 is None else millis(p99),
-        lag_max_ms=millis(lag.max()) if n else None,
+        lag_max_ms=None if most is None else millis(most),
         cpu_utilisation=None if cpu is None else round(cpu, 3),
         exit_code=exit_code if isinstance(exit_code, int) else None,
         saturated=bool(saturated),

@@ -112,7 +112,8 @@ def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
     parts: list[tuple[npt.NDArray[Any], ...]] = []
     windows = 0
     for a in range(len(cols.addresses)):
-        part = _runs_of(cols, np.flatnonzero(cols.address_code == a), run_end_ns)
+        part = _runs_of(cols, None if len(cols.addresses) == 1 else np.flatnonzero(cols.address_code == a),
+                        run_end_ns)
         if part is None:
             continue
         rows, window, first, begin, end, is_open = part
@@ -133,8 +134,12 @@ def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
     )
 
 
-def _runs_of(cols: Columns, mine: IntArray, run_end_ns: int) -> tuple[npt.NDArray[Any], ...] | None:
-    order = mine[np.argsort(cols.start_ns[mine], kind="stable")]
+def _runs_of(cols: Columns, mine: IntArray | None, run_end_ns: int) -> tuple[npt.NDArray[Any], ...] | None:
+    """``mine``: the address's request rows; None when it is the only address (every row: no index copies)."""
+    if mine is None:
+        order = np.argsort(cols.start_ns, kind="stable")
+    else:
+        order = mine[np.argsort(cols.start_ns[mine], kind="stable")]
     fail_pos = np.flatnonzero(~cols.ok[order])
     if len(fail_pos) == 0:
         return None

@@ -75,9 +75,15 @@ class StoredRequests:
                 column = table.column(name)
                 codes.fill(at, column if pa.types.is_dictionary(column.type) else column.dictionary_encode())
             at += n
+            del table
+        # Arrow's allocator keeps the row groups' decoded pages for reuse; nothing more is read, so return them.
+        pa.default_memory_pool().release_unused()
         columns: dict[str, Any] = {**plain, **{
-            name: c.categorical(OUTCOME_LABELS if name == "outcome" else ()) for name, c in coded.items()}}
+            name: coded.pop(name).categorical(OUTCOME_LABELS if name == "outcome" else ()) for name in list(coded)}}
         return pd.DataFrame({name: columns[name] for name in STORED_COLUMNS if name in columns}, copy=False)
+
+
+_RECODE_ROWS: Final = 1 << 18
 
 
 class _Codes:
@@ -99,7 +105,10 @@ class _Codes:
         categories = [*order, *sorted(set(self.labels) - set(order))] if order else sorted(self.labels)
         position = {label: i for i, label in enumerate(categories)}
         lut = np.array([position[label] for label in self.labels] or [0], dtype=np.int16)
-        return pd.Categorical.from_codes(lut[self.codes], categories=pd.Index(categories))
+        for chunk in range(0, len(self.codes), _RECODE_ROWS):  # in place: no second code array
+            part = self.codes[chunk:chunk + _RECODE_ROWS]
+            part[:] = lut[part]
+        return pd.Categorical.from_codes(self.codes, categories=pd.Index(categories))
 
 
 class RequestSpool:

@@ -17,7 +17,15 @@ from matplotlib.ticker import MaxNLocator
 from chaoskit.analysis.frames import Columns, PhaseSpan
 from chaoskit.analysis.summary import NOT_SENT, RunSummary
 from chaoskit.report import svg
-from chaoskit.report.timeseries import Grid, counts, make_grid, quantiles
+from chaoskit.report.timeseries import (
+    FloatArray,
+    Grid,
+    IntArray,
+    counts_by_chunk,
+    make_grid,
+    quantiles_by_slab,
+    row_chunks,
+)
 from chaoskit.vocab import EventKind
 
 LATENCY_BUCKET_MS: Final = 1000
@@ -65,7 +73,7 @@ class Chart:
 def time_axis(summary: RunSummary, cols: Columns) -> TimeAxis:
     """The run's time axis: phases, faults (each instance), firings that never acted (at their schedule)."""
     first = int(cols.start_ns.min()) if len(cols) else 0
-    last = int((cols.start_ns + cols.latency_ns).max()) if len(cols) else 0
+    last = max((int((cols.start_ns[c] + cols.latency_ns[c]).max()) for c in row_chunks(len(cols))), default=0)
     origin = summary.phases[0].begin_ns if summary.phases else first
     begin = min(origin, first) if len(cols) else origin
     end = max(summary.phases[-1].end_ns if summary.phases else origin, last)
@@ -108,8 +116,13 @@ def _short(victims: tuple[str, ...]) -> str:
 def timeline(axis: TimeAxis, cols: Columns, address: int, pods: PodEvents, index: int) -> Chart:
     """Requests per bucket on one address: ok above, failed by outcome below, pod events on the same axis."""
     grid = make_grid(axis.begin_ns, axis.end_ns, origin_ns=axis.origin_ns, finest_ms=100)
-    mine = np.flatnonzero((cols.address_code == address) & (cols.outcome_code != _code(cols, NOT_SENT)))
-    table = counts(grid, cols.start_ns[mine], cols.outcome_code[mine], len(cols.outcomes))
+    not_sent = _code(cols, NOT_SENT)
+
+    def sent_here(rows: slice) -> tuple[IntArray, IntArray]:
+        mine = (cols.address_code[rows] == address) & (cols.outcome_code[rows] != not_sent)
+        return cols.start_ns[rows][mine], cols.outcome_code[rows][mine].astype(np.int64)
+
+    table = counts_by_chunk(grid, len(cols), sent_here, len(cols.outcomes))
     fig = svg.figure(4.4)
     ok_ax, fail_ax, pod_ax = fig.subplots(3, 1, sharex=True, height_ratios=(2.2, 1.6, 1.0))
     marks = svg.Marks()
@@ -148,8 +161,11 @@ def timeline(axis: TimeAxis, cols: Columns, address: int, pods: PodEvents, index
 def latency(axis: TimeAxis, cols: Columns, type_code: int, index: int) -> Chart:
     """p50 and p99 of successful requests' latency per second (wider buckets for long runs)."""
     grid = make_grid(axis.begin_ns, axis.end_ns, origin_ns=axis.origin_ns, finest_ms=LATENCY_BUCKET_MS)
-    mine = np.flatnonzero((cols.type_code == type_code) & cols.ok)
-    values = quantiles(grid, cols.start_ns[mine], cols.latency_ns[mine] / 1e6, (0.5, 0.99))
+    def ok_latency_ms(rows: slice) -> tuple[IntArray, FloatArray]:
+        mine = (cols.type_code[rows] == type_code) & cols.ok[rows]
+        return cols.start_ns[rows][mine], cols.latency_ns[rows][mine] / 1e6
+
+    values = quantiles_by_slab(grid, len(cols), ok_latency_ms, (0.5, 0.99))
     fig = svg.figure(2.6)
     ax = fig.subplots()
     marks = svg.Marks()
@@ -172,11 +188,16 @@ def latency(axis: TimeAxis, cols: Columns, type_code: int, index: int) -> Chart:
 def agent(axis: TimeAxis, cols: Columns, summary: RunSummary) -> Chart:
     """The load agent's start lag per second (p50, p99, max) and the requests it never sent."""
     grid = make_grid(axis.begin_ns, axis.end_ns, origin_ns=axis.origin_ns, finest_ms=LATENCY_BUCKET_MS)
-    lag_ms = (cols.start_ns - cols.scheduled_ns) / 1e6
-    lags = quantiles(grid, cols.scheduled_ns, lag_ms, (0.5, 0.99, 1.0))
-    not_sent = np.flatnonzero(cols.outcome_code == _code(cols, NOT_SENT))
+    def lag_ms(rows: slice) -> tuple[IntArray, FloatArray]:
+        return cols.scheduled_ns[rows], (cols.start_ns[rows] - cols.scheduled_ns[rows]) / 1e6
+
+    def not_sent(rows: slice) -> tuple[IntArray, IntArray]:
+        scheduled = cols.scheduled_ns[rows][cols.outcome_code[rows] == _code(cols, NOT_SENT)]
+        return scheduled, np.zeros(len(scheduled), dtype=np.int64)
+
+    lags = quantiles_by_slab(grid, len(cols), lag_ms, (0.5, 0.99, 1.0))
     sent_grid = make_grid(axis.begin_ns, axis.end_ns, origin_ns=axis.origin_ns, finest_ms=100)
-    missing = counts(sent_grid, cols.scheduled_ns[not_sent], np.zeros(len(not_sent), dtype=np.int64), 1)[0]
+    missing = counts_by_chunk(sent_grid, len(cols), not_sent, 1)[0]
     fig = svg.figure(3.2)
     lag_ax, miss_ax = fig.subplots(2, 1, sharex=True, height_ratios=(2.0, 1.0))
     marks = svg.Marks()

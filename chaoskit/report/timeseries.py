@@ -9,7 +9,7 @@ values (nothing is averaged). Pure numpy; no clocks, no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,8 +22,21 @@ NICE_WIDTHS_MS: Final = (100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000
                          600_000, 1_800_000, 3_600_000)  # fmt: skip
 _NS_PER_MS: Final = 1_000_000
 
+CHUNK_ROWS: Final = 1 << 18
+"""Rows a chart takes from the request columns at a time: its temporaries stay a few MB however long the run."""
+SLAB_ROWS: Final = 1 << 19
+"""Values sorted at once for per-bucket percentiles: buckets are taken a slab at a time, each slab holding at
+most this many values (or one bucket, when a single bucket holds more)."""
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Select = Callable[[slice], tuple[IntArray, npt.NDArray[np.int64] | FloatArray]]
+"""For one slice of the request rows: the times and values of the rows a chart takes from it."""
+
+
+def row_chunks(rows: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
+    """``[0, rows)`` in consecutive slices of at most ``size`` rows."""
+    return (slice(at, min(at + size, rows)) for at in range(0, rows, size))
 
 
 @dataclass(frozen=True)
@@ -103,3 +116,55 @@ def quantiles(grid: Grid, times_ns: IntArray, values: npt.NDArray[np.int64] | Fl
         frac = position - low
         out[:, b] = mine[low] * (1 - frac) + mine[high] * frac
     return out
+
+
+def counts_by_chunk(grid: Grid, rows: int, select: Callable[[slice], tuple[IntArray, IntArray]],
+                    n_codes: int) -> IntArray:
+    """:func:`counts` over the rows ``select`` takes, a chunk of rows at a time (the same table)."""
+    table = np.zeros((n_codes, grid.count), dtype=np.int64)
+    for chunk in row_chunks(rows):
+        times, codes = select(chunk)
+        table += counts(grid, times, codes, n_codes)
+    return table
+
+
+def quantiles_by_slab(grid: Grid, rows: int, select: Select, qs: Sequence[float], *,
+                      slab_rows: int = SLAB_ROWS) -> FloatArray:
+    """:func:`quantiles` (the same exact values) without holding every value at once: one pass counts the
+    values per bucket, then consecutive buckets are taken a slab at a time (at most ``slab_rows`` values, or
+    one bucket), each slab's values gathered chunk by chunk and sorted per bucket."""
+    size = np.zeros(grid.count, dtype=np.int64)
+    spans: list[tuple[slice, int, int]] = []  # each chunk with values: its first and last bucket
+    for chunk in row_chunks(rows):
+        bucket = grid.index(select(chunk)[0])
+        if len(bucket):
+            size += np.bincount(bucket, minlength=grid.count)
+            spans.append((chunk, int(bucket.min()), int(bucket.max())))
+    out = np.full((len(qs), grid.count), np.nan)
+    for first, stop in _slabs(size, slab_rows):
+        begin_ns = grid.begin_ns + first * grid.width_ns
+        times, values = [], []
+        for chunk in (c for c, low, high in spans if high >= first and low < stop):  # records come in time order
+            t, v = select(chunk)
+            bucket = grid.index(t)
+            inside = (bucket >= first) & (bucket < stop)
+            times.append(t[inside])
+            values.append(v[inside])
+        # The slab's own index() clips as the whole grid's does: a time before the grid lands in the first
+        # bucket, one after it in the last, so every value is in the same bucket as on the whole grid.
+        slab = Grid(grid.origin_ns, begin_ns, grid.width_ns, stop - first)
+        merged: FloatArray = np.concatenate(values).astype(np.float64, copy=False)
+        out[:, first:stop] = quantiles(slab, np.concatenate(times), merged, qs)
+    return out
+
+
+def _slabs(size: IntArray, slab_rows: int) -> Iterator[tuple[int, int]]:
+    """Consecutive bucket ranges [first, stop) of at most ``slab_rows`` values each (or a single bucket)."""
+    first, held = 0, 0
+    for b, n in enumerate(size.tolist()):
+        if held and held + n > slab_rows:
+            yield first, b
+            first, held = b, 0
+        held += n
+    if held:
+        yield first, len(size)

@@ -73,12 +73,12 @@ def _sporadic(ctx: FindingContext, late: BoolArray) -> BoolArray:
     """Late failures on addresses where some request succeeded between the first and the last of them."""
     fails, cols = ctx.failures, ctx.cols
     keep = np.zeros(len(fails), dtype=bool)
-    ok_address = np.asarray(cols.addresses, dtype=str)[cols.address_code[cols.ok]]
-    ok_start = cols.start_ns[cols.ok]
+    code_of = {label: code for code, label in enumerate(cols.addresses)}
     for address in set(fails.address[late].tolist()):
         mine = late & (fails.address == address)
         first, last = int(fails.start[mine].min()), int(fails.start[mine].max())
-        between = (ok_address == address) & (ok_start > first) & (ok_start < last)
+        # By code and mask, never a string per successful request.
+        between = (cols.address_code == code_of[address]) & cols.ok & (cols.start_ns > first) & (cols.start_ns < last)
         if between.any() or int(mine.sum()) == 1:
             keep |= mine
     return keep
