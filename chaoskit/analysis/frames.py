@@ -49,7 +49,7 @@ def codes(series: pd.Series) -> tuple[CodeArray, tuple[str, ...]]:
     The categorical's own codes, not a copy (int8 up to 127 labels): see :data:`CodeArray`."""
     cat = series if isinstance(series.dtype, pd.CategoricalDtype) else series.astype("category")
     labels = tuple(str(c) for c in cat.cat.categories)
-    return np.asarray(cat.cat.codes), labels
+    return np.asarray(cat.array.codes), labels  # a read-only view (``.cat.codes`` would build a new Series)
 
 
 COUNT_CHUNK_ROWS: Final = 1 << 18

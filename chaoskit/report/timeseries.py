@@ -119,23 +119,23 @@ def quantiles(grid: Grid, times_ns: IntArray, values: npt.NDArray[np.int64] | Fl
 
 
 def counts_by_chunk(grid: Grid, rows: int, select: Callable[[slice], tuple[IntArray, IntArray]],
-                    n_codes: int) -> IntArray:
+                    n_codes: int, *, chunk_rows: int = CHUNK_ROWS) -> IntArray:
     """:func:`counts` over the rows ``select`` takes, a chunk of rows at a time (the same table)."""
     table = np.zeros((n_codes, grid.count), dtype=np.int64)
-    for chunk in row_chunks(rows):
+    for chunk in row_chunks(rows, chunk_rows):
         times, codes = select(chunk)
         table += counts(grid, times, codes, n_codes)
     return table
 
 
 def quantiles_by_slab(grid: Grid, rows: int, select: Select, qs: Sequence[float], *,
-                      slab_rows: int = SLAB_ROWS) -> FloatArray:
+                      slab_rows: int = SLAB_ROWS, chunk_rows: int = CHUNK_ROWS) -> FloatArray:
     """:func:`quantiles` (the same exact values) without holding every value at once: one pass counts the
     values per bucket, then consecutive buckets are taken a slab at a time (at most ``slab_rows`` values, or
     one bucket), each slab's values gathered chunk by chunk and sorted per bucket."""
     size = np.zeros(grid.count, dtype=np.int64)
     spans: list[tuple[slice, int, int]] = []  # each chunk with values: its first and last bucket
-    for chunk in row_chunks(rows):
+    for chunk in row_chunks(rows, chunk_rows):
         bucket = grid.index(select(chunk)[0])
         if len(bucket):
             size += np.bincount(bucket, minlength=grid.count)

@@ -1,0 +1,94 @@
+"""The analysis's memory-lean forms give the same answers as the plain ones they replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chaoskit.analysis.frames import AnalysisError, PhaseSpan, count_codes, narrow, phase_codes, prepare
+from chaoskit.analysis.synthetic import synthetic_requests
+from chaoskit.report.timeseries import counts, counts_by_chunk, make_grid, quantiles, quantiles_by_slab
+
+
+def _phase_codes_by_search(scheduled: np.ndarray, phases: tuple[PhaseSpan, ...]) -> np.ndarray:
+    """The definition: the phase that began last at or before the start, if it has not ended."""
+    begins = np.array([p.begin_ns for p in phases])
+    ends = np.array([p.end_ns for p in phases])
+    idx = np.searchsorted(begins, scheduled, side="right") - 1
+    inside = (idx >= 0) & (scheduled < ends[np.maximum(idx, 0)])
+    return np.where(inside, idx, len(phases))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_phase_codes_follow_the_definition_with_gaps_overlaps_and_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    begins = np.sort(rng.integers(0, 1_000, 4))  # ties possible
+    phases = tuple(PhaseSpan(f"p{i}", int(b), int(b + rng.integers(-50, 400))) for i, b in enumerate(begins))
+    scheduled = rng.integers(-100, 1_500, 5_000)
+    got = phase_codes(scheduled, phases)
+    assert got.dtype == np.int8
+    assert (got == _phase_codes_by_search(scheduled, phases)).all()
+
+
+def test_codes_are_counted_across_chunks_and_a_stray_code_is_refused() -> None:
+    values = np.random.default_rng(3).integers(0, 7, (1 << 18) * 2 + 5).astype(np.int8)
+    assert (count_codes(values, 7) == np.bincount(values, minlength=7)).all()
+    assert count_codes(values[:0], 3).tolist() == [0, 0, 0]
+    with pytest.raises(AnalysisError, match="beyond the 5 expected"):
+        count_codes(values, 5)
+
+
+def test_narrow_codes_keep_minus_one_and_the_largest_code() -> None:
+    assert narrow(np.array([-1, 0, 127]), 128).dtype == np.int8
+    wide = narrow(np.array([-1, 0, 128]), 129)
+    assert wide.dtype == np.int16 and wide.tolist() == [-1, 0, 128]
+
+
+def test_arithmetic_on_narrow_codes_does_not_overflow_in_availability() -> None:
+    """Twelve outcomes times many phases passes int8's 127: the cell must be widened first."""
+    frame = synthetic_requests(duration_s=2.0, rate=50, types=("ClusterIP", "NodePort"))
+    frame.loc[frame.index[-5:], ["ok", "outcome"]] = [False, "tls_error"]
+    phases = tuple(PhaseSpan(f"p{i}", frame["scheduled_ns"].min() + i * 10**8, frame["scheduled_ns"].min()
+                             + (i + 1) * 10**8) for i in range(20))  # fmt: skip
+    cols = prepare(frame, phases)
+    from chaoskit.analysis.availability import availability
+
+    rows = availability(cols)
+    assert sum(r.failures_by_outcome.get("tls_error", 0) for r in rows if r.phase == "all") == 5
+    assert sum(r.requests for r in rows if r.phase == "all") == len(frame)
+
+
+@pytest.mark.parametrize("slab_rows", [1, 7, 100, 10_000])
+def test_slabbed_percentiles_equal_the_whole_grid_ones(slab_rows: int) -> None:
+    rng = np.random.default_rng(slab_rows)
+    grid = make_grid(0, 10 * 10**9, origin_ns=0, finest_ms=500)
+    times = rng.integers(-10**9, 11 * 10**9, 3_000)  # some before and after the grid: clipped into its ends
+    times[:400] = 5 * 10**9 + 17  # one bucket larger than small slabs
+    values = rng.exponential(3.0, 3_000)
+    keep = rng.random(3_000) < 0.8
+
+    def select(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        mine = keep[rows]
+        return times[rows][mine], values[rows][mine]
+
+    expected = quantiles(grid, times[keep], values[keep], (0.5, 0.99, 1.0))
+    got = quantiles_by_slab(grid, len(times), select, (0.5, 0.99, 1.0), slab_rows=slab_rows, chunk_rows=256)
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    assert np.array_equal(got[~np.isnan(got)], expected[~np.isnan(expected)])
+
+
+def test_chunked_counts_equal_the_whole_table() -> None:
+    rng = np.random.default_rng(9)
+    grid = make_grid(0, 60 * 10**9, origin_ns=0, finest_ms=100)
+    times, codes = rng.integers(0, 60 * 10**9, 5_000), rng.integers(0, 4, 5_000)
+    got = counts_by_chunk(grid, 5_000, lambda rows: (times[rows], codes[rows]), 4, chunk_rows=333)
+    assert np.array_equal(got, counts(grid, times, codes, 4))
+
+
+def test_prepare_keeps_the_categorical_codes_without_a_copy() -> None:
+    frame = synthetic_requests(duration_s=1.0, rate=100)
+    cols = prepare(frame, ())
+    assert isinstance(frame["outcome"].dtype, pd.CategoricalDtype)
+    assert cols.outcome_code.dtype == np.int8
+    assert np.shares_memory(cols.outcome_code, frame["outcome"].array.codes)
