@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -52,15 +53,22 @@ def codes(series: pd.Series) -> tuple[CodeArray, tuple[str, ...]]:
     return np.asarray(cat.array.codes), labels  # a read-only view (``.cat.codes`` would build a new Series)
 
 
-COUNT_CHUNK_ROWS: Final = 1 << 18
+CHUNK_ROWS: Final = 1 << 18
+"""Rows taken at a time where a whole-column temporary would cost bytes per request (counting, recoding, the
+charts): a few MB however long the run."""
+
+
+def row_chunks(rows: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
+    """``[0, rows)`` in consecutive slices of at most ``size`` rows."""
+    return (slice(at, min(at + size, rows)) for at in range(0, rows, size))
 
 
 def count_codes(values: npt.NDArray[np.integer[Any]], minlength: int) -> IntArray:
     """``np.bincount`` of small codes a chunk at a time: bincount widens its whole input to int64 first, eight
     bytes a request for one line of counting."""
     total = np.zeros(minlength, dtype=np.int64)
-    for at in range(0, len(values), COUNT_CHUNK_ROWS):
-        found = np.bincount(values[at:at + COUNT_CHUNK_ROWS], minlength=minlength)
+    for chunk in row_chunks(len(values)):
+        found = np.bincount(values[chunk], minlength=minlength)
         total[:len(found)] += found[:minlength]
         if len(found) > minlength:
             raise AnalysisError(f"a code {len(found) - 1} beyond the {minlength} expected")

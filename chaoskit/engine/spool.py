@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from chaoskit.analysis.frames import row_chunks
 from chaoskit.load.records import OUTCOME_LABELS, STORED_COLUMNS
 
 ROW_GROUP_ROWS: Final = 65_536
@@ -83,9 +84,6 @@ class StoredRequests:
         return pd.DataFrame({name: columns[name] for name in STORED_COLUMNS if name in columns}, copy=False)
 
 
-_RECODE_ROWS: Final = 1 << 18
-
-
 class _Codes:
     """A dictionary column read row group by row group into one code array over the union of its labels."""
 
@@ -105,9 +103,8 @@ class _Codes:
         categories = [*order, *sorted(set(self.labels) - set(order))] if order else sorted(self.labels)
         position = {label: i for i, label in enumerate(categories)}
         lut = np.array([position[label] for label in self.labels] or [0], dtype=np.int16)
-        for chunk in range(0, len(self.codes), _RECODE_ROWS):  # in place: no second code array
-            part = self.codes[chunk:chunk + _RECODE_ROWS]
-            part[:] = lut[part]
+        for chunk in row_chunks(len(self.codes)):  # in place: no second code array
+            self.codes[chunk] = lut[self.codes[chunk]]
         return pd.Categorical.from_codes(self.codes, categories=pd.Index(categories))
 
 

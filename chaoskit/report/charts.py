@@ -14,18 +14,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from chaoskit.analysis.frames import Columns, PhaseSpan
+from chaoskit.analysis.frames import CodeArray, Columns, PhaseSpan, row_chunks
 from chaoskit.analysis.summary import NOT_SENT, RunSummary
 from chaoskit.report import svg
-from chaoskit.report.timeseries import (
-    FloatArray,
-    Grid,
-    IntArray,
-    counts_by_chunk,
-    make_grid,
-    quantiles_by_slab,
-    row_chunks,
-)
+from chaoskit.report.timeseries import FloatArray, Grid, IntArray, counts_by_chunk, make_grid, quantiles_by_slab
 from chaoskit.vocab import EventKind
 
 LATENCY_BUCKET_MS: Final = 1000
@@ -118,9 +110,9 @@ def timeline(axis: TimeAxis, cols: Columns, address: int, pods: PodEvents, index
     grid = make_grid(axis.begin_ns, axis.end_ns, origin_ns=axis.origin_ns, finest_ms=100)
     not_sent = _code(cols, NOT_SENT)
 
-    def sent_here(rows: slice) -> tuple[IntArray, IntArray]:
+    def sent_here(rows: slice) -> tuple[IntArray, CodeArray]:
         mine = (cols.address_code[rows] == address) & (cols.outcome_code[rows] != not_sent)
-        return cols.start_ns[rows][mine], cols.outcome_code[rows][mine].astype(np.int64)
+        return cols.start_ns[rows][mine], cols.outcome_code[rows][mine]
 
     table = counts_by_chunk(grid, len(cols), sent_here, len(cols.outcomes))
     fig = svg.figure(4.4)
@@ -191,8 +183,10 @@ def agent(axis: TimeAxis, cols: Columns, summary: RunSummary) -> Chart:
     def lag_ms(rows: slice) -> tuple[IntArray, FloatArray]:
         return cols.scheduled_ns[rows], (cols.start_ns[rows] - cols.scheduled_ns[rows]) / 1e6
 
+    not_sent_code = _code(cols, NOT_SENT)
+
     def not_sent(rows: slice) -> tuple[IntArray, IntArray]:
-        scheduled = cols.scheduled_ns[rows][cols.outcome_code[rows] == _code(cols, NOT_SENT)]
+        scheduled = cols.scheduled_ns[rows][cols.outcome_code[rows] == not_sent_code]
         return scheduled, np.zeros(len(scheduled), dtype=np.int64)
 
     lags = quantiles_by_slab(grid, len(cols), lag_ms, (0.5, 0.99, 1.0))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+from chaoskit.analysis.frames import CHUNK_ROWS, row_chunks
 
 MAX_BUCKETS: Final = 1200
 """Buckets per chart at most: enough to see a 100 ms outage in a 2-minute run, small enough to draw fast."""
@@ -22,8 +24,6 @@ NICE_WIDTHS_MS: Final = (100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000
                          600_000, 1_800_000, 3_600_000)  # fmt: skip
 _NS_PER_MS: Final = 1_000_000
 
-CHUNK_ROWS: Final = 1 << 18
-"""Rows a chart takes from the request columns at a time: its temporaries stay a few MB however long the run."""
 SLAB_ROWS: Final = 1 << 19
 """Values sorted at once for per-bucket percentiles: buckets are taken a slab at a time, each slab holding at
 most this many values (or one bucket, when a single bucket holds more)."""
@@ -32,11 +32,6 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Select = Callable[[slice], tuple[IntArray, npt.NDArray[np.int64] | FloatArray]]
 """For one slice of the request rows: the times and values of the rows a chart takes from it."""
-
-
-def row_chunks(rows: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
-    """``[0, rows)`` in consecutive slices of at most ``size`` rows."""
-    return (slice(at, min(at + size, rows)) for at in range(0, rows, size))
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,7 @@ def make_grid(begin_ns: int, end_ns: int, *, origin_ns: int, finest_ms: int, max
     return Grid(origin_ns=origin_ns, begin_ns=begin_ns, width_ns=width, count=max(1, math.ceil(span / width)))
 
 
-def counts(grid: Grid, times_ns: IntArray, codes: IntArray, n_codes: int) -> IntArray:
+def counts(grid: Grid, times_ns: IntArray, codes: npt.NDArray[np.integer[Any]], n_codes: int) -> IntArray:
     """Requests per (code, bucket): shape (n_codes, grid.count)."""
     if len(times_ns) == 0:
         return np.zeros((n_codes, grid.count), dtype=np.int64)
@@ -118,7 +113,7 @@ def quantiles(grid: Grid, times_ns: IntArray, values: npt.NDArray[np.int64] | Fl
     return out
 
 
-def counts_by_chunk(grid: Grid, rows: int, select: Callable[[slice], tuple[IntArray, IntArray]],
+def counts_by_chunk(grid: Grid, rows: int, select: Callable[[slice], tuple[IntArray, npt.NDArray[np.integer[Any]]]],
                     n_codes: int, *, chunk_rows: int = CHUNK_ROWS) -> IntArray:
     """:func:`counts` over the rows ``select`` takes, a chunk of rows at a time (the same table)."""
     table = np.zeros((n_codes, grid.count), dtype=np.int64)
