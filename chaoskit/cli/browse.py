@@ -13,11 +13,11 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.console import Console
 
 from chaoskit import catalog, kinds, runs
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
+from chaoskit.cli.console import console as new_console
 from chaoskit.engine.record import RunContext
 from chaoskit.engine.rundir import INCOMPLETE, RunDirState, inspect, scan
 from chaoskit.engine.save import SavedRunError, check_tables, load_summary, render_html, render_report
@@ -106,7 +106,7 @@ def report_command(
     elif markdown:
         typer.echo(text)
     else:
-        render_terminal(summary, Console())
+        render_terminal(summary, new_console())
 
 
 def _incomplete_hint(state: RunDirState) -> str:
@@ -143,7 +143,7 @@ def _aggregate_report(path: Path, *, markdown: bool, write: bool, html: bool) ->
     elif markdown:
         typer.echo(text)
     else:
-        aggregate_report.terminal(agg, Console())
+        aggregate_report.terminal(agg, new_console())
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from chaoskit import catalog
 from chaoskit.cli import exits
+from chaoskit.cli.console import console as new_console
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import ClusterError, ManifestError, PodInfo, ServiceAddress, ServiceKind
@@ -36,7 +37,7 @@ def demo(
     selector: Annotated[str, typer.Option(help="Label selector of the target pods (k=v).")] = "app=chaoskit-target",
 ) -> None:
     """Start the local cluster from manifests, show pods and Services, replace a pod, tear down."""
-    console = Console()
+    console = new_console()
     labels = dict(part.split("=", 1) for part in selector.split(",") if "=" in part)
     try:
         objects, _ = in_namespace(load_manifest_files([manifests or default_manifests()]), namespace)

@@ -25,6 +25,7 @@ from chaoskit.analysis.repeats import MAX_REPEATS, Aggregate, SeriesOutcome, Ser
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
+from chaoskit.cli.console import console as new_console
 from chaoskit.cli.live import LiveView
 from chaoskit.cluster.protocol import Cluster, ClusterError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers
@@ -74,7 +75,7 @@ def seeds(first: int | None, count: int) -> list[int]:
 def run_series(spec: Experiment, backend: str, flags: KubeFlags, options: SeriesOptions) -> NoReturn:
     """Run the series, write the aggregate directory, print, exit with the series' code."""
     check_repeat(options.repeat)
-    console = Console(stderr=options.as_json, quiet=options.as_json)
+    console = new_console(stderr=options.as_json, quiet=options.as_json)
     planned = seeds(options.seed, options.repeat)
     try:  # the first cluster before the series directory: a bad kubeconfig leaves nothing behind
         first = make_cluster(backend, spec, flags, seed=planned[0])

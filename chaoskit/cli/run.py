@@ -21,6 +21,7 @@ from chaoskit.analysis.verdict import Outcome
 from chaoskit.cli import exits, preflight
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.backends import preflight as check_backend
+from chaoskit.cli.console import console as new_console
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
 from chaoskit.cli.repeat import SeriesOptions, check_junit, run_series, write_junit
@@ -148,7 +149,7 @@ def run(
             dry_run_plan(spec, make_cluster(backend.value, spec, flags, seed=seed))
         except ClusterError as exc:
             exits.fail(str(exc), hint=exc.hint, code=exits.BAD_INPUT)
-    console = Console(stderr=as_json, quiet=as_json)
+    console = new_console(stderr=as_json, quiet=as_json)
     try:
         session = MetricsSession(spec, backend=backend.value, host=metrics_host, port=metrics_port,
                                  pushgateway=pushgateway, linger_s=linger)
