@@ -1,12 +1,14 @@
 """Load workers on this host: honest throughput of 1 agent vs Locust's master + 2 workers on the embedded cluster
 (new connection per request), and the cost of the distributed path and of merging records at equal rate.
 
-Run: .venv/bin/python bench/bench_workers.py [--sections sweep,merge] [--rates 1000,1500,...] [--duration 5]
+Run: .venv/bin/python bench/bench_workers.py [--sections sweep,merge,budget] [--rates 1000,...] [--duration 5]
 Sweep: for each rate, 1 worker then 2 workers (alternately, so drift of the shared machine hits both alike)
 against the ClusterIP of 3 built-in target pods (the proxy hands each connection to a pod). A rate is honest
 when p99 start lag < 20 ms, nothing hit the in-flight cap, every scheduled request was recorded and answered.
 Merge: at one rate both ways; agent CPU per request (all processes) and chaoskit's CPU per record for taking,
 labelling and merging the workers' streams. The load average is printed next to the figures.
+Budget: at given (workers, rate) points, the cores each side keeps busy (the load agent; the pods and the proxy;
+chaoskit's own process) and the whole machine's: whether CPU, not the workers, is what caps 2 workers here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil  # type: ignore[import-untyped]  # Locust's dependency
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -119,6 +123,48 @@ async def merge(target: LoadTarget, rate: float, duration: float, rounds: int) -
               f"{merge_us:.2f} µs/record (medians of {rounds}); total {(cpu + merge_us) / base:.3f}x the single agent")
 
 
+def descendants_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of every live process below this one, by PID: the pods and the proxy."""
+    out = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            out[child.pid] = times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (anything but idle and I/O wait)."""
+    times = psutil.cpu_times()
+    return float(sum(times)) - float(times.idle) - float(getattr(times, "iowait", 0.0))
+
+
+async def budget(target: LoadTarget, points: list[tuple[int, float]], duration: float, rounds: int) -> None:
+    """Where the cores go: for each (workers, rate), the cores each side keeps busy over the run (load agent
+    processes; the pods and the proxy; this process) and the whole machine's busy cores. When 2 workers' best
+    rate already keeps every core busy, CPU is what caps them, not the workers."""
+    cores = os.cpu_count() or 1
+    for _ in range(rounds):
+        for workers, rate in points:
+            before, process_before, machine_before = descendants_cpu(), time.process_time(), machine_busy_s()
+            wall_before = time.monotonic()
+            point = await one(target, rate, duration, workers, "new-connection")
+            wall = time.monotonic() - wall_before
+            after, process_after, machine_after = descendants_cpu(), time.process_time(), machine_busy_s()
+            service = sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+            agent = point.report.cpu_seconds or 0.0
+            own = process_after - process_before
+            print(point.line(), flush=True)
+            need, busy = (agent + service + own) / duration, (machine_after - machine_before) / wall
+            print(f"    CPU over the run: load agent {agent:.2f} s, pods + proxy {service:.2f} s, chaoskit {own:.2f} s "
+                  f"(per request: agent {agent / point.report.requests * 1e6:.0f} µs, pods + proxy "
+                  f"{service / point.report.requests * 1e6:.0f} µs): "
+                  f"{need:.2f} of {cores} cores over the {duration:g} s of load; the whole machine was busy "
+                  f"{busy:.2f} cores over {wall:.1f} s", flush=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     manifests, _ = in_namespace(load_manifest_files([ROOT / "manifests" / "target.yaml"]), NAMESPACE)
     print(f"load average before: {os.getloadavg()}")
@@ -135,6 +181,9 @@ async def main(args: argparse.Namespace) -> None:
                   f"{best[2]:.0f} req/s: {ratio:.2f}x (target >= 1.7x: {'met' if ratio >= 1.7 else 'NOT met'})")
         if "merge" in sections:
             await merge(target, args.merge_rate, args.duration, args.rounds)
+        if "budget" in sections:
+            points = [(int(w), float(r)) for w, r in (p.split("@") for p in args.budget.split(","))]
+            await budget(target, points, args.duration, args.rounds)
     print(f"load average after: {os.getloadavg()}")
 
 
@@ -144,6 +193,8 @@ if __name__ == "__main__":
     parser.add_argument("--rates", default="1000,1500,2000,2500,3000,3500,4000,5000")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--merge-rate", type=float, default=2000.0)
+    parser.add_argument("--budget", default="1@4600,2@4600,2@6500",
+                        help="WORKERS@RATE points for the budget section")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=2)
     parsed: Any = parser.parse_args()
