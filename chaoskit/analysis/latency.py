@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.frames import OUTSIDE, Columns, millis
+from chaoskit.analysis.frames import OUTSIDE, BoolArray, Columns, millis, row_chunks
 
 PERCENTILES: Final = (50.0, 95.0, 99.0)
 
@@ -31,36 +31,47 @@ class LatencyRow:
 
 
 class LatencyIndex:
-    """Each request's (type, phase) cell as a small integer, to pull one cell's ok latencies at once.
+    """Pulls the ok latencies of one service type over some phases at once, and counts each (type, phase)
+    cell's failures.
 
-    A boolean mask per cell (a few cells, one pass each) keeps memory to one cell's values; sorting
-    all rows by cell instead costs several full-length int64 copies at 10M rows.
+    One boolean mask per call, built from the one-byte codes by comparisons (a byte a request each): no
+    per-request key is held, and no index array is made (numpy widens index arrays to int64).
     """
 
     def __init__(self, cols: Columns) -> None:
         self.n_phases = len(cols.phases)
-        n_cells = len(cols.types) * self.n_phases
-        # int32 is ample for (types x phases) and halves the memory of an int64 key at 10M rows.
-        self.cell = cols.type_code.astype(np.int32)  # widened, then in place
-        self.cell *= self.n_phases
-        self.cell += cols.phase_code
+        self.type_code = cols.type_code
+        self.phase_code = cols.phase_code
         self.ok = cols.ok
         self.latency_ns = cols.latency_ns
-        self.failed = np.bincount(self.cell[~cols.ok], minlength=n_cells)
+        self.failed = np.zeros(len(cols.types) * self.n_phases, dtype=np.int64)
+        for chunk in row_chunks(len(cols)):
+            bad = ~self.ok[chunk]
+            key = self.type_code[chunk][bad].astype(np.int32)  # widened before the arithmetic
+            key *= self.n_phases
+            key += self.phase_code[chunk][bad]
+            self.failed += np.bincount(key, minlength=len(self.failed))
 
     def cells(self, t: int, phases: Iterable[int]) -> npt.NDArray[np.int64]:
         """The ok latencies of type ``t`` in ``phases``: a new array, the caller's to reorder."""
-        ids = self._ids(t, phases)
-        if not ids:
+        wanted = sorted(set(phases))
+        if not wanted:
             return np.empty(0, dtype=np.int64)
-        chosen = self.cell == ids[0] if len(ids) == 1 else np.isin(self.cell, ids)
-        return self.latency_ns[chosen & self.ok]
+        chosen: BoolArray = self.type_code == t
+        chosen &= self.ok
+        if len(wanted) < self.n_phases:  # every phase (the type's ``all`` row): no phase mask needed
+            chosen &= self._in_phases(wanted)
+        values: npt.NDArray[np.int64] = self.latency_ns[chosen]
+        return values
 
     def failures(self, t: int, phases: Iterable[int]) -> int:
-        return int(sum(self.failed[c] for c in self._ids(t, phases)))
+        return int(sum(self.failed[t * self.n_phases + p] for p in phases))
 
-    def _ids(self, t: int, phases: Iterable[int]) -> list[int]:
-        return [t * self.n_phases + p for p in phases]
+    def _in_phases(self, wanted: list[int]) -> BoolArray:
+        mask: BoolArray = self.phase_code == wanted[0]
+        for p in wanted[1:]:
+            mask |= self.phase_code == p
+        return mask
 
 
 def latency(cols: Columns, *, index: LatencyIndex | None = None) -> tuple[LatencyRow, ...]:

@@ -92,3 +92,29 @@ def test_prepare_keeps_the_categorical_codes_without_a_copy() -> None:
     assert isinstance(frame["outcome"].dtype, pd.CategoricalDtype)
     assert cols.outcome_code.dtype == np.int8
     assert np.shares_memory(cols.outcome_code, frame["outcome"].array.codes)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_latency_cells_and_failures_follow_the_definition(seed: int) -> None:
+    """The ok latencies of a type over some phases, and each cell's failures, as plain masks define them:
+    20 phases with gaps (requests outside every phase), three types, random failures."""
+    from chaoskit.analysis.latency import LatencyIndex
+
+    rng = np.random.default_rng(seed)
+    frame = synthetic_requests(duration_s=3.0, rate=200, types=("ClusterIP", "NodePort", "LoadBalancer"), seed=seed)
+    failed = rng.random(len(frame)) < 0.1
+    frame.loc[failed, ["ok", "outcome"]] = [False, "reset"]
+    t0 = int(frame["scheduled_ns"].min())
+    phases = tuple(PhaseSpan(f"p{i}", t0 + i * 10**8 + 2 * 10**7, t0 + (i + 1) * 10**8) for i in range(20))
+    cols = prepare(frame, phases)
+    index = LatencyIndex(cols)
+    ok = frame["ok"].to_numpy()
+    latency = frame["latency_ns"].to_numpy()
+    kinds = frame["service_type"].astype(str).to_numpy()
+    for t, kind in enumerate(cols.types):
+        for wanted in ([0], [len(cols.phases) - 1], [3, 5, 19], list(range(len(cols.phases)))):
+            in_phases = np.isin(cols.phase_code, wanted)
+            mine = (kinds == kind) & in_phases
+            assert index.cells(t, wanted).tolist() == latency[mine & ok].tolist()
+            assert index.failures(t, wanted) == int((mine & ~ok).sum())
+    assert len(index.cells(0, [])) == 0
