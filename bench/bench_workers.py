@@ -156,11 +156,12 @@ async def budget(target: LoadTarget, points: list[tuple[int, float]], duration: 
             service = sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
             agent = point.report.cpu_seconds or 0.0
             own = process_after - process_before
+            requests = max(point.report.requests, 1)
             print(point.line(), flush=True)
             need, busy = (agent + service + own) / duration, (machine_after - machine_before) / wall
             print(f"    CPU over the run: load agent {agent:.2f} s, pods + proxy {service:.2f} s, chaoskit {own:.2f} s "
-                  f"(per request: agent {agent / point.report.requests * 1e6:.0f} µs, pods + proxy "
-                  f"{service / point.report.requests * 1e6:.0f} µs): "
+                  f"(per request: agent {agent / requests * 1e6:.0f} µs, pods + proxy "
+                  f"{service / requests * 1e6:.0f} µs): "
                   f"{need:.2f} of {cores} cores over the {duration:g} s of load; the whole machine was busy "
                   f"{busy:.2f} cores over {wall:.1f} s", flush=True)
 

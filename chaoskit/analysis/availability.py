@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from chaoskit.analysis.frames import OUTSIDE, Columns, count_codes, ratio
+from chaoskit.analysis.frames import OUTSIDE, Columns, count_codes, ratio, type_phase_cells
 
 ALL_PHASES: Final = "all"
 """Phase label of the whole-run row of a service type."""
@@ -34,9 +34,7 @@ def availability(cols: Columns) -> tuple[AvailabilityRow, ...]:
     The ``outside`` phase is listed only when some request was scheduled outside every phase.
     """
     n_types, n_phases, n_outcomes = len(cols.types), len(cols.phases), len(cols.outcomes)
-    cell = cols.type_code.astype(np.int32)  # widened: the codes are int8 (frames.CodeArray)
-    cell *= n_phases
-    cell += cols.phase_code
+    cell = type_phase_cells(cols)
     size = n_types * n_phases
     total = count_codes(cell, size).reshape(n_types, n_phases)
     failed = ~cols.ok

@@ -171,6 +171,16 @@ class Columns:
         return len(self.ok)
 
 
+def type_phase_cells(cols: Columns, rows: BoolArray | None = None) -> npt.NDArray[np.int32]:
+    """Each request's (service type, phase) cell, ``type * len(phases) + phase``; only ``rows`` when given.
+    Widened to int32 before the arithmetic (the codes are int8: :data:`CodeArray`)."""
+    types, phases = (cols.type_code, cols.phase_code) if rows is None else (cols.type_code[rows], cols.phase_code[rows])
+    cell = types.astype(np.int32)
+    cell *= len(cols.phases)
+    cell += phases
+    return cell
+
+
 def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
     check_requests(requests)
     type_code, types = codes(requests["service_type"])

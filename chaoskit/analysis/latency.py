@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.frames import OUTSIDE, BoolArray, Columns, millis, row_chunks
+from chaoskit.analysis.frames import OUTSIDE, BoolArray, Columns, count_codes, millis, type_phase_cells
 
 PERCENTILES: Final = (50.0, 95.0, 99.0)
 
@@ -44,13 +44,7 @@ class LatencyIndex:
         self.phase_code = cols.phase_code
         self.ok = cols.ok
         self.latency_ns = cols.latency_ns
-        self.failed = np.zeros(len(cols.types) * self.n_phases, dtype=np.int64)
-        for chunk in row_chunks(len(cols)):
-            bad = ~self.ok[chunk]
-            key = self.type_code[chunk][bad].astype(np.int32)  # widened before the arithmetic
-            key *= self.n_phases
-            key += self.phase_code[chunk][bad]
-            self.failed += np.bincount(key, minlength=len(self.failed))
+        self.failed = count_codes(type_phase_cells(cols, ~cols.ok), len(cols.types) * self.n_phases)
 
     def cells(self, t: int, phases: Iterable[int]) -> npt.NDArray[np.int64]:
         """The ok latencies of type ``t`` in ``phases``: a new array, the caller's to reorder."""

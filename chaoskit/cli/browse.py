@@ -17,7 +17,7 @@ import typer
 from chaoskit import catalog, kinds, runs
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
-from chaoskit.cli.console import console as new_console
+from chaoskit.cli.console import new_console
 from chaoskit.engine.record import RunContext
 from chaoskit.engine.rundir import INCOMPLETE, RunDirState, inspect, scan
 from chaoskit.engine.save import SavedRunError, check_tables, load_summary, render_html, render_report

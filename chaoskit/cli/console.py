@@ -13,7 +13,7 @@ PIPED_WIDTH: Final = 132
 default of 80 wraps the tables' headers and cells mid-word ("recover y"); the widest table fits in 132."""
 
 
-def console(*, stderr: bool = False, quiet: bool = False) -> Console:
+def new_console(*, stderr: bool = False, quiet: bool = False) -> Console:
     """A terminal's own width when there is one, ``COLUMNS`` when set, else :data:`PIPED_WIDTH`."""
     stream = sys.stderr if stderr else sys.stdout
     interactive = stream.isatty() or "COLUMNS" in os.environ

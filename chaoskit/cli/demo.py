@@ -14,7 +14,7 @@ from rich.table import Table
 
 from chaoskit import catalog
 from chaoskit.cli import exits
-from chaoskit.cli.console import console as new_console
+from chaoskit.cli.console import new_console
 from chaoskit.cluster.local.cluster import LocalCluster
 from chaoskit.cluster.manifests import SourcedManifest, in_namespace, load_manifest_files
 from chaoskit.cluster.protocol import ClusterError, ManifestError, PodInfo, ServiceAddress, ServiceKind

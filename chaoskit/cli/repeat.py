@@ -25,7 +25,7 @@ from chaoskit.analysis.repeats import MAX_REPEATS, Aggregate, SeriesOutcome, Ser
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
 from chaoskit.cli.backends import KubeFlags, make_cluster
-from chaoskit.cli.console import console as new_console
+from chaoskit.cli.console import new_console
 from chaoskit.cli.live import LiveView
 from chaoskit.cluster.protocol import Cluster, ClusterError, ManifestError, UnsafeTargetError
 from chaoskit.engine.observer import Observers

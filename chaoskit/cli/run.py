@@ -21,7 +21,7 @@ from chaoskit.analysis.verdict import Outcome
 from chaoskit.cli import exits, preflight
 from chaoskit.cli.backends import KubeFlags, make_cluster
 from chaoskit.cli.backends import preflight as check_backend
-from chaoskit.cli.console import console as new_console
+from chaoskit.cli.console import new_console
 from chaoskit.cli.dryrun import dry_run as dry_run_plan
 from chaoskit.cli.live import LiveView
 from chaoskit.cli.repeat import SeriesOptions, check_junit, run_series, write_junit

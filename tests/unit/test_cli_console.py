@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from chaoskit.cli.console import PIPED_WIDTH, console
+from chaoskit.cli.console import PIPED_WIDTH, new_console
 
 pytestmark = pytest.mark.unit
 
-PROBE = "from chaoskit.cli.console import console; print(console().width)"
+PROBE = "from chaoskit.cli.console import new_console; print(new_console().width)"
 
 
 def _width_in_child(env: dict[str, str]) -> int:
@@ -23,7 +23,7 @@ def _width_in_child(env: dict[str, str]) -> int:
 
 def test_piped_output_gets_the_wide_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COLUMNS", raising=False)
-    assert console().width == PIPED_WIDTH  # pytest captures stdout: not a terminal
+    assert new_console().width == PIPED_WIDTH  # pytest captures stdout: not a terminal
 
 
 def test_columns_wins_when_set() -> None:
@@ -34,7 +34,7 @@ def test_columns_wins_when_set() -> None:
 
 def test_a_status_line_stays_on_one_line_when_piped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COLUMNS", raising=False)
-    out = console()
+    out = new_console()
     with out.capture() as captured:
         out.print("pod-recreate: PASS: every SLO held, every fault was injected as planned and the load was delivered")
     assert captured.get().count("\n") == 1
