@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from chaoskit.analysis.frames import OUTSIDE, Columns, count_codes, ratio, type_phase_cells
+from chaoskit.analysis.frames import OUTSIDE, Columns, count_codes, ratio, row_chunks, type_phase_cells
 
 ALL_PHASES: Final = "all"
 """Phase label of the whole-run row of a service type."""
@@ -34,14 +34,18 @@ def availability(cols: Columns) -> tuple[AvailabilityRow, ...]:
     The ``outside`` phase is listed only when some request was scheduled outside every phase.
     """
     n_types, n_phases, n_outcomes = len(cols.types), len(cols.phases), len(cols.outcomes)
-    cell = type_phase_cells(cols)
     size = n_types * n_phases
-    total = count_codes(cell, size).reshape(n_types, n_phases)
-    failed = ~cols.ok
-    failed_cell = cell[failed]
-    failed_cell *= n_outcomes
-    failed_cell += cols.outcome_code[failed]
-    by_outcome = np.bincount(failed_cell, minlength=size * n_outcomes).reshape(n_types, n_phases, n_outcomes)
+    counted = np.zeros(size, dtype=np.int64)
+    failures = np.zeros(size * n_outcomes, dtype=np.int64)
+    for chunk in row_chunks(len(cols)):  # a chunk's int32 cells at a time, not four bytes a request
+        counted += count_codes(type_phase_cells(cols, chunk), size)
+        failed = ~cols.ok[chunk]
+        failed_cell = type_phase_cells(cols, chunk)[failed]
+        failed_cell *= n_outcomes
+        failed_cell += cols.outcome_code[chunk][failed]
+        failures += np.bincount(failed_cell, minlength=size * n_outcomes)
+    total = counted.reshape(n_types, n_phases)
+    by_outcome = failures.reshape(n_types, n_phases, n_outcomes)
     good = total - by_outcome.sum(axis=2)
     rows: list[AvailabilityRow] = []
     for t, service_type in enumerate(cols.types):

@@ -55,12 +55,15 @@ def codes(series: pd.Series) -> tuple[CodeArray, tuple[str, ...]]:
 
 CHUNK_ROWS: Final = 1 << 18
 """Rows taken at a time where a whole-column temporary would cost bytes per request (counting, recoding, the
-charts): a few MB however long the run."""
+charts, windows, percentiles): a few MB however long the run."""
+chunk_rows = CHUNK_ROWS
+"""The size :func:`row_chunks` uses when given none: tests make it small to put chunk edges everywhere."""
 
 
-def row_chunks(rows: int, size: int = CHUNK_ROWS) -> Iterator[slice]:
-    """``[0, rows)`` in consecutive slices of at most ``size`` rows."""
-    return (slice(at, min(at + size, rows)) for at in range(0, rows, size))
+def row_chunks(rows: int, size: int | None = None) -> Iterator[slice]:
+    """``[0, rows)`` in consecutive slices of at most ``size`` rows (default :data:`chunk_rows`)."""
+    step = size or chunk_rows
+    return (slice(at, min(at + step, rows)) for at in range(0, rows, step))
 
 
 def count_codes(values: npt.NDArray[np.integer[Any]], minlength: int) -> IntArray:
@@ -123,12 +126,14 @@ def phase_codes(scheduled_ns: IntArray, phases: tuple[PhaseSpan, ...]) -> CodeAr
     """Index into ``phases`` per request (by scheduled start); ``len(phases)`` when outside all.
 
     A request belongs to the phase that began last at or before its scheduled start, if that phase had not
-    ended yet. Phase by phase into one small array: no full-length int64 temporary."""
+    ended yet. Phase by phase into one small array, a chunk of rows at a time: no full-length temporary."""
     out = np.full(len(scheduled_ns), len(phases), dtype=np.min_scalar_type(-(len(phases) + 1)))
-    for i, phase in enumerate(phases):
-        upto = min(phase.end_ns, phases[i + 1].begin_ns) if i + 1 < len(phases) else phase.end_ns
-        if upto > phase.begin_ns:
-            out[(scheduled_ns >= phase.begin_ns) & (scheduled_ns < upto)] = i
+    for rows in row_chunks(len(scheduled_ns)):
+        scheduled, coded = scheduled_ns[rows], out[rows]
+        for i, phase in enumerate(phases):
+            upto = min(phase.end_ns, phases[i + 1].begin_ns) if i + 1 < len(phases) else phase.end_ns
+            if upto > phase.begin_ns:
+                coded[(scheduled >= phase.begin_ns) & (scheduled < upto)] = i
     return out
 
 
@@ -171,8 +176,9 @@ class Columns:
         return len(self.ok)
 
 
-def type_phase_cells(cols: Columns, rows: BoolArray | None = None) -> npt.NDArray[np.int32]:
-    """Each request's (service type, phase) cell, ``type * len(phases) + phase``; only ``rows`` when given.
+def type_phase_cells(cols: Columns, rows: BoolArray | slice | None = None) -> npt.NDArray[np.int32]:
+    """Each request's (service type, phase) cell, ``type * len(phases) + phase``; only ``rows`` (a mask or a
+    slice) when given.
     Widened to int32 before the arithmetic (the codes are int8: :data:`CodeArray`)."""
     types, phases = (cols.type_code, cols.phase_code) if rows is None else (cols.type_code[rows], cols.phase_code[rows])
     cell = types.astype(np.int32)
@@ -220,15 +226,24 @@ def address_codes(
         return type_code, types, np.arange(len(types), dtype=np.int64)
     target_code, targets = codes(requests[TARGET_COLUMN])
     width = len(targets) + 1  # slot 0: no target recorded
-    key = type_code.astype(np.int32)  # widened before the arithmetic, in place after it
-    key *= width
-    key += target_code
-    key += 1
-    present = count_codes(key, len(types) * width) > 0
+
+    def key(rows: slice) -> npt.NDArray[np.int32]:
+        cell = type_code[rows].astype(np.int32)  # widened before the arithmetic, in place after it
+        cell *= width
+        cell += target_code[rows]
+        cell += 1
+        return cell
+
+    present = np.zeros(len(types) * width, dtype=np.bool_)
+    for rows in row_chunks(len(type_code)):
+        present |= count_codes(key(rows), len(types) * width) > 0
     cells = np.flatnonzero(present)
     dense = narrow(np.cumsum(present) - 1, len(cells))
     labels = tuple(targets[c % width - 1] if c % width else types[c // width] for c in cells.tolist())
-    return dense[key], labels, (cells // width).astype(np.int64)
+    address = np.empty(len(type_code), dtype=dense.dtype)
+    for rows in row_chunks(len(type_code)):  # a chunk's int32 key at a time, not four bytes a request
+        address[rows] = dense[key(rows)]
+    return address, labels, (cells // width).astype(np.int64)
 
 
 def run_end_ns(cols: Columns, phases: tuple[PhaseSpan, ...]) -> int:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 
-from chaoskit.analysis.frames import Columns, millis, ratio
+from chaoskit.analysis.frames import IntArray, millis, ratio, row_chunks
+from chaoskit.analysis.quantiles import percentiles, spread
 
 LATE_NS: Final = 10_000_000
 """A request is a late start when it began more than 10 ms after its schedule (as the agent counts)."""
@@ -37,13 +38,29 @@ class AgentHealth:
     """Requests the load plans scheduled (None when unknown, e.g. a run saved by an older chaoskit)."""
 
 
-def agent_health(cols: Columns, agent: Mapping[str, object] | None, *, not_sent: int = 0,
+class Clocks(Protocol):
+    """Each request's scheduled and actual start (:class:`frames.Columns` has them)."""
+
+    @property
+    def scheduled_ns(self) -> IntArray: ...
+
+    @property
+    def start_ns(self) -> IntArray: ...
+
+
+def agent_health(clocks: Clocks, agent: Mapping[str, object] | None, *, not_sent: int = 0,
                  planned: int | None = None) -> AgentHealth:
-    lag = cols.start_ns - cols.scheduled_ns
-    n = len(lag)
-    late = int((lag > LATE_NS).sum())
-    most = int(lag.max()) if n else None
-    p50, p99 = np.percentile(lag, (50.0, 99.0), overwrite_input=True) if n else (None, None)  # reorders lag
+    """Start lag (start minus schedule) taken a chunk of rows at a time: no full-length lag array."""
+    rows = len(clocks.start_ns)
+
+    def lag(chunk: slice) -> IntArray:
+        values: IntArray = clocks.start_ns[chunk] - clocks.scheduled_ns[chunk]
+        return values
+
+    seen = spread(lag, rows)
+    n, most = seen.count, seen.high
+    late = sum(int(np.count_nonzero(lag(chunk) > LATE_NS)) for chunk in row_chunks(rows))
+    p50, p99 = percentiles(lag, rows, (50.0, 99.0), seen=seen) or (None, None)
     reported = dict(agent or {})
     cpu = _number(reported.get("cpu_utilisation"))
     exit_code = reported.get("exit_code")

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.frames import OUTSIDE, BoolArray, Columns, count_codes, millis, type_phase_cells
+from chaoskit.analysis.frames import OUTSIDE, BoolArray, Columns, IntArray, count_codes, millis, type_phase_cells
+from chaoskit.analysis.quantiles import Take, percentiles, spread
 
 PERCENTILES: Final = (50.0, 95.0, 99.0)
 
@@ -31,14 +31,15 @@ class LatencyRow:
 
 
 class LatencyIndex:
-    """Pulls the ok latencies of one service type over some phases at once, and counts each (type, phase)
-    cell's failures.
+    """Takes the ok latencies of one service type over some phases, a chunk of rows at a time, and counts each
+    (type, phase) cell's failures.
 
-    One boolean mask per call, built from the one-byte codes by comparisons (a byte a request each): no
-    per-request key is held, and no index array is made (numpy widens index arrays to int64).
+    A chunk's boolean mask is built from the one-byte codes by comparisons: no per-request key or index array
+    is held, and the percentiles are taken in passes (quantiles.py), so nothing here grows with the run.
     """
 
     def __init__(self, cols: Columns) -> None:
+        self.rows = len(cols)
         self.n_phases = len(cols.phases)
         self.type_code = cols.type_code
         self.phase_code = cols.phase_code
@@ -46,25 +47,31 @@ class LatencyIndex:
         self.latency_ns = cols.latency_ns
         self.failed = count_codes(type_phase_cells(cols, ~cols.ok), len(cols.types) * self.n_phases)
 
-    def cells(self, t: int, phases: Iterable[int]) -> npt.NDArray[np.int64]:
-        """The ok latencies of type ``t`` in ``phases``: a new array, the caller's to reorder."""
+    def cells(self, t: int, phases: Iterable[int]) -> Take:
+        """The ok latencies of type ``t`` in ``phases``, for any slice of rows."""
         wanted = sorted(set(phases))
-        if not wanted:
-            return np.empty(0, dtype=np.int64)
-        chosen: BoolArray = self.type_code == t
-        chosen &= self.ok
-        if len(wanted) < self.n_phases:  # every phase (the type's ``all`` row): no phase mask needed
-            chosen &= self._in_phases(wanted)
-        values: npt.NDArray[np.int64] = self.latency_ns[chosen]
-        return values
+        every = len(wanted) >= self.n_phases  # the type's ``all`` row: no phase mask needed
+
+        def take(rows: slice) -> IntArray:
+            if not wanted:
+                return np.empty(0, dtype=np.int64)
+            chosen: BoolArray = self.type_code[rows] == t
+            chosen &= self.ok[rows]
+            if not every:
+                chosen &= self._in_phases(wanted, rows)
+            values: IntArray = self.latency_ns[rows][chosen]
+            return values
+
+        return take
 
     def failures(self, t: int, phases: Iterable[int]) -> int:
         return int(sum(self.failed[t * self.n_phases + p] for p in phases))
 
-    def _in_phases(self, wanted: list[int]) -> BoolArray:
-        mask: BoolArray = self.phase_code == wanted[0]
+    def _in_phases(self, wanted: list[int], rows: slice) -> BoolArray:
+        codes = self.phase_code[rows]
+        mask: BoolArray = codes == wanted[0]
         for p in wanted[1:]:
-            mask |= self.phase_code == p
+            mask |= codes == p
         return mask
 
 
@@ -88,27 +95,27 @@ def p99_over(cols: Columns, phases: Iterable[str], *, index: LatencyIndex | None
     grouped = index or LatencyIndex(cols)
     result: dict[str, float | None] = {}
     for t, service_type in enumerate(cols.types):
-        values = grouped.cells(t, wanted)
-        # ``values`` is this call's own copy: the percentile may reorder it instead of copying it again.
-        result[service_type] = millis(np.percentile(values, 99.0, overwrite_input=True)) if len(values) else None
+        p99 = percentiles(grouped.cells(t, wanted), grouped.rows, (99.0,))
+        result[service_type] = None if p99 is None else millis(p99[0])
     return result
 
 
 def _row(grouped: LatencyIndex, t: int, phases: Iterable[int], service_type: str, phase: str) -> LatencyRow:
     phases = list(phases)
-    values = grouped.cells(t, phases)
+    take = grouped.cells(t, phases)
     failed = grouped.failures(t, phases)
-    if not len(values):
+    seen = spread(take, grouped.rows)
+    found = percentiles(take, grouped.rows, PERCENTILES, seen=seen)
+    if found is None or seen.high is None:
         return LatencyRow(service_type, phase, 0, failed, None, None, None, None)
-    most = values.max()
-    p50, p95, p99 = np.percentile(values, PERCENTILES, overwrite_input=True)  # our own copy: reordered in place
+    p50, p95, p99 = found
     return LatencyRow(
         service_type=service_type,
         phase=phase,
-        ok=len(values),
+        ok=seen.count,
         failed=failed,
         p50_ms=millis(p50),
         p95_ms=millis(p95),
         p99_ms=millis(p99),
-        max_ms=millis(most),
+        max_ms=millis(seen.high),
     )

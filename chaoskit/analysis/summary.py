@@ -15,7 +15,15 @@ from chaoskit.analysis.conclusive import conclusiveness
 from chaoskit.analysis.evidence import FiringOutcome, RunFacts, SteadyState
 from chaoskit.analysis.findings import Finding, FindingContext, FindingRegistry, default_registry
 from chaoskit.analysis.findings.model import with_caveat
-from chaoskit.analysis.frames import PhaseSpan, phases_from_events, prepare, run_end_ns
+from chaoskit.analysis.frames import (
+    IntArray,
+    PhaseSpan,
+    check_requests,
+    int_column,
+    phases_from_events,
+    prepare,
+    run_end_ns,
+)
 from chaoskit.analysis.happenings import happenings
 from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
@@ -124,7 +132,7 @@ def summarize(
     facts = facts or RunFacts()
     phases = phases_from_events(events)
     sent, not_sent = split_not_sent(requests)
-    health = agent_health(prepare(requests, phases), agent, not_sent=not_sent, planned=facts.planned_requests)
+    health = agent_health(request_clocks(requests), agent, not_sent=not_sent, planned=facts.planned_requests)
     cols = prepare(sent, phases)
     end_ns = run_end_ns(cols, phases)
     runs = failure_runs(cols, end_ns)
@@ -177,6 +185,19 @@ def summarize(
         happenings=happenings(events, data_checks, phases),
         findings=found,
     )
+
+
+@dataclass(frozen=True)
+class RequestClocks:
+    """The two clocks the load's health needs, as views of the requests table (no codes, no copies)."""
+
+    scheduled_ns: IntArray
+    start_ns: IntArray
+
+
+def request_clocks(requests: pd.DataFrame) -> RequestClocks:
+    check_requests(requests)
+    return RequestClocks(int_column(requests, "scheduled_ns"), int_column(requests, "start_ns"))
 
 
 def split_not_sent(requests: pd.DataFrame) -> tuple[pd.DataFrame, int]:

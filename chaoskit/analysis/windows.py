@@ -24,7 +24,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from chaoskit.analysis.frames import BoolArray, Columns, IntArray, seconds
+from chaoskit.analysis.frames import BoolArray, Columns, IntArray, row_chunks, seconds
 
 TOP_WINDOWS: Final = 10
 """How many of the longest windows a summary keeps per service type."""
@@ -108,51 +108,78 @@ class FailureRuns:
 
 
 def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
-    """The windows of every address (see the module docstring), as arrays."""
-    parts: list[tuple[npt.NDArray[Any], ...]] = []
-    windows = 0
-    for a in range(len(cols.addresses)):
-        part = _runs_of(cols, None if len(cols.addresses) == 1 else np.flatnonzero(cols.address_code == a),
-                        run_end_ns)
-        if part is None:
-            continue
-        rows, window, first, begin, end, is_open = part
-        parts.append((rows, window + windows, first, np.full(len(first), a), begin, end, is_open))
-        windows += len(first)
-    if not parts:
-        empty = np.empty(0, dtype=np.int64)
-        return FailureRuns(empty, empty, empty, empty, empty, empty, np.empty(0, dtype=np.bool_))
-    offsets = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
+    """The windows of every address (see the module docstring), as arrays.
+
+    Only the failures are held and sorted; the successes are visited a chunk of rows at a time, each one only
+    marking the gap between two failures of its address that it starts in (and the earliest start there).
+    Nothing full-length is sorted or indexed, so this is the pass an analysis reading requests.parquet in row
+    groups makes too."""
+    rows = np.concatenate([np.flatnonzero(~cols.ok[c]) + c.start for c in row_chunks(len(cols))] or [_EMPTY])
+    if not len(rows):
+        return FailureRuns(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, np.empty(0, dtype=np.bool_))
+    address = cols.address_code[rows].astype(np.int64)
+    start = cols.start_ns[rows]
+    order = np.lexsort((start, address))  # stable: ties in start keep the row order, as a stable sort of all
+    rows, address, start = rows[order], address[order], start[order]
+    segments = np.flatnonzero(np.diff(address, prepend=-1, append=-1))
+    parts = [_address_runs(cols, int(address[s]), rows[s:e], start[s:e], run_end_ns)
+             for s, e in zip(segments[:-1].tolist(), segments[1:].tolist(), strict=True)]
+    window, first, begin, end, is_open = (np.concatenate([p[i] for p in parts]) for i in range(5))
+    counts = np.cumsum([0] + [int(p[0][-1]) + 1 for p in parts[:-1]])
+    window_offsets = np.repeat(counts, [len(p[0]) for p in parts])
+    first_offsets = np.repeat(segments[:-1], [len(p[1]) for p in parts])
     return FailureRuns(
-        rows=np.concatenate([p[0] for p in parts]),
-        window=np.concatenate([p[1] for p in parts]),
-        first=np.concatenate([p[2] + off for p, off in zip(parts, offsets, strict=True)]),
-        address=np.concatenate([p[3] for p in parts]).astype(np.int64),
-        begin_ns=np.concatenate([p[4] for p in parts]),
-        end_ns=np.concatenate([p[5] for p in parts]),
-        open=np.concatenate([p[6] for p in parts]),
+        rows=rows,
+        window=(window + window_offsets).astype(np.int64),
+        first=(first + first_offsets).astype(np.int64),
+        address=address[first + first_offsets].astype(np.int64),
+        begin_ns=begin.astype(np.int64),
+        end_ns=end.astype(np.int64),
+        open=is_open.astype(np.bool_),
     )
 
 
-def _runs_of(cols: Columns, mine: IntArray | None, run_end_ns: int) -> tuple[npt.NDArray[Any], ...] | None:
-    """``mine``: the address's request rows; None when it is the only address (every row: no index copies)."""
-    if mine is None:
-        order = np.argsort(cols.start_ns, kind="stable")
-    else:
-        order = mine[np.argsort(cols.start_ns[mine], kind="stable")]
-    fail_pos = np.flatnonzero(~cols.ok[order])
-    if len(fail_pos) == 0:
-        return None
-    # A success between two failures (in start order) closes the window of the first one.
-    new_window = np.concatenate(([True], np.diff(fail_pos) > 1))
+_EMPTY: Final = np.empty(0, dtype=np.int64)
+
+
+def _address_runs(
+    cols: Columns, a: int, rows: IntArray, start: IntArray, run_end_ns: int
+) -> tuple[npt.NDArray[Any], ...]:
+    """One address's windows from its failures (in start order, ties in row order) and its successes.
+
+    Gap ``i`` lies between failure ``i - 1`` and failure ``i``; gap ``len(rows)`` after the last one. A success
+    in gap ``i`` (``i > 0``) starts a new window at failure ``i`` and closes the one before at its start."""
+    earliest = np.full(len(rows) + 1, _NEVER, dtype=np.int64)
+    only = len(cols.addresses) == 1
+    for chunk in row_chunks(len(cols)):
+        mine = cols.ok[chunk] if only else cols.ok[chunk] & (cols.address_code[chunk] == a)
+        begins = cols.start_ns[chunk][mine]
+        np.minimum.at(earliest, _gaps(start, rows, begins, mine, chunk.start), begins)
+    had_success = earliest < _NEVER
+    new_window = had_success[:-1].copy()
+    new_window[0] = True
     first = np.flatnonzero(new_window)
-    last_pos = np.append(fail_pos[first[1:] - 1], fail_pos[-1])
-    closer = last_pos + 1  # the next request on the address: a success, since the run of failures is maximal
-    is_open = closer >= len(order)
-    begin = cols.start_ns[order[fail_pos[first]]]
-    closing_start = cols.start_ns[order[np.minimum(closer, len(order) - 1)]]
-    end = np.maximum(np.where(is_open, run_end_ns, closing_start), begin)
-    return order[fail_pos], np.cumsum(new_window) - 1, first, begin, end, is_open
+    after = np.append(first[1:], len(rows))  # the gap after each window's last failure
+    is_open = ~had_success[after]
+    begin = start[first]
+    end = np.maximum(np.where(is_open, run_end_ns, earliest[after]), begin)
+    return np.cumsum(new_window) - 1, first, begin, end, is_open
+
+
+_NEVER: Final = np.iinfo(np.int64).max
+
+
+def _gaps(fail_start: IntArray, fail_rows: IntArray, begins: IntArray, mine: BoolArray, offset: int) -> IntArray:
+    """For each success (``mine`` in a chunk of rows from ``offset``), how many of the address's failures come
+    before it in (start, row) order."""
+    gap = np.searchsorted(fail_start, begins, side="left")
+    ties = np.flatnonzero(np.searchsorted(fail_start, begins, side="right") > gap)
+    if len(ties):  # same start to the nanosecond: the row order decides, as in a stable sort
+        success_rows = np.flatnonzero(mine) + offset
+        for j in ties.tolist():
+            tied = slice(int(gap[j]), int(np.searchsorted(fail_start, begins[j], side="right")))
+            gap[j] += int(np.searchsorted(fail_rows[tied], success_rows[j]))
+    return gap
 
 
 def window_stats(cols: Columns, runs: FailureRuns, *, top: int = TOP_WINDOWS) -> tuple[WindowStats, ...]:

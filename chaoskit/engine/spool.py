@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -85,16 +86,21 @@ class StoredRequests:
 
 
 class _Codes:
-    """A dictionary column read row group by row group into one code array over the union of its labels."""
+    """A dictionary column read row group by row group into one code array over the union of its labels.
+
+    One byte a request while there are at most 127 labels (what pandas keeps for such a categorical, so it
+    takes the array as it is); two once there are more."""
 
     def __init__(self, rows: int) -> None:
-        self.codes = np.empty(rows, dtype=np.int16)
+        self.codes: npt.NDArray[np.signedinteger[Any]] = np.empty(rows, dtype=np.int8)
         self.labels: dict[str, int] = {}
 
     def fill(self, at: int, column: pa.ChunkedArray) -> None:
         for chunk in column.chunks:
             lut = np.array([self.labels.setdefault(str(v), len(self.labels)) for v in chunk.dictionary.to_pylist()]
                            or [0], dtype=np.int16)
+            if len(self.labels) > np.iinfo(np.int8).max and self.codes.dtype == np.int8:
+                self.codes = self.codes.astype(np.int16)
             self.codes[at:at + len(chunk)] = lut[chunk.indices.to_numpy(zero_copy_only=False)]
             at += len(chunk)
 
@@ -102,7 +108,7 @@ class _Codes:
         """Categories in ``order`` (outcome: the wire codes' order), else sorted, as the agents' frames have them."""
         categories = [*order, *sorted(set(self.labels) - set(order))] if order else sorted(self.labels)
         position = {label: i for i, label in enumerate(categories)}
-        lut = np.array([position[label] for label in self.labels] or [0], dtype=np.int16)
+        lut = np.array([position[label] for label in self.labels] or [0], dtype=self.codes.dtype)
         for chunk in row_chunks(len(self.codes)):  # in place: no second code array
             self.codes[chunk] = lut[self.codes[chunk]]
         return pd.Categorical.from_codes(self.codes, categories=pd.Index(categories))

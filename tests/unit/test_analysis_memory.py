@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chaoskit.analysis.frames import AnalysisError, PhaseSpan, count_codes, narrow, phase_codes, prepare
+from chaoskit.analysis.frames import AnalysisError, PhaseSpan, count_codes, narrow, phase_codes, prepare, row_chunks
 from chaoskit.analysis.synthetic import synthetic_requests
 from chaoskit.report.timeseries import counts, counts_by_chunk, make_grid, quantiles, quantiles_by_slab
 
@@ -21,7 +21,11 @@ def _phase_codes_by_search(scheduled: np.ndarray, phases: tuple[PhaseSpan, ...])
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_phase_codes_follow_the_definition_with_gaps_overlaps_and_ties(seed: int) -> None:
+def test_phase_codes_follow_the_definition_with_gaps_overlaps_and_ties(seed: int,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from chaoskit.analysis import frames
+
+    monkeypatch.setattr(frames, "chunk_rows", 333)  # chunk edges inside the phases
     rng = np.random.default_rng(seed)
     begins = np.sort(rng.integers(0, 1_000, 4))  # ties possible
     phases = tuple(PhaseSpan(f"p{i}", int(b), int(b + rng.integers(-50, 400))) for i, b in enumerate(begins))
@@ -115,6 +119,60 @@ def test_latency_cells_and_failures_follow_the_definition(seed: int) -> None:
         for wanted in ([0], [len(cols.phases) - 1], [3, 5, 19], list(range(len(cols.phases)))):
             in_phases = np.isin(cols.phase_code, wanted)
             mine = (kinds == kind) & in_phases
-            assert index.cells(t, wanted).tolist() == latency[mine & ok].tolist()
+            taken = np.concatenate([index.cells(t, wanted)(rows) for rows in row_chunks(len(cols), 97)])
+            assert taken.tolist() == latency[mine & ok].tolist()
             assert index.failures(t, wanted) == int((mine & ~ok).sum())
-    assert len(index.cells(0, [])) == 0
+    assert len(index.cells(0, [])(slice(0, len(cols)))) == 0
+
+
+def _windows_by_sorting(cols, run_end_ns: int) -> list[tuple[int, ...]]:  # type: ignore[no-untyped-def]
+    """The definition, as the analysis computed it before it went by chunks: every address's requests sorted
+    by start (stable), a window from a failure after a success to the next success's start."""
+    found = []
+    for a in range(len(cols.addresses)):
+        mine = np.flatnonzero(cols.address_code == a)
+        order = mine[np.argsort(cols.start_ns[mine], kind="stable")]
+        fail_pos = np.flatnonzero(~cols.ok[order])
+        if not len(fail_pos):
+            continue
+        first = np.flatnonzero(np.concatenate(([True], np.diff(fail_pos) > 1)))
+        last = np.append(fail_pos[first[1:] - 1], fail_pos[-1])
+        for f, end_pos in zip(fail_pos[first].tolist(), last.tolist(), strict=True):
+            begin = int(cols.start_ns[order[f]])
+            is_open = end_pos + 1 >= len(order)
+            end = run_end_ns if is_open else int(cols.start_ns[order[end_pos + 1]])
+            rows = tuple(order[f:end_pos + 1].tolist())  # in start order, ties by row
+            found.append((a, begin, max(end, begin), is_open, rows))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_failure_runs_by_chunks_equal_the_sorted_definition(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three addresses, failures in bursts and alone, starts tied to the nanosecond (coarse clocks), records out
+    of start order, and chunks of 13 rows so that windows and ties straddle chunk edges."""
+    from chaoskit.analysis import frames
+    from chaoskit.analysis.windows import failure_runs
+
+    monkeypatch.setattr(frames, "chunk_rows", 13)
+    rng = np.random.default_rng(seed)
+    frame = synthetic_requests(duration_s=2.0, rate=300, types=("ClusterIP", "NodePort"), seed=seed)
+    n = len(frame)
+    frame["target"] = pd.Categorical(rng.choice(["10.96.0.1:80", "10.88.0.1:30080 (node)", "10.90.0.2:30080 (node)"],
+                                                n))
+    frame["start_ns"] = frame["start_ns"] // 10_000_000 * 10_000_000  # 10 ms clock: many ties
+    frame = frame.iloc[rng.permutation(n)].reset_index(drop=True)  # arrival order is not start order
+    burst = (frame["start_ns"] % 1_000_000_000) < rng.integers(0, 400_000_000)
+    failed = burst.to_numpy() & (rng.random(n) < 0.8) | (rng.random(n) < 0.02)
+    frame.loc[failed, ["ok", "outcome"]] = [False, "reset"]
+    cols = prepare(frame, ())
+    assert np.asarray(cols.addresses)[cols.address_code].tolist() == frame["target"].astype(str).tolist()
+    end = int(cols.start_ns.max()) + 5
+    runs = failure_runs(cols, end)
+    got = []
+    for w in range(len(runs)):
+        stop = int(runs.first[w + 1]) if w + 1 < len(runs) else len(runs.rows)
+        got.append((int(runs.address[w]), int(runs.begin_ns[w]), int(runs.end_ns[w]), bool(runs.open[w]),
+                    tuple(runs.rows[int(runs.first[w]):stop].tolist())))
+        assert set(runs.window[int(runs.first[w]):stop].tolist()) == {w}
+    assert got == _windows_by_sorting(cols, end)
+    assert len(runs.rows) == int(failed.sum())

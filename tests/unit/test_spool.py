@@ -84,3 +84,20 @@ def test_a_crashed_run_that_only_spooled_requests_holds_nothing_saved(tmp_path: 
     assert (found.state, found.empty) == (RunDirState.CRASHED, True)
     result = CliRunner().invoke(app, ["cleanup", "--out", str(tmp_path)])
     assert result.exit_code == 0 and not run.path.exists()
+
+
+def test_codes_are_one_byte_until_a_column_has_more_than_127_labels(tmp_path: Path) -> None:
+    """200 workers, the second hundred first seen in a later row group: the worker codes widen to two bytes
+    mid-read and every label still reads back; the other categoricals stay one byte a request."""
+    spool = RequestSpool(tmp_path / "requests.parquet", row_group_rows=500)
+    frames = [batch(i * 50, 50, worker=f"in-cluster/{i}") for i in range(200)]
+    for frame in frames:
+        spool.append(frame)
+    back = spool.finish().frame()
+    expected = pd.concat(frames, ignore_index=True)
+    assert back["worker"].astype(str).tolist() == expected["worker"].astype(str).tolist()
+    assert list(back["worker"].cat.categories) == sorted(expected["worker"].astype(str).unique())
+    assert back["worker"].cat.codes.dtype == np.int16
+    for column in ("service", "service_type", "outcome", "target"):
+        assert back[column].cat.codes.dtype == np.int8, column
+        assert back[column].astype(str).tolist() == expected[column].astype(str).tolist(), column

@@ -18,7 +18,7 @@ from chaoskit.analysis.findings.context import FindingContext, Termination, evid
 from chaoskit.analysis.findings.model import Finding, share_confidence
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.snippets import render, workload_patch
-from chaoskit.analysis.frames import NS_PER_S
+from chaoskit.analysis.frames import NS_PER_S, Columns, row_chunks
 from chaoskit.analysis.templates import WorkloadFacts
 
 RULE_ID: Final = "grace-period-cut"
@@ -58,13 +58,19 @@ def _killed_at(term: Termination) -> int | None:
     return kill_ns if term.deleted_ns >= kill_ns - int(KILL_TOLERANCE_S * NS_PER_S) else None
 
 
+def longest_ok_ns(cols: Columns) -> int:
+    """The longest successful request, a chunk of rows at a time (0 when none succeeded)."""
+    return max((int(part.max()) for rows in row_chunks(len(cols)) if len(part := cols.latency_ns[rows][cols.ok[rows]])),
+               default=0)
+
+
 def _finding(ctx: FindingContext, cut: np.ndarray, killed: list[tuple[Termination, int]]) -> Finding:
     explained = ctx.failures.where(cut)
     term = killed[0][0]
     workload = ctx.workload(term.pod)
     grace = term.grace_s or 0.0
     in_flight = max(float(k - s) / NS_PER_S for s in explained.start.tolist() for _, k in killed if s < k)
-    longest_ok = float(ctx.cols.latency_ns[ctx.cols.ok].max()) / NS_PER_S if ctx.cols.ok.any() else 0.0
+    longest_ok = float(longest_ok_ns(ctx.cols)) / NS_PER_S
     sleep = workload.pre_stop_sleep_s if workload else 0.0
     seconds = math.ceil(sleep + max(in_flight, longest_ok)) + MARGIN_S
     lines = [f"{t.pod} turned Terminating at {ctx.at(t.ts_ns)} with a {t.grace_s:g} s grace period and was killed "
