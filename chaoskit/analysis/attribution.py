@@ -42,8 +42,8 @@ class FaultFailures:
 
 def attribute(cols: Columns, runs: FailureRuns, instants_ns: Sequence[int]) -> tuple[list[FaultFailures], int]:
     """Per fault instant (ascending), its failures and request clocks; and the failures before any fault."""
-    start = cols.start_ns[runs.rows]
-    done = start + cols.latency_ns[runs.rows]
+    start = runs.start_ns
+    done = start + runs.latency_ns
     instants = np.asarray(instants_ns, dtype=np.int64)
     owner = np.searchsorted(instants, done, side="right") - 1
     mine = np.flatnonzero(owner >= 0)

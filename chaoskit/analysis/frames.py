@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,22 @@ BoolArray = npt.NDArray[np.bool_]
 CodeArray = npt.NDArray[np.signedinteger[Any]]
 """Small integer codes (int8 or int16: one or two bytes a request). Arithmetic on them must widen first
 (``astype(np.int32)``): numpy keeps an int8 times a Python int in int8, and that overflows silently."""
+
+
+Item_co = TypeVar("Item_co", bound=np.generic, covariant=True)
+
+
+class Column(Protocol[Item_co]):
+    """A per-request column read a slice of rows at a time: a numpy array (a table in memory) or a column of
+    requests.parquet read row group by row group (``analysis/stored.py``). The analysis takes only slices of it
+    (:func:`row_chunks`), never the whole column at once, so that it holds a chunk however long the run."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, rows: slice, /) -> npt.NDArray[Item_co]: ...
+
+
+CodeColumn = Column[np.signedinteger[Any]]
 
 
 class AnalysisError(ValueError):
@@ -153,38 +169,47 @@ def ratio(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True)
 class Columns:
-    """The request table as numpy arrays, categories turned into codes once for every analysis."""
+    """The request table as columns read a chunk of rows at a time (:class:`Column`), categories turned into
+    codes once for every analysis."""
 
-    type_code: CodeArray
+    type_code: CodeColumn
     types: tuple[str, ...]
-    phase_code: CodeArray
+    phase_code: CodeColumn
     phases: tuple[str, ...]
     """Phase names in time order, then :data:`OUTSIDE`."""
-    outcome_code: CodeArray
+    outcome_code: CodeColumn
     outcomes: tuple[str, ...]
-    ok: BoolArray
-    scheduled_ns: IntArray
-    start_ns: IntArray
-    latency_ns: IntArray
-    address_code: CodeArray
+    ok: Column[np.bool_]
+    scheduled_ns: Column[np.int64]
+    start_ns: Column[np.int64]
+    latency_ns: Column[np.int64]
+    address_code: CodeColumn
     """The address (path) each request took: see :func:`address_codes`."""
     addresses: tuple[str, ...]
     address_type: IntArray
     """The service type code of each address."""
+    service_code: CodeColumn
+    services: tuple[str, ...]
+    """The Service each request went to (its name)."""
 
     def __len__(self) -> int:
         return len(self.ok)
 
 
-def type_phase_cells(cols: Columns, rows: BoolArray | slice | None = None) -> npt.NDArray[np.int32]:
-    """Each request's (service type, phase) cell, ``type * len(phases) + phase``; only ``rows`` (a mask or a
-    slice) when given.
-    Widened to int32 before the arithmetic (the codes are int8: :data:`CodeArray`)."""
-    types, phases = (cols.type_code, cols.phase_code) if rows is None else (cols.type_code[rows], cols.phase_code[rows])
-    cell = types.astype(np.int32)
+def type_phase_cells(cols: Columns, rows: slice) -> npt.NDArray[np.int32]:
+    """Each request's (service type, phase) cell in ``rows``, ``type * len(phases) + phase``. Widened to int32
+    before the arithmetic (the codes are int8: :data:`CodeArray`)."""
+    cell = cols.type_code[rows].astype(np.int32)
     cell *= len(cols.phases)
-    cell += phases
+    cell += cols.phase_code[rows]
     return cell
+
+
+def column_extreme(column: Column[np.int64], *, most: bool) -> int | None:
+    """The largest (or smallest) value of a column, a chunk at a time; None when it is empty."""
+    pick = np.max if most else np.min
+    found = [int(pick(part)) for rows in row_chunks(len(column)) if len(part := column[rows])]
+    return (max if most else min)(found) if found else None
 
 
 def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
@@ -196,6 +221,7 @@ def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
         if len(column) and column.min() < 0:
             raise AnalysisError(f"requests.{name} has missing values; every request needs one")
     address_code, addresses, address_type = address_codes(requests, type_code, types)
+    service_code, services = codes(requests["service"])
     return Columns(
         type_code=type_code,
         types=types,
@@ -210,6 +236,8 @@ def prepare(requests: pd.DataFrame, phases: tuple[PhaseSpan, ...]) -> Columns:
         address_code=address_code,
         addresses=addresses,
         address_type=address_type,
+        service_code=service_code,
+        services=services,
     )
 
 
@@ -249,5 +277,5 @@ def address_codes(
 def run_end_ns(cols: Columns, phases: tuple[PhaseSpan, ...]) -> int:
     """The end of the run: the end of the last phase, or the last request's start when that is later
     (or when no phase was recorded). An unavailability window still open then ends here."""
-    last_start = int(cols.start_ns.max()) if len(cols) else 0
+    last_start = column_extreme(cols.start_ns, most=True) or 0
     return max(phases[-1].end_ns, last_start) if phases else last_start

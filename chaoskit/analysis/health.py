@@ -8,7 +8,7 @@ from typing import Final, Protocol
 
 import numpy as np
 
-from chaoskit.analysis.frames import IntArray, millis, ratio, row_chunks
+from chaoskit.analysis.frames import Column, IntArray, millis, ratio, row_chunks
 from chaoskit.analysis.quantiles import percentiles, spread
 
 LATE_NS: Final = 10_000_000
@@ -42,10 +42,10 @@ class Clocks(Protocol):
     """Each request's scheduled and actual start (:class:`frames.Columns` has them)."""
 
     @property
-    def scheduled_ns(self) -> IntArray: ...
+    def scheduled_ns(self) -> Column[np.int64]: ...
 
     @property
-    def start_ns(self) -> IntArray: ...
+    def start_ns(self) -> Column[np.int64]: ...
 
 
 def agent_health(clocks: Clocks, agent: Mapping[str, object] | None, *, not_sent: int = 0,

@@ -9,7 +9,16 @@ from typing import Final
 import numpy as np
 
 from chaoskit.analysis.availability import ALL_PHASES
-from chaoskit.analysis.frames import OUTSIDE, BoolArray, Columns, IntArray, count_codes, millis, type_phase_cells
+from chaoskit.analysis.frames import (
+    OUTSIDE,
+    BoolArray,
+    Columns,
+    IntArray,
+    count_codes,
+    millis,
+    row_chunks,
+    type_phase_cells,
+)
 from chaoskit.analysis.quantiles import Take, percentiles, spread
 
 PERCENTILES: Final = (50.0, 95.0, 99.0)
@@ -45,7 +54,10 @@ class LatencyIndex:
         self.phase_code = cols.phase_code
         self.ok = cols.ok
         self.latency_ns = cols.latency_ns
-        self.failed = count_codes(type_phase_cells(cols, ~cols.ok), len(cols.types) * self.n_phases)
+        cells = len(cols.types) * self.n_phases
+        self.failed = np.zeros(cells, dtype=np.int64)
+        for chunk in row_chunks(len(cols)):
+            self.failed += count_codes(type_phase_cells(cols, chunk)[~cols.ok[chunk]], cells)
 
     def cells(self, t: int, phases: Iterable[int]) -> Take:
         """The ok latencies of type ``t`` in ``phases``, for any slice of rows."""

@@ -44,7 +44,7 @@ def observe(
     if quiet_s < 0:
         raise ValueError(f"quiet_s must be >= 0, got {quiet_s}")
     judged = next((p for p in phases if p.name == RECOVERY_PHASE), phases[-1] if phases else None)
-    last_ns = int(cols.start_ns[runs.rows].max()) if len(runs.rows) else None
+    last_ns = int(runs.start_ns.max()) if len(runs.rows) else None
     open_windows = int(runs.open.sum())
     if judged is None:
         return RecoveryObservation("", quiet_s, None, last_ns, None, open_windows, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import pandas as pd
@@ -15,20 +16,13 @@ from chaoskit.analysis.conclusive import conclusiveness
 from chaoskit.analysis.evidence import FiringOutcome, RunFacts, SteadyState
 from chaoskit.analysis.findings import Finding, FindingContext, FindingRegistry, default_registry
 from chaoskit.analysis.findings.model import with_caveat
-from chaoskit.analysis.frames import (
-    IntArray,
-    PhaseSpan,
-    check_requests,
-    int_column,
-    phases_from_events,
-    prepare,
-    run_end_ns,
-)
+from chaoskit.analysis.frames import Columns, PhaseSpan, check_requests, phases_from_events, prepare, run_end_ns
 from chaoskit.analysis.happenings import happenings
 from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
 from chaoskit.analysis.observation import DEFAULT_QUIET_S, RecoveryObservation, observe
 from chaoskit.analysis.recovery import FaultRecovery, recovery
+from chaoskit.analysis.stored import StoredTable
 from chaoskit.analysis.targets import TargetRow, by_target
 from chaoskit.analysis.timeline import read_timeline
 from chaoskit.analysis.verdict import LATENCY_PHASES, SloTargets, Verdict, judge
@@ -107,7 +101,7 @@ class RunSummary:
 
 
 def summarize(
-    requests: pd.DataFrame,
+    requests: pd.DataFrame | StoredTable,
     events: pd.DataFrame,
     data_checks: Sequence[DataCheckResult],
     slo: SloTargets,
@@ -131,9 +125,10 @@ def summarize(
     """
     facts = facts or RunFacts()
     phases = phases_from_events(events)
-    sent, not_sent = split_not_sent(requests)
-    health = agent_health(request_clocks(requests), agent, not_sent=not_sent, planned=facts.planned_requests)
-    cols = prepare(sent, phases)
+    table = in_passes(requests)
+    cols = table.columns(phases)
+    health = agent_health(table.columns(phases, sent_only=False), agent, not_sent=table.not_sent,
+                          planned=facts.planned_requests)
     end_ns = run_end_ns(cols, phases)
     runs = failure_runs(cols, end_ns)
     timeline = read_timeline(events)
@@ -143,7 +138,7 @@ def summarize(
     avail = availability(cols)
     faults, unattributed = recovery(timeline, cols, runs)
     conclusive = conclusiveness(facts, events=events, availability=avail, availability_slo=slo.availability,
-                                agent=health, recorded=len(requests))
+                                agent=health, recorded=table.rows)
     verdict = judge(
         slo,
         availability=avail,
@@ -156,7 +151,7 @@ def summarize(
         warnings=conclusive.warnings,
     )
     found = (rules or default_registry()).evaluate(FindingContext(
-        timeline=timeline, cols=cols, requests=sent, events=events, phases=phases, faults=faults, facts=facts,
+        timeline=timeline, cols=cols, events=events, phases=phases, faults=faults, facts=facts,
         data=tuple(data_checks), slo=slo, run_end_ns=end_ns))
     if health.saturated:
         found = tuple(with_caveat(f, CLIENT_CAVEAT) for f in found)
@@ -179,7 +174,7 @@ def summarize(
         data=tuple(data_checks),
         churn=churn(events, phases),
         agent=health,
-        by_target=by_target(sent),
+        by_target=by_target(cols),
         firings=facts.firings,
         steady_state=facts.steady_state,
         happenings=happenings(events, data_checks, phases),
@@ -187,17 +182,32 @@ def summarize(
     )
 
 
-@dataclass(frozen=True)
-class RequestClocks:
-    """The two clocks the load's health needs, as views of the requests table (no codes, no copies)."""
+class FrameTable:
+    """A requests table in memory (tests, saved frames) behind the interface of :class:`stored.StoredTable`."""
 
-    scheduled_ns: IntArray
-    start_ns: IntArray
+    def __init__(self, requests: pd.DataFrame) -> None:
+        check_requests(requests)
+        self.requests = requests
+
+    @cached_property
+    def _split(self) -> tuple[pd.DataFrame, int]:
+        return split_not_sent(self.requests)
+
+    @property
+    def rows(self) -> int:
+        return len(self.requests)
+
+    @property
+    def not_sent(self) -> int:
+        return self._split[1]
+
+    def columns(self, phases: tuple[PhaseSpan, ...], *, sent_only: bool = True) -> Columns:
+        return prepare(self._split[0] if sent_only else self.requests, phases)
 
 
-def request_clocks(requests: pd.DataFrame) -> RequestClocks:
-    check_requests(requests)
-    return RequestClocks(int_column(requests, "scheduled_ns"), int_column(requests, "start_ns"))
+def in_passes(requests: pd.DataFrame | StoredTable) -> FrameTable | StoredTable:
+    """The analysis's view of a requests table: requests.parquet read in passes, or a frame in memory."""
+    return requests if isinstance(requests, StoredTable) else FrameTable(requests)
 
 
 def split_not_sent(requests: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
-from chaoskit.analysis.frames import NS_PER_S, TARGET_COLUMN, address_codes, codes, ratio
+from chaoskit.analysis.frames import NS_PER_S, Columns, ratio, row_chunks
 
 
 @dataclass(frozen=True)
@@ -26,30 +25,34 @@ class TargetRow:
     last_failure_s: float | None = None
 
 
-def by_target(requests: pd.DataFrame) -> tuple[TargetRow, ...]:
+def by_target(cols: Columns) -> tuple[TargetRow, ...]:
     """One row per (service type, address), only when some service type was loaded at several
-    addresses (otherwise the availability table already says it all)."""
-    if TARGET_COLUMN not in requests.columns or not len(requests):
+    addresses (otherwise the availability table already says it all). Counted a chunk of rows at a time."""
+    n_addr, n_outcomes = len(cols.addresses), len(cols.outcomes)
+    if not len(cols) or n_addr == len(set(cols.address_type.tolist())):
         return ()
-    type_code, types = codes(requests["service_type"])
-    address, labels, address_type = address_codes(requests, type_code, types)
-    if len(labels) == len(set(address_type.tolist())):
-        return ()
-    t0 = int(requests["scheduled_ns"].min())
-    ok = requests["ok"].to_numpy(dtype=bool)
-    scheduled = requests["scheduled_ns"].to_numpy(dtype=np.int64)
-    outcome_code, outcomes = codes(requests["outcome"])  # codes, not one string per request
-    rows = []
-    for a, label in enumerate(labels):
-        mask = address == a
-        failed = mask & ~ok
-        when = (scheduled[failed] - t0) / NS_PER_S
-        found, counts = np.unique(outcome_code[failed], return_counts=True)
-        by_outcome = sorted((outcomes[c], int(v)) for c, v in zip(found.tolist(), counts.tolist(), strict=True))
-        n, bad = int(mask.sum()), int(failed.sum())
-        rows.append(TargetRow(
-            service_type=types[int(address_type[a])], target=label, requests=n, failed=bad,
-            ratio=ratio(n - bad, n), failures_by_outcome=dict(by_outcome),
-            first_failure_s=round(float(when.min()), 3) if bad else None,
-            last_failure_s=round(float(when.max()), 3) if bad else None))
-    return tuple(rows)
+    requests = np.zeros(n_addr, dtype=np.int64)
+    by_outcome = np.zeros(n_addr * n_outcomes, dtype=np.int64)
+    first = np.full(n_addr, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(n_addr, np.iinfo(np.int64).min, dtype=np.int64)
+    t0 = np.iinfo(np.int64).max
+    for rows in row_chunks(len(cols)):
+        address, scheduled = cols.address_code[rows].astype(np.int64), cols.scheduled_ns[rows]
+        t0 = min(t0, int(scheduled.min()))
+        requests += np.bincount(address, minlength=n_addr)
+        failed = ~cols.ok[rows]
+        where, when = address[failed], scheduled[failed]
+        by_outcome += np.bincount(where * n_outcomes + cols.outcome_code[rows][failed], minlength=n_addr * n_outcomes)
+        np.minimum.at(first, where, when)
+        np.maximum.at(last, where, when)
+    outcomes = by_outcome.reshape(n_addr, n_outcomes)
+    rows_out = []
+    for a, label in enumerate(cols.addresses):
+        n, bad = int(requests[a]), int(outcomes[a].sum())
+        found = sorted((cols.outcomes[c], int(v)) for c, v in enumerate(outcomes[a].tolist()) if v)
+        rows_out.append(TargetRow(
+            service_type=cols.types[int(cols.address_type[a])], target=label, requests=n, failed=bad,
+            ratio=ratio(n - bad, n), failures_by_outcome=dict(found),
+            first_failure_s=round(float((first[a] - t0) / NS_PER_S), 3) if bad else None,
+            last_failure_s=round(float((last[a] - t0) / NS_PER_S), 3) if bad else None))
+    return tuple(rows_out)

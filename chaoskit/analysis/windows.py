@@ -89,6 +89,12 @@ class FailureRuns:
 
     rows: IntArray
     """Request row of each failure."""
+    start_ns: IntArray
+    """Start of each failure."""
+    latency_ns: IntArray
+    """Latency of each failure (start + latency: when it completed)."""
+    outcome_code: IntArray
+    """Outcome code of each failure (``Columns.outcomes``)."""
     window: IntArray
     """Window index of each failure."""
     first: IntArray
@@ -114,13 +120,13 @@ def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
     marking the gap between two failures of its address that it starts in (and the earliest start there).
     Nothing full-length is sorted or indexed, so this is the pass an analysis reading requests.parquet in row
     groups makes too."""
-    rows = np.concatenate([np.flatnonzero(~cols.ok[c]) + c.start for c in row_chunks(len(cols))] or [_EMPTY])
+    rows, address, start, latency, outcome = _failures(cols)
     if not len(rows):
-        return FailureRuns(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY, np.empty(0, dtype=np.bool_))
-    address = cols.address_code[rows].astype(np.int64)
-    start = cols.start_ns[rows]
+        return FailureRuns(rows=_EMPTY, start_ns=_EMPTY, latency_ns=_EMPTY, outcome_code=_EMPTY, window=_EMPTY,
+                           first=_EMPTY, address=_EMPTY, begin_ns=_EMPTY, end_ns=_EMPTY,
+                           open=np.empty(0, dtype=np.bool_))
     order = np.lexsort((start, address))  # stable: ties in start keep the row order, as a stable sort of all
-    rows, address, start = rows[order], address[order], start[order]
+    rows, address, start, latency, outcome = (a[order] for a in (rows, address, start, latency, outcome))
     segments = np.flatnonzero(np.diff(address, prepend=-1, append=-1))
     parts = [_address_runs(cols, int(address[s]), rows[s:e], start[s:e], run_end_ns)
              for s, e in zip(segments[:-1].tolist(), segments[1:].tolist(), strict=True)]
@@ -130,6 +136,9 @@ def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
     first_offsets = np.repeat(segments[:-1], [len(p[1]) for p in parts])
     return FailureRuns(
         rows=rows,
+        start_ns=start,
+        latency_ns=latency,
+        outcome_code=outcome,
         window=(window + window_offsets).astype(np.int64),
         first=(first + first_offsets).astype(np.int64),
         address=address[first + first_offsets].astype(np.int64),
@@ -140,6 +149,18 @@ def failure_runs(cols: Columns, run_end_ns: int) -> FailureRuns:
 
 
 _EMPTY: Final = np.empty(0, dtype=np.int64)
+
+
+def _failures(cols: Columns) -> tuple[IntArray, ...]:
+    """Every failed request's row, address code, start, latency and outcome code, in row order."""
+    found: list[tuple[IntArray, ...]] = []
+    for chunk in row_chunks(len(cols)):
+        failed = ~cols.ok[chunk]
+        if failed.any():
+            found.append((np.flatnonzero(failed) + chunk.start, *(
+                column[chunk][failed].astype(np.int64)
+                for column in (cols.address_code, cols.start_ns, cols.latency_ns, cols.outcome_code))))
+    return tuple(np.concatenate([f[i] for f in found]) if found else _EMPTY for i in range(5))
 
 
 def _address_runs(
@@ -231,8 +252,8 @@ def _union_ns(begin: IntArray, end: IntArray) -> int:
 
 def _window(cols: Columns, runs: FailureRuns, w: int) -> ErrorWindow:
     stop = int(runs.first[w + 1]) if w + 1 < len(runs) else len(runs.rows)
-    rows = runs.rows[int(runs.first[w]) : stop]
-    by_outcome = np.bincount(cols.outcome_code[rows], minlength=len(cols.outcomes))
+    rows = slice(int(runs.first[w]), stop)
+    by_outcome = np.bincount(runs.outcome_code[rows], minlength=len(cols.outcomes))
     a = int(runs.address[w])
     return ErrorWindow(
         service_type=cols.types[int(cols.address_type[a])],
@@ -240,7 +261,7 @@ def _window(cols: Columns, runs: FailureRuns, w: int) -> ErrorWindow:
         begin_ns=int(runs.begin_ns[w]),
         end_ns=int(runs.end_ns[w]),
         duration_s=seconds(int(runs.end_ns[w] - runs.begin_ns[w])),
-        failed=len(rows),
+        failed=stop - int(runs.first[w]),
         open=bool(runs.open[w]),
         outcomes={label: int(c) for label, c in zip(cols.outcomes, by_outcome, strict=True) if c},
     )

@@ -9,10 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from chaoskit import __version__
 from chaoskit.analysis.evidence import AddressFacts, RunFacts, SteadyState
+from chaoskit.analysis.stored import StoredTable
 from chaoskit.analysis.summary import summarize
 from chaoskit.analysis.templates import manifest_facts
 from chaoskit.checks.markers import DataChecker
@@ -125,13 +124,16 @@ class Engine:
             if stream is not None:
                 self.collector.drain_events()
                 stream.close()
-            # The requests are read back once, for the analysis and report.html; the record keeps only the file.
-            requests = self.collector.requests().frame()
-            record = self._record(requests, aborted=aborted)
-            save_run(record, self.run_dir, requests=requests)
+            # The analysis and report.html read requests.parquet in passes; the record keeps only the file.
+            requests = self.collector.requests().table()
+            try:
+                record = self._record(requests, aborted=aborted)
+                save_run(record, self.run_dir, requests=requests)
+            finally:
+                requests.close()
         return record
 
-    def _record(self, requests: pd.DataFrame, *, aborted: bool) -> RunRecord:
+    def _record(self, requests: StoredTable, *, aborted: bool) -> RunRecord:
         spec = self.experiment
         events = self.collector.events()
         agent = dataclasses.asdict(self._agent_report) if self._agent_report else None

@@ -19,6 +19,7 @@ from typing import Any, Final
 import pandas as pd
 import yaml
 
+from chaoskit.analysis.stored import StoredTable
 from chaoskit.analysis.summary import SCHEMA_VERSION, RunSummary
 from chaoskit.analysis.verdict import SloTargets
 from chaoskit.engine.record import RunContext, RunRecord
@@ -48,25 +49,29 @@ def slo_targets(experiment: Experiment) -> SloTargets:
                       data=slo.data)
 
 
-def save_run(record: RunRecord, run: RunDir, *, requests: pd.DataFrame | None = None) -> Path:
+def save_run(record: RunRecord, run: RunDir, *, requests: StoredTable | None = None) -> Path:
     """Write every file of the run directory (each atomically), then mark it complete; returns summary.json.
 
-    ``requests`` is the requests table already read (the engine's, for the analysis); without it report.html
-    reads it from requests.parquet."""
+    ``requests`` is the requests table the analysis already scanned (the engine's); without it report.html
+    reads requests.parquet in passes itself."""
     spec = record.experiment
     run.write_text("experiment.yaml", yaml.safe_dump(spec.model_dump(mode="json", by_alias=True), sort_keys=False))
     run.write_parquet("events.parquet", record.events)
     path = run.write_json("summary.json", summary_document(record.summary, record.context))
     report_md = render_report(record.summary, record.context)
     run.write_text("report.md", report_md)
-    frame = record.requests.frame() if requests is None else requests
-    run.write_text("report.html", render_html(record.summary, record.context, frame, record.events,
-                                              report_md=report_md))
+    table = record.requests.table() if requests is None else requests
+    try:
+        run.write_text("report.html", render_html(record.summary, record.context, table, record.events,
+                                                  report_md=report_md))
+    finally:
+        if requests is None:
+            table.close()
     run.mark_complete()
     return path
 
 
-def render_html(summary: RunSummary, context: RunContext, requests: pd.DataFrame, events: pd.DataFrame, *,
+def render_html(summary: RunSummary, context: RunContext, requests: pd.DataFrame | StoredTable, events: pd.DataFrame, *,
                 report_md: str) -> str:
     """report.html; if drawing fails, a page that says so (the run's data and report.md are already saved)."""
     from chaoskit.report import html

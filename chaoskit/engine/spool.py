@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chaoskit.analysis.frames import row_chunks
+from chaoskit.analysis.stored import StoredTable
 from chaoskit.load.records import OUTCOME_LABELS, STORED_COLUMNS
 
 ROW_GROUP_ROWS: Final = 65_536
@@ -53,6 +54,10 @@ class StoredRequests:
     def at(cls, path: Path) -> StoredRequests:
         """A saved run's requests table (the row count from the parquet footer: no row is read)."""
         return cls(path, pq.read_metadata(path).num_rows)
+
+    def table(self) -> StoredTable:
+        """The table as the analysis reads it: in passes, row group by row group (analysis/stored.py)."""
+        return StoredTable(self.path)
 
     def frame(self) -> pd.DataFrame:
         """The whole table as a frame (categorical columns stay categorical): the analysis's input. Columns the
@@ -101,7 +106,9 @@ class _Codes:
                            or [0], dtype=np.int16)
             if len(self.labels) > np.iinfo(np.int8).max and self.codes.dtype == np.int8:
                 self.codes = self.codes.astype(np.int16)
-            self.codes[at:at + len(chunk)] = lut[chunk.indices.to_numpy(zero_copy_only=False)]
+            found = lut[chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)]
+            found[chunk.is_null().to_numpy(zero_copy_only=False)] = -1  # a missing value: pandas' -1 code
+            self.codes[at:at + len(chunk)] = found
             at += len(chunk)
 
     def categorical(self, order: Sequence[str] = ()) -> pd.Categorical[Any]:
@@ -109,8 +116,9 @@ class _Codes:
         categories = [*order, *sorted(set(self.labels) - set(order))] if order else sorted(self.labels)
         position = {label: i for i, label in enumerate(categories)}
         lut = np.array([position[label] for label in self.labels] or [0], dtype=self.codes.dtype)
-        for chunk in row_chunks(len(self.codes)):  # in place: no second code array
-            self.codes[chunk] = lut[self.codes[chunk]]
+        for chunk in row_chunks(len(self.codes)):  # in place: no second code array; -1 (missing) stays
+            part = self.codes[chunk]
+            part[...] = np.where(part >= 0, lut[part], -1)
         return pd.Categorical.from_codes(self.codes, categories=pd.Index(categories))
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from chaoskit.analysis.frames import CodeArray, Columns, PhaseSpan, row_chunks
+from chaoskit.analysis.frames import CodeArray, Columns, PhaseSpan, column_extreme, row_chunks
 from chaoskit.analysis.summary import NOT_SENT, RunSummary
 from chaoskit.report import svg
 from chaoskit.report.timeseries import FloatArray, Grid, IntArray, counts_by_chunk, make_grid, quantiles_by_slab
@@ -64,7 +64,8 @@ class Chart:
 
 def time_axis(summary: RunSummary, cols: Columns) -> TimeAxis:
     """The run's time axis: phases, faults (each instance), firings that never acted (at their schedule)."""
-    first = int(cols.start_ns.min()) if len(cols) else 0
+    earliest = column_extreme(cols.start_ns, most=False)
+    first = 0 if earliest is None else earliest
     last = max((int((cols.start_ns[c] + cols.latency_ns[c]).max()) for c in row_chunks(len(cols))), default=0)
     origin = summary.phases[0].begin_ns if summary.phases else first
     begin = min(origin, first) if len(cols) else origin

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import pandas as pd
 
-from chaoskit.analysis.frames import Columns, prepare, run_end_ns
-from chaoskit.analysis.summary import RunSummary
+from chaoskit.analysis.frames import Columns, count_codes, row_chunks, run_end_ns
+from chaoskit.analysis.stored import StoredTable
+from chaoskit.analysis.summary import RunSummary, in_passes
 from chaoskit.report import charts, svg
 from chaoskit.report.charts import Chart
 from chaoskit.report.evidence import headline
@@ -21,10 +23,11 @@ from chaoskit.report.page import Section, esc, figure, markdown_html, page, tabl
 from chaoskit.report.recovery_chart import recovery as recovery_chart
 
 
-def render(summary: RunSummary, requests: pd.DataFrame, events: pd.DataFrame, *, report_md: str,
+def render(summary: RunSummary, requests: pd.DataFrame | StoredTable, events: pd.DataFrame, *, report_md: str,
            load: str = "", seed: int | None = None, version: str = "") -> str:
-    """The page. ``report_md``: the run's report.md (shown in full at the end, without its headline line)."""
-    cols = prepare(requests, summary.phases)
+    """The page. ``report_md``: the run's report.md (shown in full at the end, without its headline line).
+    ``requests``: every request, the unsent ones too (the agent chart shows them)."""
+    cols = in_passes(requests).columns(summary.phases, sent_only=False)
     found = all_charts(summary, cols, events)
     meta = (f"<b>{esc(summary.experiment)}</b> · run <code>{esc(summary.run_id)}</code> · {esc(summary.backend)} "
             f"backend · chaoskit {esc(version or 'unknown')} · {summary.requests:,} requests"
@@ -68,7 +71,10 @@ def _charts(summary: RunSummary, cols: Columns, events: pd.DataFrame) -> list[Ch
         if len(events) else charts.PodEvents(())
     order = sorted(range(len(cols.addresses)), key=lambda a: (cols.types[int(cols.address_type[a])],
                                                               cols.addresses[a]))
-    found = [charts.timeline(axis, cols, a, pods, i) for i, a in enumerate(order) if (cols.address_code == a).any()]
+    seen = np.zeros(len(cols.addresses), dtype=np.int64)
+    for rows in row_chunks(len(cols)):
+        seen += count_codes(cols.address_code[rows], len(cols.addresses))
+    found = [charts.timeline(axis, cols, a, pods, i) for i, a in enumerate(order) if seen[a]]
     found += [charts.latency(axis, cols, t, t) for t in range(len(cols.types))]
     if summary.recovery:
         found.append(recovery_chart(summary, run_end_ns(cols, summary.phases)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chaoskit.analysis.frames import prepare
 from chaoskit.analysis.targets import by_target
 from chaoskit.load.decode import decode
 from chaoskit.load.plan import LoadPlan, LoadTarget
@@ -26,7 +27,7 @@ def test_each_address_gets_its_row_and_its_failure_span() -> None:
         RECORD.pack(3 * S, 3 * S, 2_000_000, 2, Outcome.CONNECT_TIMEOUT, 0),
         RECORD.pack(4 * S, 4 * S, 100, 1, Outcome.REFUSED, 0),
     ])
-    rows = {(r.service_type, r.target): r for r in by_target(decode(raw, PLAN))}
+    rows = {(r.service_type, r.target): r for r in by_target(prepare(decode(raw, PLAN), ()))}
     assert set(rows) == {("ClusterIP", "10.96.0.9:80"), ("NodePort", "10.88.0.1:30080 (node-1)"),
                          ("NodePort", "10.90.0.2:30080 (node-2)")}
     node2 = rows["NodePort", "10.90.0.2:30080 (node-2)"]
@@ -40,5 +41,5 @@ def test_each_address_gets_its_row_and_its_failure_span() -> None:
 def test_nothing_to_add_when_every_service_type_has_one_address() -> None:
     single = LoadPlan(targets=PLAN.targets[:2], rate=10.0, duration_s=1.0, connection="keepalive", timeout_s=1.0)
     frame = decode(RECORD.pack(0, 0, 100, 1, Outcome.REFUSED, 0), single)
-    assert by_target(frame) == ()
-    assert by_target(frame.drop(columns=["target"])) == ()  # runs saved before the column existed
+    assert by_target(prepare(frame, ())) == ()
+    assert by_target(prepare(frame.drop(columns=["target"]), ())) == ()  # runs saved before the column existed

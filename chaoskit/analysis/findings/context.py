@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +15,7 @@ import pandas as pd
 
 from chaoskit.analysis.evidence import RunFacts
 from chaoskit.analysis.findings.model import Evidence
-from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, IntArray, PhaseSpan, codes
+from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, IntArray, PhaseSpan, row_chunks
 from chaoskit.analysis.recovery import FaultRecovery
 from chaoskit.analysis.templates import ManifestFacts, WorkloadFacts
 from chaoskit.analysis.timeline import ProxySync, Timeline, owner_prefix
@@ -97,8 +97,6 @@ class Shortfall:
 class FindingContext:
     timeline: Timeline
     cols: Columns
-    requests: pd.DataFrame
-    """The sent requests (records.py columns), row for row the same as ``cols``."""
     events: pd.DataFrame
     phases: tuple[PhaseSpan, ...]
     faults: tuple[FaultRecovery, ...]
@@ -126,14 +124,20 @@ class FindingContext:
 
     @cached_property
     def failures(self) -> Failures:
-        rows = np.flatnonzero(~self.cols.ok)
-        rows = rows[np.argsort(self.cols.start_ns[rows], kind="stable")]
-        start = self.cols.start_ns[rows]
-        outcome = np.asarray(self.cols.outcomes, dtype=str)[self.cols.outcome_code[rows]]
-        address = np.asarray(self.cols.addresses, dtype=str)[self.cols.address_code[rows]]
-        service_code, services = codes(self.requests["service"])
-        service = np.asarray(services, dtype=str)[service_code[rows]]
-        return Failures(start, start + self.cols.latency_ns[rows], outcome, address, service)
+        """Every failed request in start order (ties in row order), gathered a chunk of rows at a time."""
+        cols = self.cols
+        found: list[tuple[npt.NDArray[Any], ...]] = []
+        for chunk in row_chunks(len(cols)):
+            failed = ~cols.ok[chunk]
+            if failed.any():
+                found.append(tuple(column[chunk][failed] for column in (
+                    cols.start_ns, cols.latency_ns, cols.outcome_code, cols.address_code, cols.service_code)))
+        start, latency, outcome, address, service = (
+            np.concatenate([f[i] for f in found]) if found else np.empty(0, dtype=np.int64) for i in range(5))
+        order = np.argsort(start, kind="stable")
+        start = start[order]
+        return Failures(start, start + latency[order], _labels(cols.outcomes, outcome[order]),
+                        _labels(cols.addresses, address[order]), _labels(cols.services, service[order]))
 
     def workload(self, pod: str) -> WorkloadFacts | None:
         return self.manifests.workload_of(pod)
@@ -309,6 +313,11 @@ def evidence(failures: Failures, total: int, **fields: object) -> Evidence:
 
 def outcome_text(outcomes: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in outcomes.items())
+
+
+def _labels(labels: tuple[str, ...], codes: npt.NDArray[Any]) -> npt.NDArray[np.str_]:
+    found: npt.NDArray[np.str_] = np.asarray(labels, dtype=str)[codes]
+    return found
 
 
 def _text(value: object) -> str:

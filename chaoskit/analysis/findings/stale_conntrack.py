@@ -18,7 +18,7 @@ from chaoskit.analysis.findings.context import FindingContext, evidence, interva
 from chaoskit.analysis.findings.model import LOW, MEDIUM, MIN_SUPPORT, Finding
 from chaoskit.analysis.findings.registry import Rule
 from chaoskit.analysis.findings.shutdown_race import CONTROL_PLANE_ALLOWANCE_S
-from chaoskit.analysis.frames import NS_PER_S, BoolArray
+from chaoskit.analysis.frames import NS_PER_S, BoolArray, Columns, row_chunks
 
 RULE_ID: Final = "stale-conntrack"
 HORIZON_S: Final = 120.0
@@ -77,11 +77,19 @@ def _sporadic(ctx: FindingContext, late: BoolArray) -> BoolArray:
     for address in set(fails.address[late].tolist()):
         mine = late & (fails.address == address)
         first, last = int(fails.start[mine].min()), int(fails.start[mine].max())
-        # By code and mask, never a string per successful request.
-        between = (cols.address_code == code_of[address]) & cols.ok & (cols.start_ns > first) & (cols.start_ns < last)
-        if between.any() or int(mine.sum()) == 1:
+        if int(mine.sum()) == 1 or _success_between(cols, code_of[address], first, last):
             keep |= mine
     return keep
+
+
+def _success_between(cols: Columns, address: int, first: int, last: int) -> bool:
+    """Did a request on the address succeed that started strictly between ``first`` and ``last``? By code and
+    mask a chunk of rows at a time, never a string per successful request."""
+    for rows in row_chunks(len(cols)):
+        start = cols.start_ns[rows]
+        if ((cols.address_code[rows] == address) & cols.ok[rows] & (start > first) & (start < last)).any():
+            return True
+    return False
 
 
 def _finding(ctx: FindingContext, late: BoolArray, removed: list[tuple[str, int]]) -> Finding:
