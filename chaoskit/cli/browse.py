@@ -7,7 +7,6 @@ run says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,13 +14,13 @@ import pandas as pd
 import typer
 
 from chaoskit import catalog, kinds, runs
+from chaoskit.analysis.stored import StoredTable
 from chaoskit.analysis.summary import RunSummary
 from chaoskit.cli import exits
 from chaoskit.cli.console import new_console
 from chaoskit.engine.record import RunContext
 from chaoskit.engine.rundir import INCOMPLETE, RunDirState, inspect, scan
 from chaoskit.engine.save import SavedRunError, check_tables, load_summary, render_html, render_report
-from chaoskit.engine.spool import StoredRequests
 from chaoskit.experiment import SpecError
 from chaoskit.report import aggregate as aggregate_report
 from chaoskit.report.terminal import render as render_terminal
@@ -118,16 +117,17 @@ def _incomplete_hint(state: RunDirState) -> str:
 
 
 def _write_html(run_dir: Path, summary: RunSummary, context: RunContext, report_md: str) -> None:
-    # requests.parquet is read row group by row group, as the run read it (a whole-table read holds ~3x the frame)
-    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
-        "requests.parquet": lambda path: StoredRequests.at(path).frame(), "events.parquet": pd.read_parquet}
-    tables = {}
-    for name, read in readers.items():
-        try:
-            tables[name] = read(run_dir / name)
-        except (OSError, ValueError) as exc:
-            exits.fail(f"{run_dir / name}: unreadable ({exc})", hint="the charts need the run's parquet files")
-    page = render_html(summary, context, tables["requests.parquet"], tables["events.parquet"], report_md=report_md)
+    # requests.parquet is read in passes, as the run read it (analysis/stored.py): never held whole
+    try:
+        requests = StoredTable(run_dir / "requests.parquet")
+        _ = requests.scan
+        events = pd.read_parquet(run_dir / "events.parquet")
+    except (OSError, ValueError) as exc:
+        exits.fail(f"{run_dir}: a parquet file is unreadable ({exc})", hint="the charts need the run's parquet files")
+    try:
+        page = render_html(summary, context, requests, events, report_md=report_md)
+    finally:
+        requests.close()
     (run_dir / "report.html").write_text(page, encoding="utf-8")
     typer.echo(str(run_dir / "report.html"))
 

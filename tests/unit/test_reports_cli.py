@@ -79,3 +79,13 @@ def test_report_html_draws_the_page_again_for_a_run_and_a_series(tmp_path: Path,
     again = runner.invoke(app, ["report", str(base), "--markdown"])
     assert again.exit_code == 0 and again.output.startswith("**PASS: passed 4 of 4**")
     assert runner.invoke(app, ["report", str(base), "--html"]).exit_code == 0
+
+
+def test_report_html_with_a_damaged_requests_table_is_exit_2_and_leaves_the_page(tmp_path: Path) -> None:
+    run_dir = write_run(tmp_path, facts=firings())
+    page = (run_dir / "report.html").read_text()
+    (run_dir / "requests.parquet").write_bytes(b"PAR1 not a parquet file PAR1")
+    result = runner.invoke(app, ["report", str(run_dir), "--html"])
+    assert result.exit_code == 2
+    assert "a parquet file is unreadable" in result.output and "the charts need" in result.output
+    assert (run_dir / "report.html").read_text() == page
