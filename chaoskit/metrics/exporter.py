@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +40,25 @@ class _QuietHandler(WSGIRequestHandler):
 StartResponse = Callable[..., Any]
 
 
+class _Sent:
+    """A WSGI response body that reports when the server has written it (the server then calls close())."""
+
+    def __init__(self, body: Iterable[bytes], sent: Callable[[], None]) -> None:
+        self._body = body
+        self._sent = sent
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._sent()
+
+
 class MetricsServer:
     """Serves one registry at ``/metrics`` from a daemon thread until :meth:`close`; counts scrapes."""
 
@@ -74,10 +93,15 @@ class MetricsServer:
             ticket = self._started
             self._started += 1
         body: Iterable[bytes] = self._app(environ, start_response)  # the registry is collected in here
+        # A scrape counts once its response is sent, not when the body is made: the WSGI server calls close()
+        # after writing it. Counted earlier, --metrics-linger could end the process (and its daemon handler
+        # thread) while the final values were still on their way, and Prometheus never got them.
+        return _Sent(body, lambda: self._finished(ticket))
+
+    def _finished(self, ticket: int) -> None:
         with self._cond:
             self._finished_last = max(self._finished_last, ticket)
             self._cond.notify_all()
-        return body
 
     def scrape_mark(self) -> int:
         """A mark for :meth:`wait_for_scrape`: scrapes that start after this call count."""
