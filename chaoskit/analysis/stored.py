@@ -43,6 +43,7 @@ from chaoskit.analysis.frames import (
 from chaoskit.load.records import OUTCOME_LABELS, REQUEST_COLUMNS
 
 NOT_SENT: Final = "agent_saturated"
+"""The outcome of a scheduled request the load agent never sent."""
 CODED: Final = ("service_type", "outcome", "service", TARGET_COLUMN)
 CLOCKS: Final = ("scheduled_ns", "start_ns", "latency_ns")
 
@@ -170,7 +171,7 @@ class Spill:
     def of(cls, table: StoredTable) -> Spill:
         scan = table.scan
         dtypes = {**{c: np.dtype(np.int64) for c in CLOCKS}, "ok": np.dtype(np.bool_), **{
-            c: narrow(np.zeros(1, dtype=np.int64), len(scan.labels[c])).dtype for c in table.coded}}
+            c: np.dtype(np.min_scalar_type(-max(len(scan.labels[c]), 1))) for c in table.coded}}
         spill = cls(_scratch(table.path.parent), dtypes, scan.rows, len(scan.labels.get(TARGET_COLUMN, ())) + 1)
         sent_at, unsent_at = 0, scan.sent
         unsent_code = scan.labels["outcome"].index(NOT_SENT)

@@ -22,15 +22,13 @@ from chaoskit.analysis.health import AgentHealth, agent_health
 from chaoskit.analysis.latency import LatencyIndex, LatencyRow, latency, p99_over
 from chaoskit.analysis.observation import DEFAULT_QUIET_S, RecoveryObservation, observe
 from chaoskit.analysis.recovery import FaultRecovery, recovery
-from chaoskit.analysis.stored import StoredTable
+from chaoskit.analysis.stored import NOT_SENT, StoredTable
 from chaoskit.analysis.targets import TargetRow, by_target
 from chaoskit.analysis.timeline import read_timeline
 from chaoskit.analysis.verdict import LATENCY_PHASES, SloTargets, Verdict, judge
 from chaoskit.analysis.windows import WindowStats, failure_runs, window_stats
 from chaoskit.checks.results import DataCheckResult
 
-NOT_SENT: Final = "agent_saturated"
-"""The outcome of a scheduled request the load agent never sent."""
 CLIENT_CAVEAT: Final = "the load agent fell behind its schedule, so some failures may be the client's"
 SCHEMA_VERSION: Final = 2
 """2: windows per address ending at the next success, completion-time attribution, five recovery clocks,

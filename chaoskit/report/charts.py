@@ -15,7 +15,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from chaoskit.analysis.frames import CodeArray, Columns, PhaseSpan, column_extreme, row_chunks
-from chaoskit.analysis.summary import NOT_SENT, RunSummary
+from chaoskit.analysis.stored import NOT_SENT
+from chaoskit.analysis.summary import RunSummary
 from chaoskit.report import svg
 from chaoskit.report.timeseries import FloatArray, Grid, IntArray, counts_by_chunk, make_grid, quantiles_by_slab
 from chaoskit.vocab import EventKind
